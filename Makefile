@@ -1,0 +1,72 @@
+# Dossier tracking — developer and operator entry points. `make help` lists them.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+GEN := packages/dossier_contracts/dossier_contracts/gen
+PROTOS := $(wildcard proto/dossier/v1/*.proto)
+
+.PHONY: help install proto proto-check infra-up infra-down run stop status test test-unit lint bench bench-core bench-intake bench-processing bench-metrics clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install the project with its dev tools
+
+proto: $(VENV)/.installed ## regenerate Python code from proto/ (pinned grpcio-tools + mypy-protobuf)
+	rm -rf $(GEN) && mkdir -p $(GEN)
+	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=$(GEN) --mypy_out=$(GEN) \
+	  --plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy $(PROTOS)
+	find $(GEN) -type d -exec touch {}/__init__.py \;
+	sed -i 's/^from dossier\.v1 import/from dossier_contracts.gen.dossier.v1 import/' $(GEN)/dossier/v1/*.py $(GEN)/dossier/v1/*.pyi
+
+proto-check: proto ## fail when the committed generated code is not what proto/ gives
+	git diff --exit-code -- $(GEN)
+
+infra-up: ## start Kafka, PostgreSQL (and Prometheus) for local runs and tests
+	deploy/scripts/postgres.sh start
+	deploy/scripts/kafka.sh start
+	deploy/scripts/prometheus.sh install
+
+infra-down: ## stop what infra-up started
+	deploy/scripts/kafka.sh stop
+	deploy/scripts/postgres.sh stop
+	deploy/scripts/prometheus.sh stop
+
+run: install infra-up ## start Kafka, PostgreSQL, Prometheus and the three services; print their URLs
+	deploy/scripts/services.sh start
+
+stop: ## stop the services and the infrastructure started by `make run`
+	-deploy/scripts/services.sh stop
+	$(MAKE) infra-down
+
+status: ## show what is running
+	-deploy/scripts/kafka.sh status
+	-deploy/scripts/postgres.sh status
+	-deploy/scripts/prometheus.sh status
+	-deploy/scripts/services.sh status
+
+test: install infra-up ## run the whole test suite against real Kafka, PostgreSQL and Prometheus
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-unit: install ## run the unit tests only (no services needed)
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit
+
+lint: install ## ruff + mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy packages services tools
+
+bench: install infra-up ## run every benchmark and record the figures in BENCHMARKS.md
+	$(BIN)/python bench/bench_calendar.py
+
+clean: ## remove caches and local run state (not the Kafka jars)
+	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
