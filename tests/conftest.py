@@ -5,8 +5,10 @@ fresh topic names and a fresh database schema."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,3 +65,102 @@ def db_schema(database_url: str) -> Iterator[str]:
         check=False,
         capture_output=True,
     )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PrivateKafka:
+    """A broker of its own (separate ports, data and logs) that a fault test may stop and start."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.controller_port = free_port()
+        self.instance = unique("kafka-private")
+        self.bootstrap = f"127.0.0.1:{self.port}"
+
+    def _script(self, action: str) -> None:
+        env = dict(
+            os.environ,
+            KAFKA_INSTANCE=self.instance,
+            KAFKA_PORT=str(self.port),
+            KAFKA_CONTROLLER_PORT=str(self.controller_port),
+            KAFKA_HEAP="384m",
+        )
+        subprocess.run([str(SCRIPTS / "kafka.sh"), action], check=True, cwd=ROOT, env=env)
+
+    def start(self) -> None:
+        self._script("start")
+
+    def stop(self) -> None:
+        self._script("stop")
+
+    def remove(self) -> None:
+        self._script("reset")
+
+
+@pytest.fixture
+def private_kafka(kafka_bootstrap: str) -> Iterator[PrivateKafka]:
+    """A separate single-node Kafka, started for this test and removed after it."""
+    broker = PrivateKafka()
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.remove()
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of its own, in a temporary directory, that a fault test may stop and start."""
+
+    def __init__(self, base: Path) -> None:
+        self.port = free_port()
+        self.data = base / "data"
+        self.url = f"postgresql://dossier:dossier@127.0.0.1:{self.port}/dossier"
+        self.bin = Path(sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1])
+
+    def _as_postgres(self, *args: str) -> None:
+        done = subprocess.run(
+            ["runuser", "-u", "postgres", "--", *args], cwd="/", capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip()}")
+
+    def init(self) -> None:
+        self.data.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["chown", "-R", "postgres", str(self.data.parent)], check=True)
+        self._as_postgres(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust")
+        self.start()
+        psql = [str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-qc"]
+        self._as_postgres(*psql, "create role dossier login password 'dossier'")
+        self._as_postgres(*psql, "create database dossier owner dossier")
+
+    def start(self) -> None:
+        self._as_postgres(
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.data.parent / "pg.log"),
+            "-o", f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1", "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-m", mode, "stop")
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A separate PostgreSQL with the `dossier` role and database, removed after the test."""
+    # Not under pytest's tmp dir: the postgres user must be able to reach the data directory.
+    base = Path(tempfile.mkdtemp(prefix="dossier-pg-"))
+    os.chmod(base, 0o755)
+    pg = PrivatePostgres(base)
+    pg.init()
+    try:
+        yield pg
+    finally:
+        try:
+            pg.stop("immediate")
+        except RuntimeError:
+            pass
+        shutil.rmtree(base, ignore_errors=True)
