@@ -4,6 +4,7 @@ fresh topic names and a fresh database schema."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -140,8 +141,15 @@ class PrivatePostgres:
 
     def start(self) -> None:
         self._as_postgres(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.data.parent / "pg.log"),
-            "-o", f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1", "start",
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-w",
+            "-l",
+            str(self.data.parent / "pg.log"),
+            "-o",
+            f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1",
+            "start",
         )
 
     def stop(self, mode: str = "fast") -> None:
@@ -159,8 +167,6 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     try:
         yield pg
     finally:
-        try:
+        with contextlib.suppress(RuntimeError):
             pg.stop("immediate")
-        except RuntimeError:
-            pass
         shutil.rmtree(base, ignore_errors=True)

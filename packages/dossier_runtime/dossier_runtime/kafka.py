@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -23,10 +24,9 @@ async def ensure_topics(bootstrap: str, partitions: dict[str, int], *, timeout_s
             if name not in existing
         ]
         if missing:
-            try:
+            # another instance may create one between our list and create
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another instance created it between our list and create
             log.info("created topics", extra={"topics": [t.name for t in missing]})
     finally:
         await admin.close()

@@ -52,7 +52,9 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     out = []
     for err in errors:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
-        out.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid"), "type": err.get("type")})
+        out.append(
+            {"field": ".".join(loc) or "body", "message": err.get("msg", "invalid"), "type": err.get("type")}
+        )
     return out
 
 
@@ -63,7 +65,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problem = Problem(422, "Invalid request", "Some fields are invalid.", errors=field_errors(exc.errors()))
+        problem = Problem(
+            422, "Invalid request", "Some fields are invalid.", errors=field_errors(exc.errors())
+        )
         return problem_response(problem, request.url.path)
 
     @app.exception_handler(StarletteHTTPException)

@@ -1,0 +1,185 @@
+"""`Dossier` (domain) ↔ `DossierStatusChanged` (the snapshot on `dossier.status.v1`), and protobuf
+events → domain events. A snapshot carries every field of the dossier, so `snapshot_to_dossier`
+gives back an equal `Dossier` and consumers answer time-dependent questions with the domain core."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dossier_core.calendar import WorkingCalendar
+from dossier_core.catalog import DeadlineUnit, SupplementPolicy
+from dossier_core.deadlines import DeadlineRule
+from dossier_core.dossier import Dossier, EndKind, Pause, PauseKind
+from dossier_core.events import Channel, DossierEvent, EventType, StatusCode
+from dossier_core.timeliness import Timeliness
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from dossier_contracts.event_codec import (
+    CHANNEL_FROM_PROTO,
+    CHANNEL_TO_PROTO,
+    event_data_of,
+    event_type_of,
+    from_timestamp,
+    occurred_at_of,
+    to_timestamp,
+)
+from dossier_contracts.gen.dossier.v1 import events_pb2, status_pb2
+
+_PAUSE_KIND = {
+    PauseKind.SUPPLEMENT: status_pb2.PAUSE_KIND_SUPPLEMENT,
+    PauseKind.FEE: status_pb2.PAUSE_KIND_FEE,
+    PauseKind.SUSPENSION: status_pb2.PAUSE_KIND_SUSPENSION,
+}
+_POLICY = {
+    SupplementPolicy.EXTEND: status_pb2.PAUSE_POLICY_EXTEND,
+    SupplementPolicy.RESTART: status_pb2.PAUSE_POLICY_RESTART,
+}
+_END_KIND = {
+    EndKind.RESOLVED: status_pb2.END_KIND_RESOLVED,
+    EndKind.RETURNED: status_pb2.END_KIND_RETURNED,
+    EndKind.WITHDRAWN: status_pb2.END_KIND_WITHDRAWN,
+    EndKind.REFUSED: status_pb2.END_KIND_REFUSED,
+    EndKind.NOT_ACCEPTED: status_pb2.END_KIND_NOT_ACCEPTED,
+}
+_TIMELINESS = {
+    Timeliness.EARLY: status_pb2.TIMELINESS_EARLY,
+    Timeliness.ON_TIME: status_pb2.TIMELINESS_ON_TIME,
+    Timeliness.LATE: status_pb2.TIMELINESS_LATE,
+}
+_PAUSE_KIND_BACK = {v: k for k, v in _PAUSE_KIND.items()}
+_POLICY_BACK = {v: k for k, v in _POLICY.items()}
+_END_KIND_BACK = {v: k for k, v in _END_KIND.items()}
+TIMELINESS_FROM_PROTO = {v: k for k, v in _TIMELINESS.items()}
+
+
+def _set_time(target: Timestamp, value: datetime | None) -> None:
+    if value is not None:
+        target.CopyFrom(to_timestamp(value))
+
+
+def _get_time(msg: object, name: str) -> datetime | None:
+    return from_timestamp(getattr(msg, name)) if msg.HasField(name) else None  # type: ignore[attr-defined]
+
+
+def dossier_to_snapshot(
+    dossier: Dossier,
+    *,
+    version: int,
+    changed_at: datetime,
+    field: str,
+    calendar: WorkingCalendar,
+    last_event_id: str = "",
+) -> status_pb2.DossierStatusChanged:
+    """The snapshot of a dossier at `version`, with its effective deadline and timeliness as of
+    `changed_at` (so simple consumers need no calendar)."""
+    msg = status_pb2.DossierStatusChanged(
+        dossier_code=dossier.dossier_code,
+        version=version,
+        status_code=int(dossier.status),
+        agency_code=dossier.agency_code,
+        procedure_code=dossier.procedure_code or "",
+        field=field,
+        channel=CHANNEL_TO_PROTO[dossier.channel.value]
+        if dossier.channel
+        else events_pb2.CHANNEL_UNSPECIFIED,
+        end_kind=_END_KIND[dossier.end_kind] if dossier.end_kind else status_pb2.END_KIND_UNSPECIFIED,
+        anomalies=list(dossier.anomalies),
+        on_site=dossier.on_site,
+        event_count=dossier.event_count,
+        last_event_id=last_event_id,
+    )
+    msg.changed_at.CopyFrom(to_timestamp(changed_at))
+    for name in (
+        "submitted_at",
+        "received_at",
+        "legal_due_at",
+        "computed_due_at",
+        "appointment_at",
+        "finished_at",
+        "ended_at",
+    ):
+        _set_time(getattr(msg, name), getattr(dossier, name))
+    if dossier.applicant_type is not None:
+        msg.applicant_type = dossier.applicant_type
+    if dossier.rule is not None:
+        msg.rule.unit = dossier.rule.unit.value
+        if dossier.rule.duration is not None:
+            msg.rule.duration = dossier.rule.duration
+    _set_time(msg.effective_due_at, dossier.effective_due(changed_at, calendar))
+    timeliness = dossier.timeliness(calendar)
+    msg.timeliness = _TIMELINESS[timeliness] if timeliness else status_pb2.TIMELINESS_UNSPECIFIED
+    for pause in dossier.pauses:
+        p = msg.pauses.add(kind=_PAUSE_KIND[pause.kind], policy=_POLICY[pause.policy])
+        p.started_at.CopyFrom(to_timestamp(pause.started_at))
+        _set_time(p.ended_at, pause.ended_at)
+    for at in dossier.reschedules:
+        msg.reschedules.append(to_timestamp(at))
+    return msg
+
+
+def snapshot_to_dossier(msg: status_pb2.DossierStatusChanged) -> Dossier:
+    """The `Dossier` a snapshot describes (equal to the one it was made from)."""
+    rule = None
+    if msg.HasField("rule"):
+        rule = DeadlineRule(
+            DeadlineUnit(msg.rule.unit), msg.rule.duration if msg.rule.HasField("duration") else None
+        )
+    channel = CHANNEL_FROM_PROTO.get(msg.channel)
+    return Dossier(
+        dossier_code=msg.dossier_code,
+        agency_code=msg.agency_code,
+        procedure_code=msg.procedure_code or None,
+        channel=Channel(channel) if channel else None,
+        status=StatusCode(msg.status_code),
+        submitted_at=_get_time(msg, "submitted_at"),
+        received_at=_get_time(msg, "received_at"),
+        rule=rule,
+        legal_due_at=_get_time(msg, "legal_due_at"),
+        computed_due_at=_get_time(msg, "computed_due_at"),
+        appointment_at=_get_time(msg, "appointment_at"),
+        pauses=tuple(
+            Pause(
+                kind=_PAUSE_KIND_BACK[p.kind],
+                started_at=from_timestamp(p.started_at),
+                ended_at=_get_time(p, "ended_at"),
+                policy=_POLICY_BACK[p.policy],
+            )
+            for p in msg.pauses
+        ),
+        finished_at=_get_time(msg, "finished_at"),
+        ended_at=_get_time(msg, "ended_at"),
+        end_kind=_END_KIND_BACK.get(msg.end_kind),
+        reschedules=tuple(from_timestamp(t) for t in msg.reschedules),
+        anomalies=tuple(msg.anomalies),
+        applicant_type=msg.applicant_type if msg.HasField("applicant_type") else None,
+        on_site=msg.on_site,
+        event_count=msg.event_count,
+    )
+
+
+def encode_snapshot(msg: status_pb2.DossierStatusChanged) -> bytes:
+    return msg.SerializeToString()
+
+
+def decode_snapshot(raw: bytes) -> status_pb2.DossierStatusChanged:
+    msg = status_pb2.DossierStatusChanged()
+    try:
+        msg.ParseFromString(raw)
+    except Exception as exc:
+        raise ValueError(f"undecodable snapshot: {exc}") from exc
+    if not msg.dossier_code or msg.version == 0:
+        raise ValueError("snapshot lacks dossier_code or version")
+    return msg
+
+
+def event_from_proto(msg: events_pb2.DossierEvent, seq: int = 0) -> DossierEvent:
+    """The domain event of a protobuf envelope; `seq` is its arrival order (e.g. log position)."""
+    return DossierEvent(
+        event_id=msg.event_id,
+        type=EventType(event_type_of(msg)),
+        dossier_code=msg.dossier_code,
+        agency_code=msg.agency_code,
+        occurred_at=occurred_at_of(msg),
+        data=event_data_of(msg),
+        seq=seq,
+    )
