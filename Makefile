@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 GEN := packages/dossier_contracts/dossier_contracts/gen
 PROTOS := $(wildcard proto/dossier/v1/*.proto)
 
-.PHONY: help install proto proto-check infra-up infra-down run stop status test test-unit lint bench bench-core bench-intake bench-processing bench-metrics clean
+.PHONY: help install proto proto-check proto-baseline infra-up infra-down run stop status test test-unit lint bench bench-core bench-intake bench-processing bench-metrics clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -28,8 +28,18 @@ proto: $(VENV)/.installed ## regenerate Python code from proto/ (pinned grpcio-t
 	find $(GEN) -type d -exec touch {}/__init__.py \;
 	sed -i 's/^from dossier\.v1 import/from dossier_contracts.gen.dossier.v1 import/' $(GEN)/dossier/v1/*.py $(GEN)/dossier/v1/*.pyi
 
-proto-check: proto ## fail when the committed generated code is not what proto/ gives
+BUF_VERSION := 1.75.0
+BUF := .cache/buf/node_modules/.bin/buf
+
+$(BUF):
+	mkdir -p .cache/buf && cd .cache/buf && npm install --no-save --no-audit --no-fund -s @bufbuild/buf@$(BUF_VERSION)
+
+proto-check: proto $(BUF) ## generated code up to date, buf lint, no breaking change against proto/baseline.binpb
 	git diff --exit-code -- $(GEN)
+	cd proto && ../$(BUF) lint && ../$(BUF) breaking --against baseline.binpb
+
+proto-baseline: $(BUF) ## accept the current schemas as the new compatibility baseline (after review)
+	cd proto && ../$(BUF) build -o baseline.binpb
 
 infra-up: ## start Kafka, PostgreSQL (and Prometheus) for local runs and tests
 	deploy/scripts/postgres.sh start
