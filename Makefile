@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 GEN := packages/dossier_contracts/dossier_contracts/gen
 PROTOS := $(wildcard proto/dossier/v1/*.proto)
 
-.PHONY: help install proto proto-check proto-baseline infra-up infra-down run stop status test test-unit lint bench bench-core bench-intake bench-processing bench-metrics clean
+.PHONY: help install test-tools proto proto-check proto-baseline infra-up infra-down run stop status test test-unit lint bench bench-core bench-intake bench-processing bench-metrics clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -33,6 +33,13 @@ BUF := .cache/buf/node_modules/.bin/buf
 
 $(BUF):
 	mkdir -p .cache/buf && cd .cache/buf && npm install --no-save --no-audit --no-fund -s @bufbuild/buf@$(BUF_VERSION)
+
+DCLINT := .cache/dclint/node_modules/.bin/dclint
+
+$(DCLINT):
+	mkdir -p .cache/dclint && cd .cache/dclint && npm install --no-save --no-audit --no-fund -s dclint@3.1.0
+
+test-tools: $(BUF) $(DCLINT) ## fetch the test tools from the npm registry (buf, Compose schema)
 
 proto-check: proto $(BUF) ## generated code up to date, buf lint, no breaking change against proto/baseline.binpb
 	git diff --exit-code -- $(GEN)
@@ -64,7 +71,7 @@ status: ## show what is running
 	-deploy/scripts/prometheus.sh status
 	-deploy/scripts/services.sh status
 
-test: install infra-up ## run the whole test suite against real Kafka, PostgreSQL and Prometheus
+test: install test-tools infra-up ## run the whole test suite against real Kafka, PostgreSQL and Prometheus
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test-unit: install ## run the unit tests only (no services needed)
