@@ -1,0 +1,1 @@
+"""Intake: the HTTP front door that writes counter systems' dossier events to Kafka (SPEC §3)."""

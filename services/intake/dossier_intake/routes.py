@@ -1,0 +1,164 @@
+"""HTTP endpoints: parse, admit each event, write the admitted ones, answer per SPEC §3."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from dossier_contracts.event_codec import encode_event, event_to_proto
+from dossier_intake.admission import Rejection, admit
+from dossier_intake.auth import api_key
+from dossier_intake.limits import batch_too_large, read_body
+from dossier_intake.openapi import batch_body, event_body, problem
+from dossier_intake.publisher import KafkaUnavailable, Record
+from dossier_intake.schemas import Accepted, BatchResult, Event
+from dossier_intake.state import IntakeState, intake_state
+from dossier_runtime.api_keys import ApiKey
+from dossier_runtime.kafka import broker_reachable
+from dossier_runtime.problems import Problem
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+_TITLES = {403: "Forbidden agency", 422: "Invalid event"}
+_COMMON: dict[int | str, dict[str, Any]] = {
+    400: problem("The body is not JSON"),
+    401: problem("No API key, or an unknown one"),
+    413: problem("The body is over the size limit"),
+    429: problem("This key is over its request rate; see Retry-After"),
+    503: problem("Kafka did not acknowledge; nothing was accepted; retry after Retry-After"),
+}
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise Problem(
+            400, "Malformed JSON", str(exc), errors=[{"field": "body", "message": str(exc)}]
+        ) from None
+
+
+def _record(event: Event, recorded_at: datetime, source: str) -> Record:
+    msg = event_to_proto(event.to_json(), recorded_at=recorded_at, source=source)
+    return event.dossier_code.encode(), encode_event(msg)
+
+
+async def _write(state: IntakeState, events: Sequence[Event], key: ApiKey) -> None:
+    now = datetime.now(UTC)
+    records = [_record(e, now, key.name) for e in events]
+    try:
+        await state.publisher.publish(records)
+    except KafkaUnavailable:
+        retry = str(state.settings.retry_after_s)
+        detail = (
+            "Kafka did not acknowledge the write; no event of this request is accepted. "
+            "Retry later with the same event_ids."
+        )
+        raise Problem(503, "Event log unavailable", detail, headers={"Retry-After": retry}) from None
+    for e in events:
+        state.metrics.accepted.labels(e.type).inc()
+    if events:
+        ids = [str(e.event_id) for e in events]
+        log.info("events accepted", extra={"key_name": key.name, "count": len(ids), "event_ids": ids})
+
+
+def _rejected(state: IntakeState, rejection: Rejection, key: ApiKey) -> None:
+    state.metrics.event_rejected(rejection.event_type, rejection.status_code)
+    log.info(
+        "event rejected",
+        extra={
+            "key_name": key.name,
+            "event_id": rejection.event_id,
+            "status": rejection.status_code,
+            "errors": rejection.errors,
+        },
+    )
+
+
+@router.post(
+    "/v1/events",
+    status_code=202,
+    summary="Record one dossier event",
+    response_model=Accepted,
+    responses={**_COMMON, 403: problem("The key may not write this agency"), 422: problem("Invalid event")},
+    openapi_extra={"requestBody": event_body()},
+)
+async def post_event(request: Request, key: ApiKey = Depends(api_key)) -> Response:
+    state = intake_state(request)
+    raw = _parse(await read_body(request, state.settings.max_body_bytes))
+    outcome = admit(raw, key, state.catalog)
+    if isinstance(outcome, Rejection):
+        _rejected(state, outcome, key)
+        status = outcome.status_code
+        raise Problem(status, _TITLES[status], "The event was not accepted.", errors=outcome.errors)
+    await _write(state, [outcome], key)
+    return _json({"event_id": str(outcome.event_id), "status": "accepted"}, 202)
+
+
+@router.post(
+    "/v1/events:batch",
+    summary="Record up to 1,000 dossier events; one result per event, in order",
+    response_model=BatchResult,
+    responses={**_COMMON, 422: problem("Not a batch, or too many events")},
+    openapi_extra={"requestBody": batch_body(1000)},
+)
+async def post_batch(request: Request, key: ApiKey = Depends(api_key)) -> Response:
+    state = intake_state(request)
+    raw = _parse(await read_body(request, state.settings.max_body_bytes))
+    if not isinstance(raw, dict) or not isinstance(raw.get("events"), list):
+        errors = [{"field": "events", "message": "the body must be an object with an `events` array"}]
+        raise Problem(422, "Invalid batch", errors=errors)
+    if extra := sorted(set(raw) - {"events"}):
+        errors = [{"field": name, "message": "Extra inputs are not permitted"} for name in extra]
+        raise Problem(422, "Invalid batch", errors=errors)
+    items: list[Any] = raw["events"]
+    if len(items) > state.settings.max_batch_events:
+        raise batch_too_large(len(items), state.settings.max_batch_events)
+    outcomes = [admit(item, key, state.catalog) for item in items]
+    await _write(state, [o for o in outcomes if not isinstance(o, Rejection)], key)
+    results: list[dict[str, Any]] = []
+    for outcome in outcomes:
+        if isinstance(outcome, Rejection):
+            _rejected(state, outcome, key)
+            results.append(
+                {
+                    "event_id": outcome.event_id,
+                    "status": "rejected",
+                    "status_code": outcome.status_code,
+                    "errors": outcome.errors,
+                }
+            )
+        else:
+            results.append({"event_id": str(outcome.event_id), "status": "accepted"})
+    return _json({"results": results})
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Kafka answers", responses={503: problem("Kafka is not reachable")})
+async def readyz(request: Request) -> dict[str, str]:
+    state = intake_state(request)
+    if not await broker_reachable(state.settings.kafka_bootstrap_servers, timeout_s=2.0):
+        retry = {"Retry-After": str(state.settings.retry_after_s)}
+        raise Problem(503, "Not ready", "Kafka is not reachable.", headers=retry)
+    return {"status": "ready"}
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    registry = intake_state(request).metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

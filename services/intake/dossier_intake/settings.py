@@ -1,0 +1,34 @@
+"""Intake configuration, read from `INTAKE_*` variables (plus the shared ones of SPEC §7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from dossier_runtime.settings import ServiceSettings
+
+
+class IntakeSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="INTAKE_")
+
+    port: int = Field(default=8001, ge=1, le=65535)
+    api_keys_file: Path = Path("intake_api_keys.csv")
+    events_topic: str = "dossier.events.v1"
+    dlq_topic: str = "dossier.events.dlq.v1"
+    topic_partitions: int = Field(default=12, ge=1)
+
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_batch_events: int = Field(default=1000, ge=1)
+    # Token bucket per API key, counted in requests (a batch is one request); 0 turns it off.
+    rate_limit_per_s: float = Field(default=200.0, ge=0)
+    rate_limit_burst: int = Field(default=400, ge=1)
+
+    # How long a request waits for Kafka to acknowledge its events before answering 503.
+    kafka_send_timeout_s: float = Field(default=5.0, gt=0)
+    kafka_linger_ms: int = Field(default=2, ge=0)
+    kafka_max_batch_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)
+    kafka_startup_timeout_s: float = Field(default=30.0, gt=0)
+    retry_after_s: int = Field(default=5, ge=1)
+    shutdown_grace_s: int = Field(default=15, ge=0)
