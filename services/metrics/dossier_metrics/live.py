@@ -1,0 +1,48 @@
+"""`GET /v1/stats/live?agency=CODE`: the Prometheus series of this instance, as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from dossier_metrics.collector import STATES, DossierCollector
+from dossier_metrics.counters import CHANNELS, TIMELINESS, Counts
+from dossier_runtime.problems import Problem
+
+router = APIRouter(tags=["stats"])
+
+
+def agency_stats(code: str, counters: Counts, gauges: list[int]) -> dict[str, Any]:
+    received = dict(zip(CHANNELS, counters[:3], strict=True))
+    resolved = dict(zip(TIMELINESS, counters[3:6], strict=True))
+    return {
+        "agency": code,
+        "received": {"total": sum(received.values()), **received},
+        "resolved": {"total": sum(resolved.values()), **resolved},
+        "withdrawn": counters[6],
+        "refused": counters[7],
+        "rescheduled": counters[8],
+        "pending": {"total": gauges[0] + gauges[1], **dict(zip(STATES, gauges[:3], strict=True))},
+        "due_soon": gauges[3],
+    }
+
+
+@router.get("/v1/stats/live")
+async def live_stats(request: Request, agency: str | None = Query(default=None)) -> dict[str, Any]:
+    """Counters and scrape-time gauges per agency, for the partitions this instance owns (with one
+    instance, all of them; with several, sum the instances as Prometheus does)."""
+    collector: DossierCollector = request.app.state.collector
+    figures = collector.figures()
+    if agency is not None and agency not in figures.counters:
+        raise Problem(
+            422, "Unknown agency", errors=[{"field": "agency", "message": f"unknown agency {agency!r}"}]
+        )
+    codes = [agency] if agency is not None else sorted(figures.counters)
+    last = figures.last_event_ts
+    return {
+        "at": figures.at.isoformat(),
+        "partitions": sorted(collector.index.partitions),
+        "last_event_timestamp_seconds": last,
+        "agencies": [agency_stats(code, figures.counters[code], figures.gauges[code]) for code in codes],
+    }

@@ -1,0 +1,158 @@
+"""The official form "Biểu 06" (Circular 01/2020/TT-VPCP): headings and the CSV / XLSX files.
+
+The column groups follow the form: dossiers to handle (carried over + newly received by channel),
+resolved (early, on time, late), pending at the end of the period (in time, overdue); the columns
+the form keeps apart (withdrawn, refused, rescheduled, paused) follow them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+
+FORM_TITLE = "Biểu số 06: TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH"
+
+KEY_HEADINGS: dict[str, tuple[str, ...]] = {
+    "agency": ("Mã đơn vị", "Tên đơn vị"),
+    "level": ("Cấp",),
+    "procedure": ("Mã TTHC", "Tên thủ tục hành chính"),
+    "field": ("Lĩnh vực",),
+}
+LEVEL_NAMES = {"province": "Cấp tỉnh", "district": "Cấp huyện", "commune": "Cấp xã", "ministry": "Cấp bộ"}
+
+# (group heading, [(sub-heading, path in the row dict)])
+GROUPS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
+    (
+        "Số hồ sơ nhận giải quyết",
+        (
+            ("Tổng số", ("received", "total")),
+            ("Từ kỳ trước chuyển qua", ("received", "carried_over")),
+            ("Mới tiếp nhận trực tuyến", ("received", "online")),
+            ("Mới tiếp nhận trực tiếp", ("received", "direct")),
+            ("Mới tiếp nhận qua dịch vụ bưu chính", ("received", "postal")),
+        ),
+    ),
+    (
+        "Số hồ sơ đã giải quyết",
+        (
+            ("Tổng số", ("resolved", "total")),
+            ("Trước hạn", ("resolved", "early")),
+            ("Đúng hạn", ("resolved", "on_time")),
+            ("Quá hạn", ("resolved", "late")),
+        ),
+    ),
+    (
+        "Số hồ sơ đang giải quyết",
+        (
+            ("Tổng số", ("pending", "total")),
+            ("Trong hạn", ("pending", "in_time")),
+            ("Quá hạn", ("pending", "overdue")),
+            ("Trong đó tạm dừng (bổ sung, nghĩa vụ tài chính, tạm dừng)", ("pending", "paused")),
+        ),
+    ),
+    (
+        "Hồ sơ khác",
+        (
+            ("Rút hồ sơ", ("withdrawn",)),
+            ("Dừng giải quyết", ("refused",)),
+            ("Số lần hẹn lại (phiếu xin lỗi)", ("rescheduled",)),
+        ),
+    ),
+)
+TOTAL_LABEL = "Tổng cộng"
+
+
+def flat_headings(group_by: str) -> list[str]:
+    """One heading row for CSV: 'Group - Sub'."""
+    return [*KEY_HEADINGS[group_by], *(f"{g} - {sub}" for g, subs in GROUPS for sub, _ in subs)]
+
+
+def _numbers(row: dict[str, Any]) -> list[int]:
+    out = []
+    for _, subs in GROUPS:
+        for _, path in subs:
+            value: Any = row
+            for key in path:
+                value = value[key]
+            out.append(int(value))
+    return out
+
+
+def _key_cells(group_by: str, row: dict[str, Any]) -> list[str]:
+    if group_by == "agency":
+        return [row["agency"], row.get("name", "")]
+    if group_by == "level":
+        return [LEVEL_NAMES.get(row["level"], row["level"])]
+    if group_by == "procedure":
+        return [row["procedure"], row.get("name", "")]
+    return [row["field"]]
+
+
+def _total_cells(group_by: str) -> list[str]:
+    return [TOTAL_LABEL] + [""] * (len(KEY_HEADINGS[group_by]) - 1)
+
+
+def to_csv(report: dict[str, Any]) -> bytes:
+    """UTF-8 with a byte-order mark, so spreadsheet programs read the Vietnamese text."""
+    group_by = report["group_by"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(flat_headings(group_by))
+    for row in report["rows"]:
+        writer.writerow([*_key_cells(group_by, row), *_numbers(row)])
+    writer.writerow([*_total_cells(group_by), *_numbers(report["total"])])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def to_xlsx(report: dict[str, Any]) -> bytes:
+    group_by = report["group_by"]
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Bieu06"
+    keys = KEY_HEADINGS[group_by]
+    width = len(keys) + sum(len(subs) for _, subs in GROUPS)
+    period = report["period"]
+    sheet.append([FORM_TITLE])
+    sheet.append([f"Kỳ báo cáo: {period['label']} (từ ngày {period['from']} đến ngày {period['to']})"])
+    sheet.append([])
+    header_row = 4
+    _header(sheet, header_row, keys)
+    for row in report["rows"]:
+        sheet.append([*_key_cells(group_by, row), *_numbers(row)])
+    sheet.append([*_total_cells(group_by), *_numbers(report["total"])])
+    for cell in sheet[sheet.max_row]:
+        cell.font = Font(bold=True)
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+    sheet["A1"].font = Font(bold=True, size=13)
+    sheet.freeze_panes = sheet.cell(row=header_row + 2, column=len(keys) + 1)
+    for column in range(1, width + 1):
+        sheet.column_dimensions[get_column_letter(column)].width = 14 if column > len(keys) else 30
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _header(sheet: Any, top: int, keys: Sequence[str]) -> None:
+    wrap = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    column = 1
+    for key in keys:
+        sheet.cell(row=top, column=column, value=key)
+        sheet.merge_cells(start_row=top, start_column=column, end_row=top + 1, end_column=column)
+        column += 1
+    for group, subs in GROUPS:
+        sheet.cell(row=top, column=column, value=group)
+        sheet.merge_cells(start_row=top, start_column=column, end_row=top, end_column=column + len(subs) - 1)
+        for offset, (sub, _) in enumerate(subs):
+            sheet.cell(row=top + 1, column=column + offset, value=sub)
+        column += len(subs)
+    for row in sheet.iter_rows(min_row=top, max_row=top + 1):
+        for cell in row:
+            cell.alignment = wrap
+            cell.font = Font(bold=True)

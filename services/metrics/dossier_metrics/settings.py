@@ -1,0 +1,36 @@
+"""Metrics configuration, read from `METRICS_*` variables (plus the shared ones of SPEC §7)."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from dossier_contracts import STATUS_TOPIC
+from dossier_runtime.settings import DEFAULT_DATABASE_URL, ServiceSettings, shared_field
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class MetricsSettings(ServiceSettings):  # type: ignore[misc, unused-ignore]
+    model_config = SettingsConfigDict(env_prefix="METRICS_")
+
+    port: int = Field(default=8003, ge=1, le=65535)
+    database_url: str = shared_field("DATABASE_URL", "METRICS_", DEFAULT_DATABASE_URL)  # type: ignore[assignment, unused-ignore]
+    db_schema: str = "metrics"
+    status_topic: str = STATUS_TOPIC
+    status_topic_partitions: int = Field(default=12, ge=1)
+    consumer_group: str = "dossier-metrics"
+    # One batch of records is applied in one transaction together with its offsets.
+    max_batch_records: int = Field(default=500, ge=1)
+    poll_timeout_ms: int = Field(default=500, ge=1)
+    kafka_startup_timeout_s: float = Field(default=30.0, gt=0)
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+
+    @field_validator("db_schema")
+    @classmethod
+    def _plain_schema_name(cls, value: str) -> str:
+        if not _SCHEMA_NAME.match(value):
+            raise ValueError("schema must be a lower-case SQL identifier (letters, digits, _)")
+        return value
