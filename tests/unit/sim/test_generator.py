@@ -1,0 +1,76 @@
+"""The simulator's traffic is deterministic, valid for the catalog, and its expected report adds up."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from dossier_core.catalog import default_catalog_dir, load_catalog
+from dossier_core.periods import parse_period
+from dossier_sim.expect import differences, expected_rows, total
+from dossier_sim.generator import ProvinceGenerator
+from dossier_sim.mix import DEFAULT_MIX, Outcome, OutcomeMix
+
+CATALOG = load_catalog(default_catalog_dir())
+PERIOD = parse_period("2021-Q2")
+
+
+def generate(count: int, seed: int = 7, mix: str = DEFAULT_MIX) -> list:  # type: ignore[type-arg]
+    return list(ProvinceGenerator(CATALOG, PERIOD, OutcomeMix.parse(mix), seed=seed).dossiers(count))
+
+
+def test_same_seed_same_traffic() -> None:
+    assert [d.events for d in generate(50)] == [d.events for d in generate(50)]
+    assert [d.events for d in generate(50)] != [d.events for d in generate(50, seed=8)]
+
+
+def test_events_name_catalog_agencies_and_procedures_and_unique_ids() -> None:
+    dossiers = generate(400)
+    ids = [e["event_id"] for d in dossiers for e in d.events]
+    assert len(ids) == len(set(ids))
+    assert len({d.code for d in dossiers}) == len(dossiers)
+    for d in dossiers:
+        received = [e for e in d.events if e["type"] == "dossier.received"]
+        assert len(received) == 1
+        assert received[0]["data"]["procedure_code"] in CATALOG.procedures
+        assert d.agency in CATALOG.agencies
+        assert d.code.startswith(d.agency + "-")
+    types = Counter(e["type"] for d in dossiers for e in d.events)
+    for event_type in (
+        "dossier.submitted",
+        "dossier.supplement_requested",
+        "dossier.fee_requested",
+        "dossier.resolved",
+        "dossier.returned",
+    ):
+        assert types[event_type] > 0, event_type
+
+
+def test_expected_report_keeps_the_invariant_and_follows_the_mix() -> None:
+    dossiers = generate(2000, mix="early=50,on_time=45,late=5")
+    rows = expected_rows(dossiers, CATALOG, PERIOD)
+    for row in rows.values():
+        row.check_invariant()
+    whole = total(rows.values())
+    assert whole.received_total == 2000
+    assert whole.late > 0 and whole.early > 0 and whole.on_time > 0
+    # Late finishes were asked for in 5 % of dossiers; the generator lands them after the deadline.
+    assert 0.02 * 2000 < whole.late < 0.08 * 2000
+
+
+def test_differences_name_the_agency_that_differs() -> None:
+    rows = expected_rows(generate(100), CATALOG, PERIOD)
+    report = {"rows": [{"agency": a, **r.to_dict()} for a, r in rows.items()]}
+    assert differences(rows, report) == []
+    first = report["rows"][0]
+    first["received"] = dict(first["received"], total=first["received"]["total"] + 1)
+    assert len(differences(rows, report)) == 1
+
+
+def test_mix_rejects_nonsense() -> None:
+    with pytest.raises(ValueError):
+        OutcomeMix.parse("early=1,soon=2")
+    with pytest.raises(ValueError):
+        OutcomeMix.parse("early=0")
+    assert OutcomeMix.parse("early=1,late=3").weights[Outcome.LATE] == 0.75

@@ -1,0 +1,1 @@
+"""Province simulator: realistic dossier traffic through the intake API, and a check of the numbers."""

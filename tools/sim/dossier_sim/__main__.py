@@ -1,0 +1,199 @@
+"""dossier-sim: generate a province's dossier traffic through the intake API and check the report.
+
+Examples:
+  dossier-sim --period 2021-Q2 --dossiers 270990            # a past quarter, as fast as possible
+  dossier-sim --period 2021-Q2 --dossiers 5000 --expect     # … then compare the report API's numbers
+  dossier-sim --dossiers 2000 --rate 500                    # the current period at 500 events/s
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from tqdm import tqdm
+
+from dossier_core.calendar import VN_TZ
+from dossier_core.catalog import CatalogError, default_catalog_dir, load_catalog
+from dossier_core.periods import Period, parse_period
+from dossier_sim.expect import differences, expected_rows, total
+from dossier_sim.generator import ProvinceGenerator, SimulatedDossier
+from dossier_sim.mix import DEFAULT_MIX, OutcomeMix
+from dossier_sim.sender import IntakeSender
+
+DEFAULT_KEY_FILE = Path(".run/keys/intake.key")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="dossier-sim", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--period", help="named period (2021-Q2, 2021-04, 2021); default: the current quarter")
+    p.add_argument("--from", dest="from_", type=date.fromisoformat, help="explicit first day (YYYY-MM-DD)")
+    p.add_argument("--to", type=date.fromisoformat, help="explicit last day (YYYY-MM-DD)")
+    p.add_argument("--dossiers", type=int, default=1000, help="how many dossiers to generate (default 1000)")
+    p.add_argument("--mix", default=DEFAULT_MIX, help=f"outcome shares (default {DEFAULT_MIX})")
+    p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same traffic")
+    p.add_argument("--intake-url", default="http://127.0.0.1:8001")
+    p.add_argument("--metrics-url", default="http://127.0.0.1:8003")
+    p.add_argument("--key", help="intake API key (default: read --key-file)")
+    p.add_argument(
+        "--key-file",
+        type=Path,
+        default=DEFAULT_KEY_FILE,
+        help=f"file holding the key (default {DEFAULT_KEY_FILE})",
+    )
+    p.add_argument(
+        "--catalog-dir", type=Path, default=None, help="catalog directory (default: the sample catalog)"
+    )
+    p.add_argument("--batch-size", type=int, default=1000, help="events per request (max 1000)")
+    p.add_argument("--concurrency", type=int, default=4, help="concurrent HTTP clients")
+    p.add_argument("--rate", type=float, help="events per second (default: as fast as possible)")
+    p.add_argument("--duplicate", action="store_true", help="send every event twice (tests idempotency)")
+    p.add_argument("--shuffle", action="store_true", help="send each dossier's events in random order")
+    p.add_argument("--expect", action="store_true", help="after sending, wait until the report API matches")
+    p.add_argument(
+        "--expect-timeout", type=float, default=600, help="seconds to wait for the report (default 600)"
+    )
+    p.add_argument("--dry-run", action="store_true", help="generate and summarise, send nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p.parse_args(argv)
+
+
+def choose_period(args: argparse.Namespace) -> Period:
+    if args.from_ or args.to:
+        if not (args.from_ and args.to):
+            raise SystemExit("dossier-sim: --from and --to go together")
+        return Period.between(args.from_, args.to)
+    if args.period:
+        return parse_period(args.period)
+    today = datetime.now(VN_TZ).date()
+    quarter = (today.month - 1) // 3 + 1 if today.day <= 14 else ((today.month) // 3) % 4 + 1
+    return parse_period(f"{today.year + (1 if today.month == 12 and today.day > 14 else 0)}-Q{quarter}")
+
+
+def batches(
+    dossiers: list[SimulatedDossier], size: int, *, duplicate: bool, shuffle: bool, seed: int
+) -> list[list[dict[str, Any]]]:
+    rng = random.Random(seed)
+    stream: list[dict[str, Any]] = []
+    for d in dossiers:
+        events = list(d.events)
+        if shuffle:
+            rng.shuffle(events)
+        stream.extend(events)
+        if duplicate:
+            stream.extend(rng.sample(events, len(events)) if shuffle else events)
+    return [stream[i : i + size] for i in range(0, len(stream), size)]
+
+
+async def wait_for_report(args: argparse.Namespace, period: Period, expected: dict[str, Any]) -> list[str]:
+    params = {"group_by": "agency"}
+    if args.from_:
+        params.update({"from": args.from_.isoformat(), "to": args.to.isoformat()})
+    else:
+        params["period"] = period.label
+    want = total(expected.values()).received_total
+    deadline = time.monotonic() + args.expect_timeout
+    diffs: list[str] = ["no report yet"]
+    bar = tqdm(total=want, desc="visible in report", unit="dossier", disable=args.quiet)
+    async with httpx.AsyncClient(timeout=60) as client:
+        while time.monotonic() < deadline:
+            try:
+                response = await client.get(
+                    f"{args.metrics_url.rstrip('/')}/v1/reports/dossiers", params=params
+                )
+                response.raise_for_status()
+                report = response.json()
+                bar.n = report["total"]["received"]["total"]
+                bar.refresh()
+                diffs = differences(expected, report)
+                if not diffs:
+                    break
+            except httpx.HTTPError as exc:
+                diffs = [f"report API: {exc}"]
+            await asyncio.sleep(1.0)
+    bar.close()
+    return diffs
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        catalog = load_catalog(args.catalog_dir or default_catalog_dir())
+        period = choose_period(args)
+        mix = OutcomeMix.parse(args.mix)
+    except (CatalogError, ValueError) as exc:
+        print(f"dossier-sim: {exc}", file=sys.stderr)
+        return 2
+    if not 1 <= args.batch_size <= 1000:
+        print("dossier-sim: --batch-size must be 1..1000", file=sys.stderr)
+        return 2
+
+    started = time.monotonic()
+    generator = ProvinceGenerator(catalog, period, mix, seed=args.seed)
+    dossiers = list(
+        tqdm(
+            generator.dossiers(args.dossiers),
+            total=args.dossiers,
+            desc="generating",
+            unit="dossier",
+            disable=args.quiet,
+        )
+    )
+    event_count = sum(len(d.events) for d in dossiers)
+    expected = expected_rows(dossiers, catalog, period)
+    want = total(expected.values())
+    print(
+        f"period {period.label} ({period.start}..{period.end}): {len(dossiers)} dossiers, "
+        f"{event_count} events, "
+        f"{len(expected)} agencies; generated in {time.monotonic() - started:.1f}s",
+        file=sys.stderr,
+    )
+    print(f"expected total: {want.to_dict()}", file=sys.stderr)
+    if args.dry_run:
+        return 0
+
+    key = args.key or (args.key_file.read_text().strip() if args.key_file.exists() else None)
+    if not key:
+        print(f"dossier-sim: no key: pass --key or create {args.key_file} (make run does)", file=sys.stderr)
+        return 2
+    plan = batches(dossiers, args.batch_size, duplicate=args.duplicate, shuffle=args.shuffle, seed=args.seed)
+    sender = IntakeSender(args.intake_url, key, concurrency=args.concurrency, rate=args.rate)
+    with tqdm(total=sum(map(len, plan)), desc="sending", unit="event", disable=args.quiet) as bar:
+        sent = asyncio.run(sender.send(plan, bar.update))
+    rate = (sent.accepted + sent.rejected) / sent.seconds if sent.seconds else 0.0
+    print(
+        f"sent: {sent.accepted} accepted, {sent.rejected} rejected, {sent.retries} retries "
+        f"in {sent.seconds:.1f}s ({rate:,.0f} events/s)",
+        file=sys.stderr,
+    )
+    for error in sent.errors[:10]:
+        print(f"  {error}", file=sys.stderr)
+    if sent.rejected:
+        return 1
+    if args.expect:
+        t0 = time.monotonic()
+        diffs = asyncio.run(wait_for_report(args, period, expected))
+        if diffs:
+            print(f"report differs from what was generated ({len(diffs)} agencies):", file=sys.stderr)
+            for line in diffs[:20]:
+                print(f"  {line}", file=sys.stderr)
+            return 1
+        print(
+            f"report matches: {want.received_total} dossiers received, {want.resolved_total} resolved, "
+            f"{want.pending_total} pending; visible {time.monotonic() - t0:.1f}s after the last send",
+            file=sys.stderr,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
