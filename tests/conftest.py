@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -16,16 +15,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT, free_port, port_open, unique
+
 SCRIPTS = ROOT / "deploy" / "scripts"
 KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://dossier:dossier@127.0.0.1:5432/dossier")
-
-
-def port_open(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex((host, port)) == 0
 
 
 def _ensure(script: str, host: str, port: int) -> None:
@@ -46,10 +40,6 @@ def database_url() -> str:
     return DATABASE_URL
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:10]}"
-
-
 @pytest.fixture
 def topic_suffix() -> str:
     """Appended to topic names so tests never see each other's messages."""
@@ -66,12 +56,6 @@ def db_schema(database_url: str) -> Iterator[str]:
         check=False,
         capture_output=True,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PrivateKafka:
