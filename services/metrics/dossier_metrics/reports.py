@@ -10,9 +10,9 @@ puts each dossier under its receiving agency's level.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -22,7 +22,6 @@ from dossier_core.catalog import Catalog
 from dossier_core.periods import Period, parse_period
 from dossier_core.report import ReportInvariantError, ReportRow, contribution
 from dossier_metrics.report_form import to_csv, to_xlsx
-from dossier_metrics.store import ProjectionStore
 from dossier_runtime.problems import Problem
 
 GroupBy = Literal["agency", "level", "procedure", "field"]
@@ -79,10 +78,18 @@ def _agency_in_period(catalog: Catalog, code: str, period: Period) -> bool:
     )
 
 
+class SnapshotSource(Protocol):
+    """Where snapshots come from (`store.ProjectionStore` in the service)."""
+
+    def snapshots_for_period(
+        self, start: datetime, end: datetime, agencies: Sequence[str] | None
+    ) -> AsyncIterator[tuple[str, bytes]]: ...
+
+
 class ReportBuilder:
     """Adds up the contributions of the stored snapshots into rows keyed by the grouping."""
 
-    def __init__(self, catalog: Catalog, store: ProjectionStore) -> None:
+    def __init__(self, catalog: Catalog, store: SnapshotSource) -> None:
         self.catalog = catalog
         self.store = store
         self.calendar = catalog.calendar()

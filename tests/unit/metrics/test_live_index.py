@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from metrics_support import AGENCY, MakeDossier, vn
 
-from dossier_core.calendar import WorkingCalendar
+from dossier_core.calendar import VN_TZ, WorkingCalendar
 from dossier_core.catalog import Catalog
 from dossier_core.dossier import Dossier
 from dossier_core.timeliness import PendingState
 from dossier_metrics.counters import COUNTER_COLUMNS, ZERO, counted
 from dossier_metrics.index import LiveIndex
+
+AGENCY = "000.00.12.H49"  # Sở Tư pháp
+MakeDossier = Callable[..., Dossier]
+
+
+def vn(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=VN_TZ)
 
 
 class MovingClock:
