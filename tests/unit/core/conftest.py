@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from dossier_core.calendar import WorkingCalendar
 from dossier_core.catalog import Catalog, default_catalog_dir, load_catalog
 
