@@ -1,10 +1,22 @@
-"""Small helpers shared by the test tiers (importable as `tests.support`)."""
+"""Helpers shared by the test tiers and the benchmarks (importable as `tests.support`): free ports,
+unique names, and the three services run as real processes (`python -m dossier_<name>`) with topics,
+schemas and consumer groups of their own."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
+
+from dossier_runtime.api_keys import create_key
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,3 +35,110 @@ def free_port() -> int:
 
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, wait: bool = True) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"dossier_{self.name}"], env=self.env, stdout=log, stderr=log, cwd=ROOT
+        )
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited ({self.process.returncode}):\n{self.tail()}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"{self.name} not ready after {timeout}s:\n{self.tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no flush, no offset commit."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class System:
+    intake: ServiceProcess
+    processing: ServiceProcess
+    metrics: ServiceProcess
+    intake_key: str
+    sync_key: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def services(self) -> tuple[ServiceProcess, ...]:
+        return (self.intake, self.processing, self.metrics)
+
+
+def make_system(tmp_path: Path, kafka_bootstrap: str, database_url: str, **overrides: str) -> System:
+    suffix = uuid.uuid4().hex[:10]
+    keys = tmp_path / "keys"
+    intake_key = create_key(keys / "intake.csv", "e2e-counter", "*.H49")
+    sync_key = create_key(keys / "processing.csv", "e2e-portal", "*")
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "DATABASE_URL": database_url,
+        "INTAKE_API_KEYS_FILE": str(keys / "intake.csv"),
+        "PROCESSING_API_KEYS_FILE": str(keys / "processing.csv"),
+        "INTAKE_EVENTS_TOPIC": f"dossier.events.v1.{suffix}",
+        "PROCESSING_EVENTS_TOPIC": f"dossier.events.v1.{suffix}",
+        "INTAKE_DLQ_TOPIC": f"dossier.events.dlq.v1.{suffix}",
+        "PROCESSING_DLQ_TOPIC": f"dossier.events.dlq.v1.{suffix}",
+        "PROCESSING_STATUS_TOPIC": f"dossier.status.v1.{suffix}",
+        "METRICS_STATUS_TOPIC": f"dossier.status.v1.{suffix}",
+        "PROCESSING_DB_SCHEMA": f"p_{suffix}",
+        "METRICS_DB_SCHEMA": f"m_{suffix}",
+        "PROCESSING_CONSUMER_GROUP": f"processing-{suffix}",
+        "METRICS_CONSUMER_GROUP": f"metrics-{suffix}",
+        "INTAKE_TOPIC_PARTITIONS": "4",
+        "PROCESSING_TOPIC_PARTITIONS": "4",
+        "METRICS_STATUS_TOPIC_PARTITIONS": "4",
+        "INTAKE_RATE_LIMIT_PER_S": "0",
+        "INTAKE_PORT": str(free_port()),
+        "PROCESSING_PORT": str(free_port()),
+        "METRICS_PORT": str(free_port()),
+        "LOG_LEVEL": "INFO",
+        **overrides,
+    }
+    logs = tmp_path / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    services = {
+        name: ServiceProcess(name, int(env[f"{name.upper()}_PORT"]), env, logs / f"{name}.log")
+        for name in ("intake", "processing", "metrics")
+    }
+    return System(**services, intake_key=intake_key, sync_key=sync_key, env=env)
