@@ -10,6 +10,7 @@ import contextlib
 import logging
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from dossier_metrics.projector import Consumed, Projector
@@ -118,7 +119,7 @@ class StatusConsumer:
         consumer = self._new_consumer(None)
         await consumer.start()
         try:
-            partitions = await _partitions_of(consumer, self.topic)
+            partitions = await _partitions_of(self.settings.kafka_bootstrap_servers, self.topic)
             tps = {TopicPartition(self.topic, p) for p in partitions}
             consumer.assign(list(tps))
             await self._take(consumer, tps)
@@ -133,13 +134,13 @@ class StatusConsumer:
             await consumer.stop()
 
 
-async def _partitions_of(consumer: AIOKafkaConsumer, topic: str, timeout_s: float = 30.0) -> list[int]:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        found = consumer.partitions_for_topic(topic)
-        if found:
-            return sorted(found)
-        if asyncio.get_running_loop().time() > deadline:
-            raise RuntimeError(f"topic {topic!r} not found")
-        await consumer.topics()  # refreshes the metadata
-        await asyncio.sleep(0.2)
+async def _partitions_of(bootstrap: str, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if description["error_code"] != 0 or not description["partitions"]:
+        raise RuntimeError(f"topic {topic!r} not found (error code {description['error_code']})")
+    return sorted(p["partition"] for p in description["partitions"])
