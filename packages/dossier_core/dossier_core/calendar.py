@@ -72,6 +72,8 @@ class WorkingCalendar:
         self.days_off = frozenset(days_off)
         self.working_days = frozenset(working_days)
         self.hours = hours
+        self.minutes_per_day = hours.minutes_per_day
+        self.end_of_day = hours.end_of_day
         # Periods as microseconds since midnight, and the working time before each one.
         self._starts = [(s[0] * 60 + s[1]) * _US_PER_MINUTE for s, _ in hours.periods]
         self._ends = [(e[0] * 60 + e[1]) * _US_PER_MINUTE for _, e in hours.periods]
@@ -81,17 +83,25 @@ class WorkingCalendar:
             self._before.append(total)
             total += e - s
         self._day_us = total
+        self._periods = tuple(zip(self._starts, self._ends, self._before, strict=True))
+        # Per period: working time up to its close, and the shift from working time to time of day.
+        self._closings = tuple((b + e - s, s - b) for s, e, b in self._periods)
+        self._midnights: dict[int, datetime] = {}
         self._first_year = 0
         self._base = 0  # ordinal of 1 January of the first covered year
         self._anchor: int | None = None  # ordinal of the day whose start is position 0
         self._cum: list[int] = [0]  # working-clock position at the start of each covered day
+        self._flags = b""  # 1 per covered working day, aligned with `_cum`
         self._years: dict[int, bytes] = {}
 
     # -- days -----------------------------------------------------------------
 
     def is_working_day(self, d: date) -> bool:
-        flags = self._year_flags(d.year)
-        return flags[d.timetuple().tm_yday - 1] == 1
+        index = d.toordinal() - self._base
+        if index < 0 or index >= len(self._flags):
+            self._cover(d.year)
+            index = d.toordinal() - self._base
+        return self._flags[index] == 1
 
     def is_working_moment(self, t: datetime) -> bool:
         """Whether `t` falls inside office hours of a working day."""
@@ -133,19 +143,19 @@ class WorkingCalendar:
         if t.tzinfo is None:
             raise ValueError(f"a timezone-aware instant is required, got {t.isoformat()}")
         local = t if t.tzinfo is VN_TZ else t.astimezone(VN_TZ)
-        index = self._day_index(local.toordinal())
-        before = self._cum[index]
-        if self._cum[index + 1] == before:
+        index = local.toordinal() - self._base
+        cum = self._cum
+        if index < 0 or index >= len(cum) - 1:
+            index = self._day_index(local.toordinal())
+            cum = self._cum
+        before = cum[index]
+        if cum[index + 1] == before:
             return before
         of_day = ((local.hour * 60 + local.minute) * 60 + local.second) * 1_000_000 + local.microsecond
-        worked = 0
-        for s, e, b in zip(self._starts, self._ends, self._before, strict=True):
+        for s, e, b in self._periods:
             if of_day < e:
-                worked = b + (of_day - s if of_day > s else 0)
-                break
-        else:
-            worked = self._day_us
-        return before + worked
+                return before + b + (of_day - s if of_day > s else 0)
+        return before + self._day_us
 
     def _instant(self, position: int, *, start_of_gap: bool) -> datetime:
         """The instant at a working-clock position: the closing time of the period that reaches
@@ -159,19 +169,19 @@ class WorkingCalendar:
             cum = self._cum
         index = (bisect_left(cum, position) if start_of_gap else bisect_right(cum, position)) - 1
         rest = position - cum[index]
-        for s, e, b in zip(self._starts, self._ends, self._before, strict=True):
-            if rest < b + (e - s) or (start_of_gap and rest == b + (e - s)):
-                of_day = s + rest - b
-                break
-        else:  # pragma: no cover - a covered working day always holds `rest`
-            raise AssertionError("working clock out of range")
-        day = date.fromordinal(self._base + index)
-        seconds, micro = divmod(of_day, 1_000_000)
-        minutes, second = divmod(seconds, 60)
-        hour, minute = divmod(minutes, 60)
-        if hour == 24:
-            return datetime(day.year, day.month, day.day, tzinfo=VN_TZ) + timedelta(days=1)
-        return datetime(day.year, day.month, day.day, hour, minute, second, micro, tzinfo=VN_TZ)
+        for closing, shift in self._closings:
+            if rest < closing or (start_of_gap and rest == closing):
+                return self._midnight(self._base + index) + timedelta(microseconds=rest + shift)
+        raise AssertionError("working clock out of range")  # pragma: no cover
+
+    def _midnight(self, ordinal: int) -> datetime:
+        """Local midnight opening a day (cached: deadlines fall on few distinct days)."""
+        midnight = self._midnights.get(ordinal)
+        if midnight is None:
+            day = date.fromordinal(ordinal)
+            midnight = datetime(day.year, day.month, day.day, tzinfo=VN_TZ)
+            self._midnights[ordinal] = midnight
+        return midnight
 
     def _day_index(self, ordinal: int) -> int:
         index = ordinal - self._base
@@ -179,13 +189,6 @@ class WorkingCalendar:
             self._cover(date.fromordinal(ordinal).year)
             index = ordinal - self._base
         return index
-
-    def _year_flags(self, year: int) -> bytes:
-        flags = self._years.get(year)
-        if flags is None:
-            self._cover(year)
-            flags = self._years[year]
-        return flags
 
     def _cover(self, year: int) -> None:
         """Extend the covered years (always contiguous) to include `year`."""
@@ -210,6 +213,7 @@ class WorkingCalendar:
         # Keep positions already handed out valid when earlier years are added.
         shift = cum[self._anchor - self._base]
         self._cum = [c - shift for c in cum] if shift else cum
+        self._flags = b"".join(self._years[y] for y in years)
 
     def _flags_for(self, year: int) -> bytes:
         """One byte per day of `year`: 1 for a working day."""

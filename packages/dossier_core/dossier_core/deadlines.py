@@ -34,18 +34,18 @@ def rule_for(procedure: Procedure, channel: Channel | str | None) -> DeadlineRul
 def legal_deadline(rule: DeadlineRule, received_at: datetime, calendar: WorkingCalendar) -> datetime | None:
     """The deadline computed from the receipt instant; `None` when the procedure sets none."""
     unit, n = rule.unit, rule.duration
+    if unit is DeadlineUnit.WORKING_DAYS and n is not None:
+        return calendar.add_working_minutes(received_at, n * calendar.minutes_per_day)
     if unit is DeadlineUnit.NONE:
         return None
     if unit is DeadlineUnit.SAME_DAY:
         return _same_day(received_at, calendar)
     if n is None:
         return None
-    if unit is DeadlineUnit.WORKING_DAYS:
-        return calendar.add_working_minutes(received_at, n * calendar.hours.minutes_per_day)
     if unit is DeadlineUnit.WORKING_HOURS:
         return calendar.add_working_minutes(received_at, n * 60)
     if unit is DeadlineUnit.CALENDAR_DAYS:
-        day = received_at.astimezone(VN_TZ).date() + timedelta(days=n)
+        day = _local(received_at).date() + timedelta(days=n)
         if not calendar.is_working_day(day):
             day = calendar.next_working_day(day)
         return _closing(day, calendar)
@@ -53,13 +53,17 @@ def legal_deadline(rule: DeadlineRule, received_at: datetime, calendar: WorkingC
 
 
 def _same_day(received_at: datetime, calendar: WorkingCalendar) -> datetime:
-    local = received_at.astimezone(VN_TZ)
+    local = _local(received_at)
     day = local.date()
     if calendar.is_working_day(day) and local.time() < SAME_DAY_CUTOFF:
         return _closing(day, calendar)
     return _closing(calendar.next_working_day(day), calendar)
 
 
+def _local(t: datetime) -> datetime:
+    return t if t.tzinfo is VN_TZ else t.astimezone(VN_TZ)
+
+
 def _closing(day: date, calendar: WorkingCalendar) -> datetime:
     """The end of the working day `day` (17:00)."""
-    return datetime.combine(day, calendar.hours.end_of_day, tzinfo=VN_TZ)
+    return datetime.combine(day, calendar.end_of_day, tzinfo=VN_TZ)
