@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 GEN := packages/dossier_contracts/dossier_contracts/gen
 PROTOS := $(wildcard proto/dossier/v1/*.proto)
 
-.PHONY: help install test-tools proto proto-check proto-baseline infra-up infra-down run stop status test test-unit lint bench bench-core bench-intake bench-processing bench-metrics clean
+.PHONY: help install test-tools proto proto-check proto-baseline infra-up infra-down run stop status test test-unit lint bench bench-core bench-intake bench-processing bench-metrics bench-e2e clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -82,8 +82,22 @@ lint: install ## ruff + mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy packages services tools
 
-bench: install infra-up ## run every benchmark and record the figures in BENCHMARKS.md
+bench: bench-core bench-intake bench-processing bench-metrics bench-e2e ## run every benchmark; figures go to BENCHMARKS.md
+
+bench-core: install ## 1,000,000 legal deadlines vs a bare datetime loop
 	$(BIN)/python bench/bench_calendar.py
+
+bench-intake: install infra-up ## intake events/s (batch, single) vs a bare aiokafka producer loop
+	$(BIN)/python bench/bench_intake.py
+
+bench-processing: install infra-up ## processing events/s vs a bare asyncpg COPY of the same rows
+	$(BIN)/python bench/bench_processing.py
+
+bench-metrics: install infra-up ## /metrics scrape time for 10,000 agencies vs bare prometheus-client
+	$(BIN)/python bench/bench_metrics.py
+
+bench-e2e: install infra-up ## HTTP → report throughput, latency, quarter replay vs a bare Kafka loop
+	$(BIN)/python bench/bench_e2e.py
 
 clean: ## remove caches and local run state (not the Kafka jars)
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
