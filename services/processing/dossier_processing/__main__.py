@@ -1,0 +1,60 @@
+"""`dossier-processing [serve|migrate]`: run the service (default) or only migrate its schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from dossier_processing.settings import ProcessingSettings
+from dossier_runtime.logs import configure_logging
+
+
+def _serve(settings: ProcessingSettings) -> None:
+    import uvicorn
+
+    from dossier_processing.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
+    )
+
+
+async def _migrate(settings: ProcessingSettings) -> None:
+    from dossier_processing.db import make_engine
+    from dossier_processing.migrate import migrate
+
+    engine = make_engine(settings.database_url, settings.db_schema)
+    try:
+        await migrate(engine, settings.db_schema)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="dossier-processing",
+        description="Dossier processing: consumes dossier.events.v1 into PostgreSQL, publishes "
+        "dossier.status.v1 through an outbox, serves the dossier and portal-sync API. "
+        "Configured by PROCESSING_* environment variables (see docs/processing.md).",
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="migrate, then run the consumer, relay, push worker and HTTP API (default)")
+    sub.add_parser("migrate", help="bring the database schema to the latest revision and exit")
+    args = parser.parse_args(argv)
+    settings = ProcessingSettings()
+    configure_logging("processing", settings.log_level)
+    if args.command == "migrate":
+        asyncio.run(_migrate(settings))
+        print(f"schema {settings.db_schema} is at the latest revision")
+        return 0
+    _serve(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""Prometheus metrics of one app instance, on its own registry (a fresh one per app and per test)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+_BATCH_SIZES = (1, 10, 100, 500, 1000, 2000, 5000, 10000)
+_LATENCIES = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class _OutboxAge(Collector):
+    """Age of the oldest unpublished outbox row, computed against the clock at scrape time."""
+
+    def __init__(self) -> None:
+        self.oldest: datetime | None = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        age = 0.0 if self.oldest is None else max(0.0, time.time() - self.oldest.timestamp())
+        yield GaugeMetricFamily(
+            "processing_outbox_oldest_age_seconds", "Age of the oldest snapshot not yet published", value=age
+        )
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        self.events_applied = Counter(
+            "processing_events_applied_total",
+            "Events stored and folded into their dossier",
+            ["type"],
+            registry=r,
+        )
+        self.duplicates = Counter(
+            "processing_events_duplicate_total",
+            "Events ignored because their event_id was already applied",
+            registry=r,
+        )
+        self.anomalies = Counter(
+            "processing_anomalies_total",
+            "Anomalies newly recorded on dossiers (odd transitions, data quality)",
+            registry=r,
+        )
+        self.dlq = Counter(
+            "processing_dlq_messages_total", "Messages sent to the dead-letter topic", ["reason"], registry=r
+        )
+        self.batch_size = Histogram(
+            "processing_batch_events", "Messages per consumed batch", buckets=_BATCH_SIZES, registry=r
+        )
+        self.batch_latency = Histogram(
+            "processing_batch_duration_seconds",
+            "From getmany() to offsets committed",
+            buckets=_LATENCIES,
+            registry=r,
+        )
+        self.batch_retries = Counter(
+            "processing_batch_retries_total", "Batches retried after a database or Kafka error", registry=r
+        )
+        self.consumer_lag = Gauge(
+            "processing_consumer_lag_messages",
+            "High watermark minus position, per partition",
+            ["partition"],
+            registry=r,
+        )
+        self.outbox_backlog = Gauge(
+            "processing_outbox_backlog", "Snapshots written but not yet published", registry=r
+        )
+        self.outbox_published = Counter(
+            "processing_outbox_published_total", "Snapshots published to the status topic", registry=r
+        )
+        self.outbox_age = _OutboxAge()
+        r.register(self.outbox_age)
+        self.portal_records = Counter(
+            "processing_portal_records_total",
+            "Dossier records pushed to the national portal",
+            ["result"],
+            registry=r,
+        )
+        self.portal_requests = Counter(
+            "processing_portal_requests_total", "Requests to the national portal", ["outcome"], registry=r
+        )
+        self.portal_pending = Gauge(
+            "processing_portal_pending_dossiers", "Dossiers whose latest version the portal lacks", registry=r
+        )
+        self.portal_sync_ratio = Gauge(
+            "processing_portal_sync_ratio",
+            "Received dossiers whose latest version the portal holds ÷ received",
+            registry=r,
+        )

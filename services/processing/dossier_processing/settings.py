@@ -1,0 +1,53 @@
+"""Settings of the processing service: environment variables prefixed `PROCESSING_` (SPEC §7).
+
+`DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS` and `DOSSIER_CATALOG_DIR` are read unprefixed; the prefixed
+spelling (`PROCESSING_DATABASE_URL`) wins when both are set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from dossier_contracts import EVENTS_DLQ_TOPIC, EVENTS_TOPIC, STATUS_TOPIC
+from dossier_runtime.settings import DEFAULT_DATABASE_URL, ServiceSettings, shared_field
+
+PREFIX = "PROCESSING_"
+
+
+class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", populate_by_name=True)
+
+    port: int = 8002
+    database_url: str = shared_field("DATABASE_URL", PREFIX, DEFAULT_DATABASE_URL)  # type: ignore[assignment,unused-ignore]
+    db_schema: str = Field(default="processing", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    db_pool_size: int = 5
+
+    events_topic: str = EVENTS_TOPIC
+    status_topic: str = STATUS_TOPIC
+    dlq_topic: str = EVENTS_DLQ_TOPIC
+    topic_partitions: int = 6
+    consumer_group: str = "dossier-processing"
+    batch_size: int = 5000
+    poll_timeout_ms: int = 500
+    retry_max_backoff_s: float = 10.0
+
+    relay_batch_size: int = 2000
+    relay_idle_s: float = 0.2
+    outbox_retention_days: int = 7
+
+    api_keys_file: Path | None = None
+    portal_url: str | None = None
+    portal_batch_size: int = 100
+    portal_timeout_s: float = 10.0
+    portal_token: str | None = None
+    portal_backoff_base_s: float = 1.0
+    portal_backoff_max_s: float = 600.0
+    portal_idle_s: float = 1.0
+    portal_name: str = "dvcqg"
+
+    run_consumer: bool = True
+    run_relay: bool = True
+    shutdown_timeout_s: float = 30.0

@@ -1,0 +1,35 @@
+"""Fixtures for the processing integration tests: private topics, group and schema per test."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "processing"))
+
+from dossier_processing.settings import ProcessingSettings
+
+
+@pytest.fixture
+def processing_settings(
+    kafka_bootstrap: str, database_url: str, topic_suffix: str, db_schema: str
+) -> ProcessingSettings:
+    return ProcessingSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        database_url=database_url,
+        db_schema=db_schema,
+        events_topic="dossier.events.v1" + topic_suffix,
+        status_topic="dossier.status.v1" + topic_suffix,
+        dlq_topic="dossier.events.dlq.v1" + topic_suffix,
+        consumer_group="processing" + topic_suffix,
+        topic_partitions=3,
+        poll_timeout_ms=100,
+        relay_idle_s=0.05,
+        portal_idle_s=0.05,
+        portal_backoff_base_s=0.05,
+        portal_backoff_max_s=0.5,
+        retry_max_backoff_s=1.0,
+        shutdown_timeout_s=15,
+    )
