@@ -1,0 +1,206 @@
+"""The Prometheus side: promtool validates the config and unit-tests every rule, and a real
+Prometheus scraping a running metrics service answers every query of the Grafana dashboard."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import yaml
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+from dossier_core.catalog import Catalog
+from dossier_metrics.app import create_app
+from dossier_metrics.settings import MetricsSettings
+from tests.support import ROOT, free_port
+
+pytestmark = pytest.mark.integration
+
+PROM = ROOT / "deploy" / "prometheus"
+DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "dossier-overview.json"
+Produce = Callable[[list[tuple[str, bytes]]], Awaitable[None]]
+
+
+def _rules(kind: str) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted((PROM / "rules").glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            out.extend(rule for rule in group["rules"] if kind in rule)
+    return out
+
+
+def test_promtool_checks_the_config_and_unit_tests_every_rule() -> None:
+    check = subprocess.run(
+        ["promtool", "check", "config", str(PROM / "prometheus.yml")], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    tests = sorted(str(p) for p in (PROM / "tests").glob("*.yml"))
+    run = subprocess.run(["promtool", "test", "rules", *tests], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    tested = "\n".join(Path(p).read_text() for p in tests)
+    runbook = (ROOT / "docs" / "runbook.md").read_text()
+    for alert in _rules("alert"):
+        name = alert["alert"]
+        assert f"alertname: {name}" in tested, f"{name} has no promtool test"
+        assert alert.get("for") and alert["labels"]["severity"] in ("warning", "critical")
+        anchor = alert["annotations"]["runbook"].split("#", 1)[1]
+        assert f"## {name}" in runbook and anchor == name.lower()
+    for rule in _rules("record"):
+        assert f"expr: {rule['record']}" in tested, f"{rule['record']} has no promtool test"
+
+
+def dashboard_queries() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    assert exprs
+    return exprs
+
+
+@pytest.fixture
+def processing_stub() -> Iterator[int]:
+    """Processing's two pipeline gauges, which the dashboard and alerts read (processing itself is
+    another service; its real /metrics is tested there)."""
+    registry = CollectorRegistry()
+    Gauge("dossier_processing_consumer_lag", "records behind", ["partition"], registry=registry).labels(
+        "0"
+    ).set(3)
+    Gauge("dossier_processing_outbox_backlog", "unpublished snapshots", registry=registry).set(0)
+    port = free_port()
+    server, thread = start_http_server(port, "127.0.0.1", registry)
+    yield port
+    server.shutdown()
+    thread.join(5)
+
+
+async def _serve(settings: MetricsSettings) -> AsyncIterator[None]:
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port, log_config=None)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), "metrics service did not start"
+        await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+def _prometheus_config(metrics_port: int, processing_port: int) -> str:
+    return yaml.safe_dump(
+        {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(PROM / "rules" / "recording.yml"), str(PROM / "rules" / "alerts.yml")],
+            "scrape_configs": [
+                {
+                    "job_name": "dossier-metrics",
+                    "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"]}],
+                },
+                {
+                    "job_name": "dossier-processing",
+                    "static_configs": [{"targets": [f"127.0.0.1:{processing_port}"]}],
+                },
+            ],
+        }
+    )
+
+
+async def _query(client: httpx.AsyncClient, expr: str) -> list[Any]:
+    response = await client.get("/api/v1/query", params={"query": expr})
+    body = response.json()
+    assert body["status"] == "success", (expr, body)
+    result: list[Any] = body["data"]["result"]
+    return result
+
+
+async def test_prometheus_scrapes_the_service_and_every_dashboard_query_has_data(
+    catalog: Catalog,
+    settings: MetricsSettings,
+    produce: Produce,
+    processing_stub: int,
+    stream_builder: Callable[..., Any],
+    wait: Callable[..., Awaitable[None]],
+) -> None:
+    stream = stream_builder(catalog, dossiers=60, stale=0)
+    half = len(stream.messages) // 2
+    await produce(stream.messages[:half])
+    settings = settings.model_copy(update={"port": free_port()})
+    web_port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "prometheus.yml"
+        config.write_text(_prometheus_config(settings.port, processing_stub))
+        serving = _serve(settings)
+        await serving.__anext__()
+        prometheus = subprocess.Popen(  # noqa: ASYNC220 - starts and returns at once
+            [
+                "prometheus",
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp}/data",
+                f"--web.listen-address=127.0.0.1:{web_port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(Path(tmp) / "prometheus.log").open("wb"),
+        )
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{web_port}", timeout=5) as client:
+
+                async def scraped() -> bool:
+                    try:
+                        found = await _query(client, 'count_over_time(up{job="dossier-metrics"}[1m]) >= 2')
+                    except httpx.HTTPError:
+                        return False
+                    return bool(found)
+
+                await wait(scraped, 60)
+                # more snapshots while Prometheus watches, so increases and 7-day ratios are non-zero
+                await produce(stream.messages[half:])
+                await asyncio.sleep(4)
+
+                async def ratio_recorded() -> bool:
+                    return bool(await _query(client, "agency:dossier_resolved_late:ratio7d"))
+
+                await wait(ratio_recorded, 30)
+                empty = []
+                for expr in dashboard_queries():
+                    query = expr.replace("$agency", ".*").replace("$__rate_interval", "1m")
+                    if not await _query(client, query):
+                        empty.append(expr)
+                assert not empty, f"dashboard queries without data: {empty}"
+                up = await _query(client, 'up{job="dossier-metrics"}')
+                assert up[0]["value"][1] == "1"
+                agencies = await _query(client, "count(dossier_agency_info)")
+                assert int(agencies[0]["value"][1]) == len(catalog.agencies)
+        finally:
+            prometheus.terminate()
+            prometheus.wait(10)
+            with pytest.raises(StopAsyncIteration):
+                await serving.__anext__()
+
+
+def test_dashboard_uses_only_known_series() -> None:
+    known = {"up", "time"} | {r["record"] for r in _rules("record")}
+    known |= {
+        "dossier_received_total",
+        "dossier_resolved_total",
+        "dossier_withdrawn_total",
+        "dossier_refused_total",
+        "dossier_rescheduled_total",
+        "dossier_pending",
+        "dossier_due_soon",
+        "dossier_agency_info",
+        "dossier_projection_last_event_timestamp_seconds",
+        "dossier_processing_consumer_lag",
+        "dossier_processing_outbox_backlog",
+    }
+    for expr in dashboard_queries():
+        names = set(re.findall(r"\b((?:agency:)?dossier_[a-z_:0-9]+|up)\b", expr))
+        assert names <= known, (expr, names - known)
