@@ -17,7 +17,7 @@ from dossier_intake.limits import RateLimiter
 from dossier_intake.observability import IntakeMetrics, RequestMetricsMiddleware
 from dossier_intake.openapi import install_openapi
 from dossier_intake.publisher import EventPublisher
-from dossier_intake.routes import router
+from dossier_intake.routes import direct_routes, router
 from dossier_intake.settings import IntakeSettings
 from dossier_intake.state import IntakeState
 from dossier_runtime.kafka import ensure_topics
@@ -66,6 +66,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         docs_url="/docs",
     )
     app.include_router(router)
+    app.router.routes[:0] = direct_routes()
     install_problem_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)

@@ -8,11 +8,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from dossier_intake.auth import SECURITY_SCHEME
 from dossier_intake.examples import BATCH_EXAMPLE, EVENT_EXAMPLES
 from dossier_intake.schemas import EVENT_ADAPTER
 from dossier_runtime.problems import PROBLEM_JSON
 
 REF = "#/components/schemas/{model}"
+SECURED: list[dict[str, list[str]]] = [{"apiKey": []}]
 
 
 def event_body() -> dict[str, Any]:
@@ -75,6 +77,7 @@ def install_openapi(app: FastAPI) -> None:
             schemas.update(event.pop("$defs", {}))
             schemas["Event"] = event
             schemas["Problem"] = PROBLEM_SCHEMA
+            doc["components"]["securitySchemes"] = {"apiKey": SECURITY_SCHEME}
             app.openapi_schema = doc
         return app.openapi_schema
 

@@ -1,0 +1,313 @@
+"""Intake throughput and latency against a bare aiokafka producer loop, same broker, same run.
+
+    python bench/bench_intake.py [--quick]
+
+Starts `python -m dossier_intake` as a process on a private topic, then measures:
+  1. bare loop: one idempotent acks=all aiokafka producer sending the same events, already encoded as
+     protobuf, with `send()` + gather in chunks of 1,000 (the ceiling intake is compared to);
+  2. batch endpoint: concurrent clients posting 1,000-event batches;
+  3. single-event endpoint: concurrent clients posting one event per request;
+  4. latency: single-event POSTs at a fixed 500 requests/s (open loop, latency measured from each
+     request's scheduled start so a stall is not hidden).
+The HTTP client is a minimal keep-alive HTTP/1.1 client on asyncio streams, to leave the CPU to the
+service. Writes the figures to the `## Intake` section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from dossier_contracts.event_codec import encode_event, event_to_proto
+from dossier_runtime.api_keys import create_key
+from dossier_runtime.kafka import ensure_topics
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+AGENCIES = [f"000.00.{n:02d}.H49" for n in (1, 2, 10, 12, 14, 16)]
+LIFECYCLE: list[tuple[str, dict[str, Any]]] = [
+    ("dossier.received", {"procedure_code": "1.004194", "channel": "online", "applicant_type": 1}),
+    ("dossier.processing", {"step": "Thẩm định"}),
+    ("dossier.fee_requested", {"amount": 15000}),
+    ("dossier.fee_paid", {}),
+    ("dossier.resolved", {"result": "Đã cấp"}),
+    ("dossier.returned", {}),
+]
+GOALS = {"batch": 10_000, "single": 2_000, "ratio": 0.5, "p99_ms": 50.0}
+
+
+def events(count: int) -> list[dict[str, Any]]:
+    """A realistic mix: each dossier goes through its lifecycle, dossiers spread over agencies."""
+    out = []
+    for i in range(count):
+        agency = AGENCIES[(i // len(LIFECYCLE)) % len(AGENCIES)]
+        event_type, data = LIFECYCLE[i % len(LIFECYCLE)]
+        out.append(
+            {
+                "event_id": str(uuid.uuid4()),
+                "type": event_type,
+                "dossier_code": f"{agency}-250405-{(i // len(LIFECYCLE)) % 1_000_000:06d}",
+                "agency_code": agency,
+                "occurred_at": "2025-04-05T09:15:00+07:00",
+                "data": data,
+            }
+        )
+    return out
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: write a request, read status and body (Content-Length)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes) -> None:
+        self.reader, self.writer, self.head = reader, writer, head
+
+    @classmethod
+    async def open(cls, host: str, port: int, key: str) -> Connection:
+        reader, writer = await asyncio.open_connection(host, port)
+        head = f"Host: {host}:{port}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+        return cls(reader, writer, head.encode())
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        self.writer.write(
+            b"POST "
+            + path.encode()
+            + b" HTTP/1.1\r\n"
+            + self.head
+            + b"Content-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
+        status_line = await self.reader.readline()
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        return int(status_line.split()[1]), await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_intake(workdir: Path, topic: str) -> tuple[subprocess.Popen[bytes], int, str]:
+    keys = workdir / "keys.csv"
+    key = create_key(keys, "bench", "*.H49")
+    port = free_port()
+    env = dict(
+        os.environ,
+        KAFKA_BOOTSTRAP_SERVERS=BOOTSTRAP,
+        INTAKE_PORT=str(port),
+        INTAKE_API_KEYS_FILE=str(keys),
+        INTAKE_EVENTS_TOPIC=topic,
+        INTAKE_DLQ_TOPIC=topic + ".dlq",
+        INTAKE_RATE_LIMIT_PER_S="0",
+    )
+    log = (workdir / "intake.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "dossier_intake"], env=env, stdout=log, stderr=log)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return process, port, key
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"intake did not start; see {workdir / 'intake.log'}")
+        time.sleep(0.2)
+
+
+def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+async def bare_loop(evs: list[dict[str, Any]], topic: str) -> float:
+    now = datetime.now(UTC)
+    records = [
+        (e["dossier_code"].encode(), encode_event(event_to_proto(e, recorded_at=now, source="bench")))
+        for e in evs
+    ]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=2,
+        max_batch_size=1024 * 1024,
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, records[0][1], key=records[0][0])  # metadata, connection
+        started = time.perf_counter()
+        for chunk in chunks(records, 1000):
+            futures = [await producer.send(topic, value=v, key=k) for k, v in chunk]
+            await asyncio.gather(*futures)
+        return len(records) / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+async def closed_loop(
+    port: int, key: str, path: str, bodies: list[bytes], per_body: int, clients: int
+) -> float:
+    queue = iter(bodies)
+    failures: list[int] = []
+
+    async def client() -> None:
+        conn = await Connection.open("127.0.0.1", port, key)
+        try:
+            for body in queue:
+                status, answer = await conn.post(path, body)
+                if status not in (200, 202) or b'"rejected"' in answer:
+                    failures.append(status)
+        finally:
+            conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise SystemExit(f"{len(failures)} requests failed, e.g. status {failures[0]}")
+    return len(bodies) * per_body / elapsed
+
+
+async def fixed_rate(port: int, key: str, bodies: list[bytes], rate: float) -> list[float]:
+    """Latencies (s) of single-event POSTs started every 1/rate seconds from a pool of connections."""
+    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(32):
+        pool.put_nowait(await Connection.open("127.0.0.1", port, key))
+    latencies: list[float] = []
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.1
+
+    async def one(i: int, body: bytes) -> None:
+        scheduled = start + i / rate
+        await asyncio.sleep(max(0.0, scheduled - loop.time()))
+        conn = await pool.get()
+        status, _ = await conn.post("/v1/events", body)
+        latencies.append(loop.time() - scheduled)
+        pool.put_nowait(conn)
+        if status != 202:
+            raise SystemExit(f"status {status} at fixed rate")
+
+    await asyncio.gather(*(one(i, b) for i, b in enumerate(bodies)))
+    while not pool.empty():
+        pool.get_nowait().close()
+    return sorted(latencies)
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo", encoding="utf-8") as f:
+        mem_kb = int(next(line for line in f if line.startswith("MemTotal")).split()[1])
+    return f"nproc {os.cpu_count()}, {cpu}, {mem_kb / 1024 / 1024:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+def write_section(text: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(r"^## Intake\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _: text, current)
+    else:
+        updated = current.rstrip("\n") + "\n\n" + text
+    path.write_text(updated, encoding="utf-8")
+
+
+async def run(quick: bool) -> None:
+    batch_events, single_events, rate_seconds = (20_000, 4_000, 4) if quick else (100_000, 20_000, 10)
+    suffix = uuid.uuid4().hex[:8]
+    topic, bare_topic = f"bench.intake.{suffix}", f"bench.intake.bare.{suffix}"
+    await ensure_topics(BOOTSTRAP, {topic: 12, bare_topic: 12})
+    with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
+        process, port, key = start_intake(Path(tmp), topic)
+        try:
+            warm = [orjson.dumps({"events": c}) for c in chunks(events(5_000), 1000)]
+            await closed_loop(port, key, "/v1/events:batch", warm, 1000, 2)
+
+            bare = await bare_loop(events(batch_events), bare_topic)
+            print(f"bare aiokafka loop      {bare:10,.0f} events/s")
+            bodies = [orjson.dumps({"events": c}) for c in chunks(events(batch_events), 1000)]
+            batch = await closed_loop(port, key, "/v1/events:batch", bodies, 1000, 4)
+            print(f"batch endpoint (x1000)  {batch:10,.0f} events/s  ({batch / bare:.2f} x bare)")
+            singles = [orjson.dumps(e) for e in events(single_events)]
+            single = await closed_loop(port, key, "/v1/events", singles, 1, 64)
+            print(f"single-event endpoint   {single:10,.0f} events/s  (64 concurrent clients)")
+            at_rate = [orjson.dumps(e) for e in events(500 * rate_seconds)]
+            lat = await fixed_rate(port, key, at_rate, 500.0)
+            p50, p99, worst = (percentile(lat, 50) * 1e3, percentile(lat, 99) * 1e3, lat[-1] * 1e3)
+            print(f"single at 500 req/s     p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+    def verdict(ok: bool) -> str:
+        return "meets" if ok else "misses"
+
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = f"""## Intake
+
+`bench/bench_intake.py` (`make bench-intake`): `python -m dossier_intake` as a process (one uvicorn
+worker, uvloop, httptools) on a private 12-partition topic of the local single-node Kafka; events are
+a mix of six lifecycle types over six Quảng Ninh agencies. The bare loop is one idempotent acks=all
+aiokafka producer sending the same events already encoded as protobuf (`send()` + gather per
+1,000). Clients are minimal keep-alive HTTP/1.1 connections on the same machine; the broker, the
+service and the clients share its cores.{" Quick run (fewer events)." if quick else ""}
+
+| measured | value | goal | |
+|---|---|---|---|
+| date | {stamp} | | |
+| machine | {machine()} | | |
+| bare aiokafka producer loop | {bare:,.0f} events/s | | |
+| batch endpoint, 1,000 events/request, 4 clients | {batch:,.0f} events/s | ≥ {GOALS["batch"]:,} | {verdict(batch >= GOALS["batch"])} |
+| batch ÷ bare loop | {batch / bare:.2f} | ≥ {GOALS["ratio"]} | {verdict(batch / bare >= GOALS["ratio"])} |
+| single-event endpoint, 64 clients | {single:,.0f} events/s | ≥ {GOALS["single"]:,} | {verdict(single >= GOALS["single"])} |
+| single-event latency at 500 req/s ({len(lat):,} requests) | p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms | p99 < {GOALS["p99_ms"]:.0f} ms | {verdict(p99 < GOALS["p99_ms"])} |
+"""
+    write_section(section)
+    print("recorded in BENCHMARKS.md")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer events (a smoke run, still recorded)")
+    asyncio.run(run(parser.parse_args().quick))
+
+
+if __name__ == "__main__":
+    main()
