@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -34,14 +33,19 @@ EVENT_TYPES: tuple[str, ...] = tuple(
 )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
+
+
 def to_timestamp(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value.astimezone(UTC))
-    return ts
+    """An aware datetime as a protobuf Timestamp (computed directly: FromDatetime is slow)."""
+    if value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()} has no instant")
+    return Timestamp(seconds=(value - _EPOCH) // _SECOND, nanos=value.microsecond * 1000)
 
 
 def from_timestamp(ts: Timestamp, tz: timezone | ZoneInfo = VN_TZ) -> datetime:
-    return ts.ToDatetime(tzinfo=UTC).astimezone(tz)
+    return (_EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)).astimezone(tz)
 
 
 def payload_name(event_type: str) -> str:
@@ -74,13 +78,17 @@ def event_to_proto(
     if recorded_at is not None:
         msg.recorded_at.CopyFrom(to_timestamp(recorded_at))
     payload: Message = getattr(msg, payload_name(event["type"]))
-    data = dict(event.get("data") or {})
-    if "channel" in data:
-        data["channel"] = events_pb2.Channel.Name(CHANNEL_TO_PROTO[data["channel"]])
-    for name in _TIMESTAMP_FIELDS & data.keys():
-        data[name] = to_timestamp(_parse_time(data[name])).ToJsonString()
-    json_format.ParseDict(data, payload)
     payload.SetInParent()  # an empty payload (e.g. fee_paid) still names the type
+    # Direct field assignment: about ten times cheaper than json_format.ParseDict on this hot path.
+    for name, value in (event.get("data") or {}).items():
+        if value is None:
+            continue
+        if name == "channel":
+            setattr(payload, name, CHANNEL_TO_PROTO[value])
+        elif name in _TIMESTAMP_FIELDS:
+            getattr(payload, name).CopyFrom(to_timestamp(_parse_time(value)))
+        else:
+            setattr(payload, name, value)
     return msg
 
 

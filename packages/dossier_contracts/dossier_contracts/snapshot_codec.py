@@ -6,12 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dossier_core.calendar import WorkingCalendar
-from dossier_core.catalog import DeadlineUnit, SupplementPolicy
-from dossier_core.deadlines import DeadlineRule
-from dossier_core.dossier import Dossier, EndKind, Pause, PauseKind
-from dossier_core.events import Channel, DossierEvent, EventType, StatusCode
-from dossier_core.timeliness import Timeliness
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from dossier_contracts.event_codec import (
@@ -24,6 +18,12 @@ from dossier_contracts.event_codec import (
     to_timestamp,
 )
 from dossier_contracts.gen.dossier.v1 import events_pb2, status_pb2
+from dossier_core.calendar import WorkingCalendar
+from dossier_core.catalog import DeadlineUnit, SupplementPolicy
+from dossier_core.deadlines import DeadlineRule
+from dossier_core.dossier import Dossier, EndKind, Pause, PauseKind
+from dossier_core.events import Channel, DossierEvent, EventType, StatusCode
+from dossier_core.timeliness import Timeliness
 
 _PAUSE_KIND = {
     PauseKind.SUPPLEMENT: status_pb2.PAUSE_KIND_SUPPLEMENT,

@@ -35,7 +35,10 @@ DATA: dict[str, dict[str, Any]] = {
     "dossier.fee_paid": {},
     "dossier.suspended": {"reason": "Chờ ý kiến cơ quan liên quan"},
     "dossier.resumed": {},
-    "dossier.rescheduled": {"new_appointment_at": "2021-04-12T10:00:00+07:00", "reason": "Phiếu xin lỗi số 12"},
+    "dossier.rescheduled": {
+        "new_appointment_at": "2021-04-12T10:00:00+07:00",
+        "reason": "Phiếu xin lỗi số 12",
+    },
     "dossier.resolved": {"result": "Cấp giấy chứng nhận"},
     "dossier.returned": {},
     "dossier.withdrawn": {"reason": "Công dân rút hồ sơ"},
