@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from dossier_core.catalog import Agency
-from dossier_metrics.counters import CHANNELS, TIMELINESS
+from dossier_metrics.counters import CHANNELS, TIMELINESS, WIDTH
 from dossier_metrics.index import LiveFigures, LiveIndex
 
 STATES = ("in_time", "overdue", "paused")
@@ -68,12 +68,21 @@ def _escape(value: str) -> str:
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
+@dataclass(frozen=True)
+class Layout:
+    order: list[int]
+    prefixes: list[list[bytes]]
+    zero_lines: list[list[bytes]]
+
+
 class AgencyRegistry:
     """Catalog agencies and the label strings of their series, built once per agency."""
 
     def __init__(self, agencies: Mapping[str, Agency]) -> None:
         self.agencies = dict(agencies)
         self._prefixes: dict[str, tuple[str, ...]] = {}
+        self._layout_key: tuple[str, ...] | None = None
+        self._layout = Layout([], [], [])
 
     def codes(self) -> list[str]:
         return sorted(self.agencies)
@@ -83,6 +92,19 @@ class AgencyRegistry:
         if agency is None:
             return code, "", "", ""
         return code, agency.name, str(agency.level), agency.parent_code or ""
+
+    def layout(self, codes: list[str]) -> Layout:
+        """For agencies at positions `codes`: the positions in code order and, per series, the
+        encoded label strings and the whole line for a zero value. Cached while the agencies stay."""
+        key = tuple(codes)
+        if self._layout_key != key:
+            order = sorted(range(len(codes)), key=codes.__getitem__)
+            rows = [self.prefixes(codes[i]) for i in order]
+            columns = [[p.encode() for p in column] for column in zip(*rows, strict=True)] if rows else []
+            zeros = [[p + b"0.0\n" for p in column] for column in columns]
+            self._layout = Layout(order, columns, zeros)
+            self._layout_key = key
+        return self._layout
 
     def prefixes(self, code: str) -> tuple[str, ...]:
         """`name{labels} ` of every series of an agency, in the order `render_text` writes them."""
@@ -116,12 +138,13 @@ class DossierCollector(Collector):
         return render_text(self.figures(), self.agencies)
 
 
-def _values(figures: LiveFigures, code: str) -> tuple[int, ...]:
-    return (*figures.counters[code], *figures.gauges[code])
+def _column(figures: LiveFigures, k: int) -> list[int]:
+    """Series k of an agency row: the counters, then the gauges."""
+    return figures.counters[k] if k < WIDTH else figures.gauges[k - WIDTH]
 
 
 def families(figures: LiveFigures, agencies: AgencyRegistry) -> list[Metric]:
-    codes = sorted(figures.counters)
+    order = sorted(range(len(figures.codes)), key=figures.codes.__getitem__)
     out: list[Metric] = []
     position = 0
     for family in (*COUNTER_FAMILIES, PENDING, DUE_SOON):
@@ -132,15 +155,16 @@ def families(figures: LiveFigures, agencies: AgencyRegistry) -> list[Metric]:
             if family.kind == "counter"
             else GaugeMetricFamily(base, family.help, labels=labels)
         )
-        for code in codes:
-            values = _values(figures, code)
-            for i, value in enumerate(family.values):
-                metric.add_metric([code, value] if family.label else [code], values[position + i])  # type: ignore[attr-defined]
+        for i in order:
+            code = figures.codes[i]
+            for offset, value in enumerate(family.values):
+                sample = _column(figures, position + offset)[i]
+                metric.add_metric([code, value] if family.label else [code], sample)  # type: ignore[attr-defined]
         position += len(family.values)
         out.append(metric)
     info = GaugeMetricFamily(INFO_NAME, INFO_HELP, labels=["agency", "name", "level", "parent"])
-    for code in codes:
-        info.add_metric(list(agencies.info_labels(code)), 1)
+    for i in order:
+        info.add_metric(list(agencies.info_labels(figures.codes[i])), 1)
     out.append(info)
     last = GaugeMetricFamily(LAST_EVENT_NAME, LAST_EVENT_HELP)
     if figures.last_event_ts is not None:
@@ -149,21 +173,34 @@ def families(figures: LiveFigures, agencies: AgencyRegistry) -> list[Metric]:
     return out
 
 
+_SMALL = [f"{n}.0\n".encode() for n in range(4096)]
+
+
+def _lines(prefixes: list[bytes], zero_lines: list[bytes], values: list[int]) -> list[bytes]:
+    small = _SMALL
+    return [
+        zero if v == 0 else prefix + (small[v] if 0 < v < 4096 else f"{v}.0\n".encode())
+        for prefix, zero, v in zip(prefixes, zero_lines, values, strict=True)
+    ]
+
+
 def render_text(figures: LiveFigures, agencies: AgencyRegistry) -> bytes:
-    codes = sorted(figures.counters)
-    rows = [(agencies.prefixes(code), _values(figures, code)) for code in codes]
-    parts: list[str] = []
+    """Family by family, from label strings encoded once per agency; a zero sample (most of them)
+    reuses its whole line, so a scrape allocates only for non-zero samples."""
+    layout = agencies.layout(figures.codes)
+    order = layout.order
+    parts: list[bytes] = []
     position = 0
     for family in (*COUNTER_FAMILIES, PENDING, DUE_SOON):
-        parts.append(f"# HELP {family.name} {family.help}\n# TYPE {family.name} {family.kind}\n")
-        width = len(family.values)
-        for prefixes, values in rows:
-            for i in range(position, position + width):
-                parts.append(f"{prefixes[i]}{values[i]}.0\n")
-        position += width
-    parts.append(f"# HELP {INFO_NAME} {INFO_HELP}\n# TYPE {INFO_NAME} gauge\n")
-    parts.extend(prefixes[-1] for prefixes, _ in rows)
-    parts.append(f"# HELP {LAST_EVENT_NAME} {LAST_EVENT_HELP}\n# TYPE {LAST_EVENT_NAME} gauge\n")
+        parts.append(f"# HELP {family.name} {family.help}\n# TYPE {family.name} {family.kind}\n".encode())
+        for k in range(position, position + len(family.values)):
+            column = _column(figures, k)
+            parts.extend(_lines(layout.prefixes[k], layout.zero_lines[k], [column[i] for i in order]))
+        position += len(family.values)
+    parts.append(f"# HELP {INFO_NAME} {INFO_HELP}\n# TYPE {INFO_NAME} gauge\n".encode())
+    if layout.prefixes:
+        parts.extend(layout.prefixes[-1])
+    parts.append(f"# HELP {LAST_EVENT_NAME} {LAST_EVENT_HELP}\n# TYPE {LAST_EVENT_NAME} gauge\n".encode())
     if figures.last_event_ts is not None:
-        parts.append(f"{LAST_EVENT_NAME} {figures.last_event_ts!r}\n")
-    return "".join(parts).encode()
+        parts.append(f"{LAST_EVENT_NAME} {figures.last_event_ts!r}\n".encode())
+    return b"".join(parts)

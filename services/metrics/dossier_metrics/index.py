@@ -17,7 +17,7 @@ from datetime import datetime
 from dossier_core.calendar import WorkingCalendar
 from dossier_core.dossier import Dossier
 from dossier_core.timeliness import PendingState
-from dossier_metrics.counters import ZERO, Counts, add, sub
+from dossier_metrics.counters import WIDTH, ZERO, Counts, add
 
 Clock = Callable[[], datetime]
 GAUGES = ("in_time", "overdue", "paused", "due_soon")
@@ -73,12 +73,24 @@ class PartitionView:
 
 @dataclass
 class LiveFigures:
-    """Everything `/metrics` and `/v1/stats/live` show, per agency, at one instant."""
+    """Everything `/metrics` and `/v1/stats/live` show at one instant, as columns over `codes`:
+    `counters[k][i]` is counter k (`counters.COUNTER_COLUMNS`) of agency `codes[i]`, `gauges[k][i]` is
+    gauge k (`GAUGES`). Columns keep a scrape of 10,000 agencies to a few large lists."""
 
     at: datetime
-    counters: dict[str, Counts]
-    gauges: dict[str, list[int]]  # agency → [in_time, overdue, paused, due_soon]
+    codes: list[str]
+    counters: list[list[int]]
+    gauges: list[list[int]]
     last_event_ts: float | None
+
+    def counters_of(self, code: str) -> Counts:
+        """One agency's counters (a linear search: for tests and single look-ups)."""
+        i = self.codes.index(code)
+        return tuple(column[i] for column in self.counters)
+
+    def gauges_of(self, code: str) -> list[int]:
+        i = self.codes.index(code)
+        return [column[i] for column in self.gauges]
 
 
 class LiveIndex:
@@ -86,8 +98,25 @@ class LiveIndex:
         self.calendar = calendar
         self.clock = clock
         self.partitions: dict[int, PartitionView] = {}
-        self.totals: dict[str, Counts] = {}
         self.last_event_ts: float | None = None
+        # Agencies get a position on first sight; counter totals are columns over positions.
+        self.positions: dict[str, int] = {}
+        self.codes: list[str] = []
+        self.totals: list[list[int]] = [[] for _ in range(WIDTH)]
+
+    def _position(self, agency: str) -> int:
+        found = self.positions.get(agency)
+        if found is None:
+            found = self.positions[agency] = len(self.codes)
+            self.codes.append(agency)
+            for column in self.totals:
+                column.append(0)
+        return found
+
+    def _add_totals(self, agency: str, counts: Counts, sign: int = 1) -> None:
+        i = self._position(agency)
+        for k, value in enumerate(counts):
+            self.totals[k][i] += sign * value
 
     # -- kept in step with the store ------------------------------------------------
 
@@ -103,7 +132,7 @@ class LiveIndex:
                 view.open[dossier.dossier_code] = entry
         self.partitions[partition] = view
         for agency, counts in view.counters.items():
-            self.totals[agency] = add(self.totals.get(agency, ZERO), counts)
+            self._add_totals(agency, counts)
         self._saw(last)
 
     def drop_partition(self, partition: int) -> None:
@@ -111,7 +140,7 @@ class LiveIndex:
         if view is None:
             return
         for agency, counts in view.counters.items():
-            self.totals[agency] = sub(self.totals.get(agency, ZERO), counts)
+            self._add_totals(agency, counts, -1)
 
     def apply(
         self, partition: int, dossiers: Iterable[Dossier], deltas: Mapping[str, Counts], last: float | None
@@ -127,7 +156,7 @@ class LiveIndex:
                 view.open[dossier.dossier_code] = entry
         for agency, delta in deltas.items():
             view.counters[agency] = add(view.counters.get(agency, ZERO), delta)
-            self.totals[agency] = add(self.totals.get(agency, ZERO), delta)
+            self._add_totals(agency, delta)
         self._saw(last)
 
     def _saw(self, ts: float | None) -> None:
@@ -142,40 +171,53 @@ class LiveIndex:
 
     def figures(self, agencies: Iterable[str] = ()) -> LiveFigures:
         """Counters and gauges now, with a zero row for each of `agencies` (the catalog's)."""
+        for agency in agencies:
+            if agency not in self.positions:
+                self._position(agency)
         now = self.clock()
         now_ts = now.timestamp()
         horizon = due_soon_horizon(now, self.calendar)
-        gauges: dict[str, list[int]] = {agency: [0, 0, 0, 0] for agency in agencies}
         calendar = self.calendar
+        positions = self.positions
+        n = len(self.codes)
+        in_time, overdue_col, paused_col, due_soon = [0] * n, [0] * n, [0] * n, [0] * n
         for view in self.partitions.values():
             for entry in view.open.values():
+                i = positions.get(entry.agency)
+                if i is None:
+                    i = self._position(entry.agency)
+                    for column in (in_time, overdue_col, paused_col, due_soon):
+                        column.append(0)
                 dossier = entry.dossier
                 if dossier is None or entry.is_settled_at(now_ts):
                     due = entry.due
-                    overdue = due is not None and due < now_ts
-                    paused = False
+                    if due is not None and due < now_ts:
+                        overdue_col[i] += 1
+                    else:
+                        in_time[i] += 1
+                        if due is not None and due <= horizon:
+                            due_soon[i] += 1
+                    continue
+                state = dossier.pending_state(now, calendar)
+                if state is None:
+                    continue
+                if state is PendingState.OVERDUE:
+                    overdue_col[i] += 1
                 else:
-                    state = dossier.pending_state(now, calendar)
-                    if state is None:
-                        continue
-                    overdue = state is PendingState.OVERDUE
-                    paused = dossier.is_paused_at(now)
+                    in_time[i] += 1
+                if dossier.is_paused_at(now):
+                    paused_col[i] += 1
+                elif state is PendingState.IN_TIME:  # due_soon needs the deadline now
                     eff = dossier.effective_due(now, calendar)
-                    due = eff.timestamp() if eff is not None else None
-                row = gauges.get(entry.agency)
-                if row is None:
-                    row = gauges[entry.agency] = [0, 0, 0, 0]
-                row[1 if overdue else 0] += 1
-                if paused:
-                    row[2] += 1
-                elif not overdue and due is not None and due <= horizon:
-                    row[3] += 1
-        counters = dict(self.totals)
-        for agency in gauges:
-            counters.setdefault(agency, ZERO)
-        for agency in counters:
-            gauges.setdefault(agency, [0, 0, 0, 0])
-        return LiveFigures(now, counters, gauges, self.last_event_ts)
+                    if eff is not None and eff.timestamp() <= horizon:
+                        due_soon[i] += 1
+        return LiveFigures(
+            now,
+            list(self.codes),
+            [list(column) for column in self.totals],
+            [in_time, overdue_col, paused_col, due_soon],
+            self.last_event_ts,
+        )
 
 
 def due_soon_horizon(now: datetime, calendar: WorkingCalendar) -> float:

@@ -34,15 +34,23 @@ async def live_stats(request: Request, agency: str | None = Query(default=None))
     instance, all of them; with several, sum the instances as Prometheus does)."""
     collector: DossierCollector = request.app.state.collector
     figures = collector.figures()
-    if agency is not None and agency not in figures.counters:
+    if agency is not None and agency not in figures.codes:
         raise Problem(
             422, "Unknown agency", errors=[{"field": "agency", "message": f"unknown agency {agency!r}"}]
         )
-    codes = [agency] if agency is not None else sorted(figures.counters)
+    codes = [agency] if agency is not None else sorted(figures.codes)
     last = figures.last_event_ts
+    positions = {code: i for i, code in enumerate(figures.codes)}
     return {
         "at": figures.at.isoformat(),
         "partitions": sorted(collector.index.partitions),
         "last_event_timestamp_seconds": last,
-        "agencies": [agency_stats(code, figures.counters[code], figures.gauges[code]) for code in codes],
+        "agencies": [
+            agency_stats(
+                code,
+                tuple(column[positions[code]] for column in figures.counters),
+                [column[positions[code]] for column in figures.gauges],
+            )
+            for code in codes
+        ],
     }

@@ -39,7 +39,7 @@ def index_with(clock: MovingClock, calendar: WorkingCalendar, *dossiers: Dossier
 
 
 def gauges(index: LiveIndex, agency: str = AGENCY) -> dict[str, int]:
-    row = index.figures([agency]).gauges[agency]
+    row = index.figures([agency]).gauges_of(agency)
     return dict(zip(("in_time", "overdue", "paused", "due_soon"), row, strict=True))
 
 
@@ -105,12 +105,12 @@ def test_counters_follow_the_latest_snapshot_and_finished_dossiers_leave_the_gau
     delta = tuple(n - o for n, o in zip(counted(late, calendar), counted(received, calendar), strict=True))
     index.apply(0, [late], {AGENCY: delta}, vn("2021-04-09 09:31").timestamp())
     figures = index.figures([AGENCY])
-    counters = dict(zip(COUNTER_COLUMNS, figures.counters[AGENCY], strict=True))
+    counters = dict(zip(COUNTER_COLUMNS, figures.counters_of(AGENCY), strict=True))
     assert counters["received_postal"] == 1
     assert counters["resolved_late"] == 1
     assert counters["rescheduled"] == 1
     assert sum(counters.values()) == 3
-    assert figures.gauges[AGENCY] == [0, 0, 0, 0]
+    assert figures.gauges_of(AGENCY) == [0, 0, 0, 0]
     assert index.open_count == 0
     assert figures.last_event_ts == vn("2021-04-09 09:31").timestamp()
 
@@ -120,14 +120,15 @@ def test_revoked_partition_leaves_the_totals(make_dossier: MakeDossier, calendar
     index = index_with(MovingClock(vn("2021-04-06 10:00")), calendar, dossier)
     index.drop_partition(0)
     figures = index.figures([AGENCY])
-    assert figures.counters[AGENCY] == ZERO
-    assert figures.gauges[AGENCY] == [0, 0, 0, 0]
+    assert figures.counters_of(AGENCY) == ZERO
+    assert figures.gauges_of(AGENCY) == [0, 0, 0, 0]
 
 
 def test_every_catalog_agency_has_a_zero_row(catalog: Catalog, calendar: WorkingCalendar) -> None:
     index = LiveIndex(calendar, MovingClock(vn("2021-04-06 10:00")))
     figures = index.figures(catalog.agencies)
-    assert set(figures.counters) == set(catalog.agencies) == set(figures.gauges)
+    assert set(figures.codes) == set(catalog.agencies)
+    assert all(len(column) == len(figures.codes) for column in (*figures.counters, *figures.gauges))
 
 
 _step = st.tuples(st.sampled_from(["pause", "resume"]), st.integers(min_value=1, max_value=60 * 24 * 5))
