@@ -156,7 +156,7 @@ async def test_prometheus_scrapes_the_service_and_every_dashboard_query_has_data
                 async def scraped() -> bool:
                     try:
                         found = await _query(client, 'count_over_time(up{job="dossier-metrics"}[1m]) >= 2')
-                    except httpx.HTTPError:
+                    except (httpx.HTTPError, ValueError):  # not listening yet, or 503 while starting
                         return False
                     return bool(found)
 
