@@ -50,7 +50,8 @@ def encode_cursor(*parts: str) -> str:
 
 def decode_cursor(cursor: str, parts: int) -> list[str]:
     try:
-        values = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("\x1f")
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = base64.b64decode(padded, altchars=b"-_", validate=True).decode().split("\x1f")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         values = []
     if len(values) != parts:

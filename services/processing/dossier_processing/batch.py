@@ -14,8 +14,13 @@ from typing import Protocol
 
 import orjson
 
-from dossier_contracts.event_codec import decode_event
-from dossier_contracts.snapshot_codec import dossier_to_snapshot, encode_snapshot, event_from_proto
+from dossier_contracts.event_codec import decode_event, from_timestamp
+from dossier_contracts.snapshot_codec import (
+    TIMELINESS_FROM_PROTO,
+    dossier_to_snapshot,
+    encode_snapshot,
+    event_from_proto,
+)
 from dossier_core.catalog import Catalog
 from dossier_core.dossier import Dossier
 from dossier_core.events import DossierEvent, EventType, StatusCode
@@ -121,6 +126,7 @@ class BatchPlan:
     events: list[EventRow] = field(default_factory=list)
     dossiers: list[DossierRow] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    histories: dict[str, list[DossierEvent]] = field(default_factory=dict)
     duplicates: int = 0
     anomalies_added: int = 0
 
@@ -179,9 +185,10 @@ def process_batch(
 
     for code, new in new_by_dossier.items():
         before = stored.get(code) or StoredDossier()
+        history = [*before.events, *(e for _, e in new)]
         try:
-            dossier = fold([*before.events, *(e for _, e in new)], catalog)
-            returned_at = _returned_at(dossier, [*before.events, *(e for _, e in new)])
+            dossier = fold(history, catalog)
+            returned_at = _returned_at(dossier, history)
             row = dossier_row(dossier, before.version + 1, new[-1][1].event_id, catalog, now, returned_at)
         except Exception as exc:  # the domain could not apply these events: DLQ them, keep going
             for item, _ in new:
@@ -192,6 +199,7 @@ def process_batch(
             continue
         plan.anomalies_added += max(0, len(dossier.anomalies) - before.anomaly_count)
         plan.dossiers.append(row)
+        plan.histories[code] = history
         plan.events.extend(
             EventRow(
                 e.event_id,
@@ -236,7 +244,11 @@ def dossier_row(
         last_event_id=last_event_id,
     )
     ended = dossier.finished_at or dossier.ended_at
-    timeliness = dossier.timeliness(calendar)
+    timeliness = TIMELINESS_FROM_PROTO.get(snapshot.timeliness)
+    if ended is None:  # the snapshot already holds the deadline as of `now`
+        due_at = from_timestamp(snapshot.effective_due_at) if snapshot.HasField("effective_due_at") else None
+    else:
+        due_at = dossier.effective_due(ended, calendar)
     open_pause = dossier.pauses[-1] if dossier.pauses and dossier.pauses[-1].ended_at is None else None
     is_open = dossier.is_received and dossier.ended_at is None
     return DossierRow(
@@ -248,7 +260,7 @@ def dossier_row(
         submitted_at=dossier.submitted_at,
         received_at=dossier.received_at,
         legal_due_at=dossier.legal_due_at,
-        due_at=dossier.effective_due(ended or now, calendar),
+        due_at=due_at,
         appointment_at=dossier.appointment_at,
         finished_at=dossier.finished_at,
         ended_at=dossier.ended_at,

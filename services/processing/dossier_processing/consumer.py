@@ -25,6 +25,7 @@ from dossier_core.catalog import Catalog
 from dossier_processing import repository
 from dossier_processing.batch import BatchPlan, Incoming, KafkaRecord, decode_messages, process_batch
 from dossier_processing.dlq import DeadLetters
+from dossier_processing.history_cache import HistoryCache
 from dossier_processing.observability import Metrics
 from dossier_processing.retry import T, until_done
 from dossier_processing.settings import ProcessingSettings
@@ -33,14 +34,21 @@ log = logging.getLogger(__name__)
 
 
 async def apply_batch(
-    engine: AsyncEngine, incoming: Sequence[Incoming], catalog: Catalog, now: datetime
+    engine: AsyncEngine,
+    incoming: Sequence[Incoming],
+    catalog: Catalog,
+    now: datetime,
+    cache: HistoryCache | None = None,
 ) -> BatchPlan:
     """One transaction: the batch's new events, the re-folded dossiers and their outbox rows."""
     async with engine.begin() as conn:
         seqs = await repository.reserve_seqs(conn, len(incoming))
-        stored = await repository.load_stored(conn, sorted({i.event.dossier_code for i in incoming}))
+        stored = await repository.load_stored(conn, sorted({i.event.dossier_code for i in incoming}), cache)
         plan = process_batch(incoming, stored, seqs, catalog, now)
         await repository.write_plan(conn, plan)
+    if cache is not None:  # only after the commit: the cache never holds what the database lacks
+        for row in plan.dossiers:
+            cache.put(row.dossier_code, row.version, plan.histories[row.dossier_code])
     return plan
 
 
@@ -76,6 +84,7 @@ class EventConsumer:
         self._lock = asyncio.Lock()
         self.consumer: AIOKafkaConsumer | None = None
         self.batches = 0
+        self.cache = HistoryCache(settings.history_cache_events)
 
     def stop(self) -> None:
         """Finish the batch in flight, commit it, then leave the group."""
@@ -114,7 +123,7 @@ class EventConsumer:
         incoming, undecodable = decode_messages(records)
         now = datetime.now(VN_TZ)
         plan = await self._retry(
-            "apply a batch", lambda: apply_batch(self.engine, incoming, self.catalog, now)
+            "apply a batch", lambda: apply_batch(self.engine, incoming, self.catalog, now, self.cache)
         )
         await self._retry("send dead letters", lambda: self.dead_letters.send(undecodable, "undecodable"))
         await self._retry("send dead letters", lambda: self.dead_letters.send(plan.rejected, "unappliable"))

@@ -17,6 +17,7 @@ from dossier_contracts.event_codec import decode_event
 from dossier_contracts.snapshot_codec import event_from_proto
 from dossier_processing import models
 from dossier_processing.batch import BatchPlan, StoredDossier
+from dossier_processing.history_cache import HistoryCache
 
 
 class ConcurrentChange(RuntimeError):
@@ -35,29 +36,38 @@ async def reserve_seqs(conn: AsyncConnection, n: int) -> list[int]:
     return sorted(r[0] for r in rows)
 
 
-async def load_stored(conn: AsyncConnection, codes: Sequence[str]) -> dict[str, StoredDossier]:
-    """The stored events and version of each dossier in `codes` (absent ones are left out)."""
+async def load_stored(
+    conn: AsyncConnection, codes: Sequence[str], cache: HistoryCache | None = None
+) -> dict[str, StoredDossier]:
+    """The stored events and version of each dossier in `codes` (absent ones are left out). Histories
+    whose cached version matches the stored one come from `cache` instead of being read again."""
     stored: dict[str, StoredDossier] = {}
     if not codes:
         return stored
-    arr = {"codes": list(codes)}
     rows = await conn.execute(
         text(
             "select dossier_code, version, jsonb_array_length(anomalies) from dossiers "
             "where dossier_code = any(cast(:codes as text[]))"
         ),
-        arr,
+        {"codes": list(codes)},
     )
+    missing: list[str] = []
     for code, version, anomaly_count in rows:
-        stored[code] = StoredDossier(version=version, anomaly_count=anomaly_count)
-    events = await conn.execute(
-        text(
-            "select dossier_code, seq, payload from events where dossier_code = any(cast(:codes as text[]))"
-        ),
-        arr,
-    )
-    for code, seq, payload in events:
-        stored.setdefault(code, StoredDossier()).events.append(event_from_proto(decode_event(payload), seq))
+        cached = cache.get(code, version) if cache is not None else None
+        stored[code] = StoredDossier(version, anomaly_count, list(cached) if cached is not None else [])
+        if cached is None:
+            missing.append(code)
+    if missing:
+        events = await conn.execute(
+            text(
+                "select dossier_code, seq, payload from events where dossier_code = any(cast(:c as text[]))"
+            ),
+            {"c": missing},
+        )
+        for code, seq, payload in events:
+            stored.setdefault(code, StoredDossier()).events.append(
+                event_from_proto(decode_event(payload), seq)
+            )
     return stored
 
 
@@ -309,7 +319,7 @@ async def save_sync_cursor(conn: AsyncConnection, name: str, xid: int, code: str
             set change_xid = excluded.change_xid, dossier_code = excluded.dossier_code
             """
         ),
-        {"n": name, "x": str(xid), "c": code},
+        {"n": name, "x": xid, "c": code},
     )
 
 
