@@ -31,7 +31,7 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
     topic_partitions: int = 6
     consumer_group: str = "dossier-processing"
     batch_size: int = 5000
-    history_cache_events: int = 150_000
+    history_cache_events: int = 100_000
     poll_timeout_ms: int = 500
     retry_max_backoff_s: float = 10.0
 

@@ -1,0 +1,108 @@
+"""The DongBoHoSoMC record, the portal's acceptance rule, backoff, cursors and the history cache."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from dossier_core.catalog import default_catalog_dir, load_catalog
+from dossier_core.events import DossierEvent, EventType
+from dossier_processing.api import decode_cursor, encode_cursor
+from dossier_processing.history_cache import HistoryCache
+from dossier_processing.portal import PortalRefused, accepted, backoff_s
+from dossier_processing.portal_record import portal_date, portal_record
+from dossier_runtime.problems import Problem
+
+CATALOG = load_catalog(default_catalog_dir())
+
+
+def row(**over: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "dossier_code": "000.00.18.H49-250303-0001",
+        "agency_code": "000.00.18.H49",
+        "procedure_code": "1.004194",
+        "channel": "online",
+        "applicant_type": None,
+        "submitted_at": None,
+        "received_at": datetime(2025, 3, 3, 1, 0, tzinfo=UTC),
+        "appointment_at": datetime(2025, 3, 6, 1, 0, tzinfo=UTC),
+        "status_code": 4,
+        "finished_at": None,
+        "ended_at": None,
+        "returned_at": None,
+        "version": 3,
+    }
+    return {**base, **over}
+
+
+def test_record_has_the_portal_fields_in_vietnam_time() -> None:
+    record = portal_record(row(), CATALOG)
+    assert record["MaHoSo"] == "000.00.18.H49-250303-0001" and record["MaTTHC"] == "1.004194"
+    assert record["KenhThucHien"] == 2 and record["TrangThaiHoSo"] == 4 and record["PhienBan"] == 3
+    assert record["NgayTiepNhan"] == "20250303080000" and record["NgayHenTra"] == "20250306080000"
+    assert record["NgayKetThucXuLy"] == "" and record["NgayTra"] == ""
+    assert record["DonViXuLy"] == CATALOG.agencies["000.00.18.H49"].name
+    assert record["TenTTHC"] == CATALOG.procedures["1.004194"].name
+
+
+def test_postal_channel_and_end_dates() -> None:
+    end = datetime(2025, 3, 5, 10, 30, 15, tzinfo=UTC)
+    record = portal_record(row(channel="postal", status_code=10, finished_at=end, returned_at=end), CATALOG)
+    assert record["KenhThucHien"] == 3 and record["HinhThuc"] == 1
+    assert record["NgayKetThucXuLy"] == record["NgayTra"] == "20250305173015"
+    assert portal_date(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "ok"),
+    [
+        (200, {"error_code": 0}, True),
+        (200, {"error_code": "0"}, True),
+        (200, {"error_code": 1}, False),
+        (200, {}, False),
+        (500, {"error_code": 0}, False),
+        (200, [], False),
+    ],
+)
+def test_only_an_explicit_acceptance_counts(status: int, body: object, ok: bool) -> None:
+    response = httpx.Response(status, json=body)
+    if ok:
+        accepted(response)
+    else:
+        with pytest.raises(PortalRefused):
+            accepted(response)
+
+
+def test_backoff_grows_exponentially_up_to_the_cap() -> None:
+    waits = [backoff_s(n, 1.0, 60.0) for n in range(10)]
+    assert 0.8 <= waits[0] <= 1.2 and 3.2 <= waits[2] <= 4.8
+    assert all(w <= 72.0 for w in waits) and waits[9] >= 48.0
+
+
+def test_cursors_round_trip_and_garbage_is_a_400() -> None:
+    assert decode_cursor(encode_cursor("123", "000.00.18.H49-250303-0001"), 2) == [
+        "123",
+        "000.00.18.H49-250303-0001",
+    ]
+    for bad in ("%%%", encode_cursor("only-one")):
+        with pytest.raises(Problem) as err:
+            decode_cursor(bad, 2)
+        assert err.value.status == 400
+
+
+def _events(n: int) -> list[DossierEvent]:
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    return [DossierEvent(str(i), EventType.PROCESSING, "c", "a", at) for i in range(n)]
+
+
+def test_history_cache_checks_the_version_and_stays_within_its_size() -> None:
+    cache = HistoryCache(max_events=5)
+    cache.put("a", 1, _events(2))
+    cache.put("b", 1, _events(2))
+    assert cache.get("a", 1) is not None and cache.get("a", 2) is None
+    cache.put("c", 1, _events(2))  # evicts the least recently used: b
+    assert cache.get("b", 1) is None and cache.get("a", 1) is not None and len(cache) == 2
+    cache.put("d", 1, _events(9))  # larger than the whole cache: not kept
+    assert cache.get("d", 1) is None
