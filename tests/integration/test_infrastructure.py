@@ -76,7 +76,9 @@ async def test_row_written_through_sqlalchemy_asyncpg_is_read_back(database_url:
                 text(f"insert into {db_schema}.probe values (:id, :note)"), {"id": row_id, "note": "Hạ Long"}
             )
         async with engine.connect() as conn:
-            note = (await conn.execute(text(f"select note from {db_schema}.probe where id = :id"), {"id": row_id})).scalar_one()
+            note = (
+                await conn.execute(text(f"select note from {db_schema}.probe where id = :id"), {"id": row_id})
+            ).scalar_one()
         assert note == "Hạ Long"
     finally:
         await engine.dispose()

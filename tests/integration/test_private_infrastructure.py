@@ -13,7 +13,9 @@ pytestmark = pytest.mark.integration
 
 async def test_private_kafka_stops_and_starts_keeping_its_data(private_kafka) -> None:  # type: ignore[no-untyped-def]
     await ensure_topics(private_kafka.bootstrap, {"probe": 1})
-    producer = AIOKafkaProducer(bootstrap_servers=private_kafka.bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=private_kafka.bootstrap, acks="all", enable_idempotence=True
+    )
     await producer.start()
     try:
         await producer.send_and_wait("probe", b"before")

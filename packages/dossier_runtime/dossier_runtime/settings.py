@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dossier_core.catalog import default_catalog_dir
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings
+
+from dossier_core.catalog import default_catalog_dir
 
 DEFAULT_DATABASE_URL = "postgresql://dossier:dossier@127.0.0.1:5432/dossier"
 

@@ -39,8 +39,13 @@ def supplement_over_weekend(procedure: str) -> list[DossierEvent]:
 
 
 def test_received_starts_the_clock(catalog: Catalog, cal: WorkingCalendar) -> None:
-    d = fold([event(0, EventType.SUBMITTED, "2021-04-06 20:00", procedure_code="1.004194",
-                    channel="online"), event(1, EventType.RECEIVED, "2021-04-07 09:00")], catalog)
+    d = fold(
+        [
+            event(0, EventType.SUBMITTED, "2021-04-06 20:00", procedure_code="1.004194", channel="online"),
+            event(1, EventType.RECEIVED, "2021-04-07 09:00"),
+        ],
+        catalog,
+    )
     assert d.status is StatusCode.RECEIVED and d.status.label == "Đã tiếp nhận"
     assert d.submitted_at == vn("2021-04-06 20:00") and d.received_at == vn("2021-04-07 09:00")
     assert d.channel is Channel.ONLINE and d.procedure_code == "1.004194"
@@ -79,13 +84,16 @@ def test_supplement_over_a_weekend_restarts_the_full_duration(catalog: Catalog, 
 
 
 def test_fee_and_suspension_always_extend(catalog: Catalog, cal: WorkingCalendar) -> None:
-    d = fold([
-        received("2021-04-07 09:00", "1.013835"),
-        event(2, EventType.FEE_REQUESTED, "2021-04-08 09:00", amount=100000),
-        event(3, EventType.FEE_PAID, "2021-04-08 10:00"),
-        event(4, EventType.SUSPENDED, "2021-04-08 14:00", reason="x"),
-        event(5, EventType.RESUMED, "2021-04-08 15:00"),
-    ], catalog)
+    d = fold(
+        [
+            received("2021-04-07 09:00", "1.013835"),
+            event(2, EventType.FEE_REQUESTED, "2021-04-08 09:00", amount=100000),
+            event(3, EventType.FEE_PAID, "2021-04-08 10:00"),
+            event(4, EventType.SUSPENDED, "2021-04-08 14:00", reason="x"),
+            event(5, EventType.RESUMED, "2021-04-08 15:00"),
+        ],
+        catalog,
+    )
     assert [p.kind for p in d.pauses] == [PauseKind.FEE, PauseKind.SUSPENSION]
     assert all(p.policy is SupplementPolicy.EXTEND for p in d.pauses)
     assert d.effective_due(vn("2021-05-01 00:00"), cal) == vn("2021-04-14 11:00")
@@ -106,13 +114,21 @@ def test_declared_due_as_text_is_accepted(catalog: Catalog) -> None:
 
 
 def test_rescheduling_moves_the_appointment_only(catalog: Catalog, cal: WorkingCalendar) -> None:
-    d = fold([
-        received("2021-04-07 09:00"),
-        event(2, EventType.RESCHEDULED, "2021-04-12 08:00", new_appointment_at=vn("2021-04-15 17:00"),
-              reason="xin lỗi"),
-        event(3, EventType.RESOLVED, "2021-04-14 10:00"),
-        event(4, EventType.RETURNED, "2021-04-15 10:00"),
-    ], catalog)
+    d = fold(
+        [
+            received("2021-04-07 09:00"),
+            event(
+                2,
+                EventType.RESCHEDULED,
+                "2021-04-12 08:00",
+                new_appointment_at=vn("2021-04-15 17:00"),
+                reason="xin lỗi",
+            ),
+            event(3, EventType.RESOLVED, "2021-04-14 10:00"),
+            event(4, EventType.RETURNED, "2021-04-15 10:00"),
+        ],
+        catalog,
+    )
     assert d.appointment_at == vn("2021-04-15 17:00") and d.legal_due_at == vn("2021-04-12 09:00")
     assert d.reschedules == (vn("2021-04-12 08:00"),)
     assert d.status is StatusCode.RETURNED and d.end_kind is EndKind.RESOLVED
@@ -132,12 +148,15 @@ def test_early_finish(catalog: Catalog, cal: WorkingCalendar) -> None:
 
 
 def test_impossible_transitions_are_kept_as_anomalies(catalog: Catalog) -> None:
-    d = fold([
-        received("2021-04-07 09:00"),
-        event(2, EventType.WITHDRAWN, "2021-04-08 09:00"),
-        event(3, EventType.RESOLVED, "2021-04-09 09:00"),
-        event(4, EventType.FEE_PAID, "2021-04-09 10:00"),
-    ], catalog)
+    d = fold(
+        [
+            received("2021-04-07 09:00"),
+            event(2, EventType.WITHDRAWN, "2021-04-08 09:00"),
+            event(3, EventType.RESOLVED, "2021-04-09 09:00"),
+            event(4, EventType.FEE_PAID, "2021-04-09 10:00"),
+        ],
+        catalog,
+    )
     assert d.status is StatusCode.WITHDRAWN and d.end_kind is EndKind.WITHDRAWN and d.finished_at is None
     assert d.anomalies == (
         "invalid_transition: dossier.resolved after dossier.withdrawn",
@@ -160,11 +179,14 @@ def test_unknown_procedure_has_no_deadline(catalog: Catalog, cal: WorkingCalenda
 
 
 def test_not_accepted_is_terminal_and_never_received(catalog: Catalog, cal: WorkingCalendar) -> None:
-    d = fold([
-        event(0, EventType.SUBMITTED, "2021-04-06 20:00", procedure_code="1.004194", channel="online"),
-        event(1, EventType.NOT_ACCEPTED, "2021-04-07 09:00", reason="sai thẩm quyền"),
-        event(2, EventType.RECEIVED, "2021-04-07 10:00"),
-    ], catalog)
+    d = fold(
+        [
+            event(0, EventType.SUBMITTED, "2021-04-06 20:00", procedure_code="1.004194", channel="online"),
+            event(1, EventType.NOT_ACCEPTED, "2021-04-07 09:00", reason="sai thẩm quyền"),
+            event(2, EventType.RECEIVED, "2021-04-07 10:00"),
+        ],
+        catalog,
+    )
     assert d.status is StatusCode.NOT_ACCEPTED and d.end_kind is EndKind.NOT_ACCEPTED
     assert d.received_at is None and not d.is_received
     assert d.anomalies == ("invalid_transition: dossier.received after dossier.not_accepted",)
@@ -178,8 +200,9 @@ def test_duplicates_are_ignored_and_ties_go_by_arrival(catalog: Catalog) -> None
 
 
 def test_withdrawal_while_paused_closes_the_pause(catalog: Catalog, cal: WorkingCalendar) -> None:
-    d = fold([*supplement_over_weekend("1.004194")[:2], event(3, EventType.WITHDRAWN, "2021-04-12 10:00")],
-             catalog)
+    d = fold(
+        [*supplement_over_weekend("1.004194")[:2], event(3, EventType.WITHDRAWN, "2021-04-12 10:00")], catalog
+    )
     assert d.pauses[0].ended_at == vn("2021-04-12 10:00")
     assert not d.is_open_at(vn("2021-04-12 10:00")) and d.is_open_at(vn("2021-04-12 09:59"))
 

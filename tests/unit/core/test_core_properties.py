@@ -27,10 +27,22 @@ instants = st.datetimes(min_value=datetime(2019, 1, 1), max_value=datetime(2026,
 )
 # Events a counter might send after receipt, weighted towards a plausible lifecycle.
 LATER = [
-    EventType.PROCESSING, EventType.PROCESSING, EventType.SUPPLEMENT_REQUESTED, EventType.SUPPLEMENT_RECEIVED,
-    EventType.FEE_REQUESTED, EventType.FEE_PAID, EventType.SUSPENDED, EventType.RESUMED,
-    EventType.RESCHEDULED, EventType.RESOLVED, EventType.RETURNED, EventType.WITHDRAWN, EventType.REFUSED,
-    EventType.SUBMITTED, EventType.NOT_ACCEPTED, EventType.RECEIVED,
+    EventType.PROCESSING,
+    EventType.PROCESSING,
+    EventType.SUPPLEMENT_REQUESTED,
+    EventType.SUPPLEMENT_RECEIVED,
+    EventType.FEE_REQUESTED,
+    EventType.FEE_PAID,
+    EventType.SUSPENDED,
+    EventType.RESUMED,
+    EventType.RESCHEDULED,
+    EventType.RESOLVED,
+    EventType.RETURNED,
+    EventType.WITHDRAWN,
+    EventType.REFUSED,
+    EventType.SUBMITTED,
+    EventType.NOT_ACCEPTED,
+    EventType.RECEIVED,
 ]
 
 
@@ -83,8 +95,10 @@ def test_fold_ignores_arrival_order_and_duplicates(
         return
     arrived = events + [events[i % len(events)] for i in copies]
     rnd.shuffle(arrived)
-    reordered = [DossierEvent(e.event_id, e.type, e.dossier_code, e.agency_code, e.occurred_at, e.data, seq=i)
-                 for i, e in enumerate(arrived)]
+    reordered = [
+        DossierEvent(e.event_id, e.type, e.dossier_code, e.agency_code, e.occurred_at, e.data, seq=i)
+        for i, e in enumerate(arrived)
+    ]
     assert fold(reordered, CATALOG) == fold(events, CATALOG)
 
 

@@ -59,8 +59,10 @@ def test_explicit_period() -> None:
 
 
 def dossier(catalog: Catalog, *steps: tuple[EventType, str, dict[str, Any]]) -> Dossier:
-    events = [DossierEvent(f"e{n}", kind, "D-1", "000.00.12.H49", vn(at), data, seq=n)
-              for n, (kind, at, data) in enumerate(steps)]
+    events = [
+        DossierEvent(f"e{n}", kind, "D-1", "000.00.12.H49", vn(at), data, seq=n)
+        for n, (kind, at, data) in enumerate(steps)
+    ]
     return fold(events, catalog)
 
 
@@ -76,13 +78,18 @@ def test_new_dossier_resolved_early(catalog: Catalog, cal: WorkingCalendar) -> N
         "received": {"total": 1, "carried_over": 0, "online": 1, "direct": 0, "postal": 0},
         "resolved": {"total": 1, "early": 1, "on_time": 0, "late": 0},
         "pending": {"total": 0, "in_time": 0, "overdue": 0, "paused": 0},
-        "withdrawn": 0, "refused": 0, "rescheduled": 0,
+        "withdrawn": 0,
+        "refused": 0,
+        "rescheduled": 0,
     }
 
 
 def test_carried_over_and_pending_overdue_at_period_end(catalog: Catalog, cal: WorkingCalendar) -> None:
-    d = dossier(catalog, receipt("2021-03-10 09:00", "direct"),
-                (EventType.RESCHEDULED, "2021-03-20 09:00", {"new_appointment_at": vn("2021-07-01 17:00")}))
+    d = dossier(
+        catalog,
+        receipt("2021-03-10 09:00", "direct"),
+        (EventType.RESCHEDULED, "2021-03-20 09:00", {"new_appointment_at": vn("2021-07-01 17:00")}),
+    )
     assert contribution(d, Q2, cal) == ReportRow(carried_over=1, overdue=1, rescheduled=1)
     # The same dossier in the previous quarter: new, pending in time at 14 March.
     q1 = parse_period("2021-Q1")
@@ -90,8 +97,11 @@ def test_carried_over_and_pending_overdue_at_period_end(catalog: Catalog, cal: W
 
 
 def test_paused_is_reported_beside_pending(catalog: Catalog, cal: WorkingCalendar) -> None:
-    d = dossier(catalog, receipt("2021-06-10 09:00", "postal"),
-                (EventType.SUPPLEMENT_REQUESTED, "2021-06-11 09:00", {"reason": "x"}))
+    d = dossier(
+        catalog,
+        receipt("2021-06-10 09:00", "postal"),
+        (EventType.SUPPLEMENT_REQUESTED, "2021-06-11 09:00", {"reason": "x"}),
+    )
     row = contribution(d, Q2, cal)
     assert row == ReportRow(postal=1, in_time=1, paused=1) and row.pending_total == 1
     row.check_invariant()

@@ -134,7 +134,9 @@ class ProvinceGenerator:
         # The deadline as the law computes it once every pause is closed (pauses move it).
         due = legal_due
         if len(d.events) > 3:
-            due = fold((domain_event(e, i) for i, e in enumerate(d.events)), self.catalog).effective_due(t, cal)
+            due = fold((domain_event(e, i) for i, e in enumerate(d.events)), self.catalog).effective_due(
+                t, cal
+            )
         if due is not None and rng.random() < 0.02:
             new = cal.add_working_minutes(due, WORK_MINUTES_PER_DAY * rng.randint(1, 3))
             self._add(
