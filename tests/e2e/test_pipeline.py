@@ -71,7 +71,7 @@ def test_bad_input_leaves_the_numbers_untouched(system: System, tmp_path) -> Non
 
     url = system.intake.url
     good = traffic.dossiers[0].events[0]
-    fresh = dict(good, event_id=str(uuid.uuid4()), dossier_code="000.00.18.H49-210401-9999")
+    fresh = dict(good, event_id=str(uuid.uuid4()), dossier_code=f"{good['agency_code']}-210401-9999")
     auth = {"Authorization": f"Bearer {system.intake_key}"}
     # Malformed JSON, no key, wrong key.
     assert httpx.post(f"{url}/v1/events", content=b"{not json", headers=auth).status_code in (400, 422)
