@@ -70,10 +70,10 @@ def processing_stub() -> Iterator[int]:
     """Processing's two pipeline gauges, which the dashboard and alerts read (processing itself is
     another service; its real /metrics is tested there)."""
     registry = CollectorRegistry()
-    Gauge("dossier_processing_consumer_lag", "records behind", ["partition"], registry=registry).labels(
+    Gauge("processing_consumer_lag_messages", "records behind", ["partition"], registry=registry).labels(
         "0"
     ).set(3)
-    Gauge("dossier_processing_outbox_backlog", "unpublished snapshots", registry=registry).set(0)
+    Gauge("processing_outbox_backlog", "unpublished snapshots", registry=registry).set(0)
     port = free_port()
     server, thread = start_http_server(port, "127.0.0.1", registry)
     yield port
@@ -198,8 +198,8 @@ def test_dashboard_uses_only_known_series() -> None:
         "dossier_due_soon",
         "dossier_agency_info",
         "dossier_projection_last_event_timestamp_seconds",
-        "dossier_processing_consumer_lag",
-        "dossier_processing_outbox_backlog",
+        "processing_consumer_lag_messages",
+        "processing_outbox_backlog",
     }
     for expr in dashboard_queries():
         names = set(re.findall(r"\b((?:agency:)?dossier_[a-z_:0-9]+|up)\b", expr))
