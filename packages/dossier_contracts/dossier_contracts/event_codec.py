@@ -6,6 +6,7 @@ translates. Timestamps inside `data` come back in Vietnam time; `occurred_at` ke
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -45,7 +46,8 @@ def to_timestamp(value: datetime) -> Timestamp:
 
 
 def from_timestamp(ts: Timestamp, tz: timezone | ZoneInfo = VN_TZ) -> datetime:
-    return (_EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)).astimezone(tz)
+    # fromtimestamp on whole seconds is exact and runs in C; microseconds are set apart.
+    return datetime.fromtimestamp(ts.seconds, tz).replace(microsecond=ts.nanos // 1000)
 
 
 def payload_name(event_type: str) -> str:
@@ -99,9 +101,13 @@ def event_type_of(msg: events_pb2.DossierEvent) -> str:
     return TYPE_PREFIX + which
 
 
+@functools.lru_cache(maxsize=64)
+def _fixed_offset(minutes: int) -> timezone:
+    return timezone(timedelta(minutes=minutes))
+
+
 def occurred_at_of(msg: events_pb2.DossierEvent) -> datetime:
-    offset = timezone(timedelta(minutes=msg.occurred_at_utc_offset_minutes))
-    return from_timestamp(msg.occurred_at, offset)
+    return from_timestamp(msg.occurred_at, _fixed_offset(msg.occurred_at_utc_offset_minutes))
 
 
 def event_data_of(msg: events_pb2.DossierEvent) -> dict[str, Any]:

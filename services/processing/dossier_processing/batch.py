@@ -151,6 +151,14 @@ def decode_messages(records: Iterable[KafkaRecord]) -> tuple[list[Incoming], lis
     return incoming, rejected
 
 
+def _with_seq(event: DossierEvent, seq: int) -> DossierEvent:
+    """The same event with its arrival number; a field copy, since the event was validated when
+    it was decoded (a second `DossierEvent(...)` would check it again on the hot path)."""
+    copy = object.__new__(DossierEvent)
+    copy.__dict__.update(event.__dict__, seq=seq)
+    return copy
+
+
 def process_batch(
     incoming: Sequence[Incoming],
     stored: Mapping[str, StoredDossier],
@@ -172,15 +180,7 @@ def process_batch(
             plan.duplicates += 1
             continue
         known.add(event.event_id)
-        sequenced = DossierEvent(
-            event.event_id,
-            event.type,
-            event.dossier_code,
-            event.agency_code,
-            event.occurred_at,
-            event.data,
-            seq,
-        )
+        sequenced = _with_seq(event, seq)
         new_by_dossier.setdefault(event.dossier_code, []).append((item, sequenced))
 
     for code, new in new_by_dossier.items():
