@@ -97,12 +97,13 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
         await until_done("start the Kafka producer", producer.start)
         workers = Workers()
         app.state.workers = workers
+        relay = OutboxRelay(settings, engine, producer, metrics) if settings.run_relay else None
         if settings.run_consumer:
             dead_letters = DeadLetters(producer, settings.dlq_topic, metrics)
-            consumer = EventConsumer(settings, engine, catalog, dead_letters, metrics)
+            wake = relay.wake if relay is not None else None
+            consumer = EventConsumer(settings, engine, catalog, dead_letters, metrics, on_commit=wake)
             workers.start("consumer", consumer.stop, consumer.run())
-        if settings.run_relay:
-            relay = OutboxRelay(settings, engine, producer, metrics)
+        if relay is not None:
             workers.start("outbox-relay", relay.stop, relay.run())
         if settings.portal_url:
             pusher = PortalPusher(settings, engine, catalog, metrics)

@@ -74,7 +74,9 @@ class EventConsumer:
         catalog: Catalog,
         dead_letters: DeadLetters,
         metrics: Metrics,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
+        self.on_commit = on_commit  # told after each batch that wrote dossiers (wakes the relay)
         self.settings = settings
         self.engine = engine
         self.catalog = catalog
@@ -127,6 +129,8 @@ class EventConsumer:
         )
         await self._retry("send dead letters", lambda: self.dead_letters.send(undecodable, "undecodable"))
         await self._retry("send dead letters", lambda: self.dead_letters.send(plan.rejected, "unappliable"))
+        if plan.dossiers and self.on_commit is not None:
+            self.on_commit()
         offsets = {tp: msgs[-1].offset + 1 for tp, msgs in batch.items()}
         try:
             await consumer.commit(offsets)

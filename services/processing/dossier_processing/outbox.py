@@ -45,12 +45,24 @@ class OutboxRelay:
         self.metrics = metrics
         self.topic = settings.status_topic
         self._stopping = asyncio.Event()
+        self._work = asyncio.Event()
         self._last_gauges = 0.0
         self._last_purge = time.monotonic()
         self.published = 0
 
     def stop(self) -> None:
         self._stopping.set()
+        self._work.set()
+
+    def wake(self) -> None:
+        """New outbox rows were committed: publish now instead of at the next idle poll."""
+        self._work.set()
+
+    async def _idle(self) -> None:
+        """Wait for a wake-up, or `relay_idle_s` (rows written by another instance's consumer)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._work.wait(), self.settings.relay_idle_s)
+        self._work.clear()
 
     async def run(self) -> None:
         delay = 0.5
@@ -85,7 +97,7 @@ class OutboxRelay:
                 while not self._stopping.is_set():
                     await self._check_lock(lock)
                     if await self.publish_once() == 0:
-                        await self._sleep(self.settings.relay_idle_s)
+                        await self._idle()
             finally:
                 with contextlib.suppress(Exception):
                     await lock.execute(text("select pg_advisory_unlock(hashtext(:n))"), {"n": lock_name})
