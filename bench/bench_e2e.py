@@ -201,9 +201,13 @@ def metric_total(system: System) -> int:
     )
 
 
+POLL_S = 0.1
+
+
 def latency_at(system: System, rate: int, seconds: float) -> tuple[float, float, int]:
     """Posts `dossier.received` events of new dossiers at `rate` events/s (a batch every 50 ms) and
-    records when /metrics first counts each; returns p50 and p99 in ms."""
+    records when /metrics first counts each (scraped every `POLL_S`, so figures carry that
+    resolution); returns p50 and p99 in ms."""
     agency, procedure = "000.00.18.H49", next(iter(CATALOG.procedures))
     per_tick = max(1, rate // 20)
     base = metric_total(system)
@@ -219,7 +223,9 @@ def latency_at(system: System, rate: int, seconds: float) -> tuple[float, float,
                 seen_at.append(now)
             if done.is_set() and time.monotonic() > deadline_poll:
                 return
-            time.sleep(0.02)
+            # 10 scrapes a second: finer polling would itself load the metrics service (every scrape
+            # evaluates each open dossier against the clock) and distort what it measures.
+            time.sleep(POLL_S)
 
     deadline_poll = time.monotonic() + seconds + 60
     poller = threading.Thread(target=poll, daemon=True)
@@ -334,7 +340,8 @@ def main() -> int:
     for target in (500, 2000):
         p50, p99, achieved = results[f"lat{target}"]
         lines.append(
-            f"| POST → visible in /metrics at {target:,} events/s (achieved {achieved:,}/s) "
+            f"| POST → visible in /metrics (scraped every {POLL_S * 1000:.0f} ms) at {target:,} events/s "
+            f"(achieved {achieved:,}/s) "
             f"| p50 {p50:.0f} ms, p99 {p99:.0f} ms | p99 < 1 s at 2,000/s |"
         )
     lines += [
