@@ -59,6 +59,7 @@ infra-down: ## stop what infra-up started
 	deploy/scripts/prometheus.sh stop
 
 run: install infra-up ## start Kafka, PostgreSQL, Prometheus and the three services; print their URLs
+	deploy/scripts/prometheus.sh start
 	deploy/scripts/services.sh start
 
 stop: ## stop the services and the infrastructure started by `make run`
