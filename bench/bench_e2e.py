@@ -42,7 +42,7 @@ from dossier_sim.expect import expected_rows, total
 from dossier_sim.generator import ProvinceGenerator, SimulatedDossier
 from dossier_sim.mix import DEFAULT_MIX, OutcomeMix
 from dossier_sim.sender import IntakeSender
-from tests.support import System, make_system
+from tests.support import System, running_system
 
 KAFKA = "127.0.0.1:9092"
 DATABASE_URL = "postgresql://dossier:dossier@127.0.0.1:5432/dossier"
@@ -160,18 +160,6 @@ def wait_report(system: System, period: str, want: int, timeout: float) -> tuple
     return complete, time.monotonic() - complete
 
 
-def start(tmp: Path, name: str) -> System:
-    system = make_system(tmp / name, KAFKA, DATABASE_URL, LOG_LEVEL="WARNING")
-    for service in system.services:
-        service.start()
-    return system
-
-
-def stop(system: System) -> None:
-    for service in system.services:
-        service.stop()
-
-
 # -- the measurements ------------------------------------------------------------------------------
 
 
@@ -287,8 +275,7 @@ def main() -> int:
     say(f"bare loop: {results['bare']:,.0f} events/s")
 
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
-        system = start(Path(tmp), "sustained")
-        try:
+        with running_system(Path(tmp) / "sustained", KAFKA, DATABASE_URL, LOG_LEVEL="WARNING") as system:
             rate, usage, events = sustained(system, sustained_dossiers, "2021-Q2")
             results.update(sustained=rate, usage=usage, sustained_events=events)
             say(f"sustained: {rate:,.0f} events/s HTTP → report")
@@ -296,13 +283,10 @@ def main() -> int:
                 p50, p99, achieved = latency_at(system, target, args.latency_seconds)
                 results[f"lat{target}"] = (p50, p99, achieved)
                 say(f"latency at {target}/s (achieved {achieved}/s): p50 {p50:.0f} ms, p99 {p99:.0f} ms")
-        finally:
-            stop(system)
 
         quarter = generate(args.quarter_dossiers, "2021-Q2", seed=1)
         want = total(expected_rows(quarter, CATALOG, parse_period("2021-Q2")).values()).received_total
-        system = start(Path(tmp), "quarter")
-        try:
+        with running_system(Path(tmp) / "quarter", KAFKA, DATABASE_URL, LOG_LEVEL="WARNING") as system:
             plan = batches(quarter, 1000, duplicate=False, shuffle=False, seed=1)
             qevents = sum(map(len, plan))
             say(f"replaying the quarter: {len(quarter):,} dossiers, {qevents:,} events")
@@ -317,8 +301,6 @@ def main() -> int:
                 f"quarter replayed in {done - t0:.0f}s (HTTP accepted all in {sent.seconds:.0f}s); "
                 f"its report took {report_s:.1f}s"
             )
-        finally:
-            stop(system)
 
     usage = results["usage"]
     per_k = {n: usage.cpu_s[n] / results["sustained_events"] * 1000 for n in usage.cpu_s}

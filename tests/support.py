@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,3 +144,25 @@ def make_system(tmp_path: Path, kafka_bootstrap: str, database_url: str, **overr
         for name in ("intake", "processing", "metrics")
     }
     return System(**services, intake_key=intake_key, sync_key=sync_key, env=env)
+
+
+@contextmanager
+def running_system(
+    tmp_path: Path, kafka_bootstrap: str, database_url: str, **overrides: str
+) -> Iterator[System]:
+    """The three services started on their own topics and schemas, stopped (and their schemas
+    dropped) afterwards."""
+    system = make_system(tmp_path, kafka_bootstrap, database_url, **overrides)
+    try:
+        for service in system.services:
+            service.start()
+        yield system
+    finally:
+        for service in system.services:
+            service.stop()
+        for var in ("PROCESSING_DB_SCHEMA", "METRICS_DB_SCHEMA"):
+            subprocess.run(
+                ["psql", database_url, "-qc", f"drop schema if exists {system.env[var]} cascade"],
+                check=False,
+                capture_output=True,
+            )

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PrivateKafka, PrivatePostgres
-from tests.e2e.conftest import _drop_schemas
 from tests.e2e.traffic import Traffic, live_series
-from tests.support import System, make_system
+from tests.support import System, running_system
 
 pytestmark = pytest.mark.e2e
 
@@ -57,15 +56,8 @@ def test_metrics_killed_mid_stream(system: System) -> None:
 def system_on_private_kafka(
     tmp_path: Path, private_kafka: PrivateKafka, database_url: str
 ) -> Iterator[System]:
-    sys_ = make_system(tmp_path, private_kafka.bootstrap, database_url)
-    try:
-        for service in sys_.services:
-            service.start()
-        yield sys_
-    finally:
-        for service in sys_.services:
-            service.stop()
-        _drop_schemas(database_url, sys_)
+    with running_system(tmp_path, private_kafka.bootstrap, database_url) as started:
+        yield started
 
 
 def test_kafka_broker_restarted_mid_stream(
@@ -83,14 +75,8 @@ def test_kafka_broker_restarted_mid_stream(
 def system_on_private_postgres(
     tmp_path: Path, kafka_bootstrap: str, private_postgres: PrivatePostgres
 ) -> Iterator[System]:
-    sys_ = make_system(tmp_path, kafka_bootstrap, private_postgres.url)
-    try:
-        for service in sys_.services:
-            service.start()
-        yield sys_
-    finally:
-        for service in sys_.services:
-            service.stop()
+    with running_system(tmp_path, kafka_bootstrap, private_postgres.url) as started:
+        yield started
 
 
 def test_postgres_restarted_mid_stream(
