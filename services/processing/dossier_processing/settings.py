@@ -28,7 +28,7 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
     events_topic: str = EVENTS_TOPIC
     status_topic: str = STATUS_TOPIC
     dlq_topic: str = EVENTS_DLQ_TOPIC
-    topic_partitions: int = 6
+    topic_partitions: int = 12  # same default as intake and metrics: whoever starts first creates the topics
     consumer_group: str = "dossier-processing"
     batch_size: int = 5000
     history_cache_events: int = 100_000
