@@ -21,6 +21,11 @@ from dossier_core.periods import Period
 from dossier_sim.mix import Outcome, OutcomeMix
 
 WORK_MINUTES_PER_DAY = 480
+# Outcomes that end a dossier without a result: the event and its reason.
+_STOPS = {
+    Outcome.WITHDRAWN: ("dossier.withdrawn", "Công dân rút hồ sơ"),
+    Outcome.REFUSED: ("dossier.refused", "Không đủ điều kiện"),
+}
 LEVEL_WEIGHTS = {AgencyLevel.PROVINCE: 0.55, AgencyLevel.DISTRICT: 0.25, AgencyLevel.COMMUNE: 0.20}
 
 
@@ -155,21 +160,9 @@ class ProvinceGenerator:
         rng, cal = self.rng, self.calendar
         if d.outcome is Outcome.PENDING:
             return
-        if d.outcome is Outcome.WITHDRAWN:
-            self._add(
-                d,
-                "dossier.withdrawn",
-                cal.add_working_minutes(t, rng.randint(10, 600)),
-                {"reason": "Công dân rút hồ sơ"},
-            )
-            return
-        if d.outcome is Outcome.REFUSED:
-            self._add(
-                d,
-                "dossier.refused",
-                cal.add_working_minutes(t, rng.randint(10, 600)),
-                {"reason": "Không đủ điều kiện"},
-            )
+        if d.outcome in _STOPS:
+            event_type, reason = _STOPS[d.outcome]
+            self._add(d, event_type, cal.add_working_minutes(t, rng.randint(10, 600)), {"reason": reason})
             return
         finish = self._finish_time(t, due, d.outcome)
         self._add(d, "dossier.resolved", finish, {"result": "Đã giải quyết"})
