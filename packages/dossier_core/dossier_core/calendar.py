@@ -3,6 +3,11 @@
 Every instant maps to a position on a "working clock" that only runs during office hours
 on working days. Positions come from cumulative working time per day, built once per year,
 so adding or measuring working time is a bisect, never a walk over days or minutes.
+
+Years are built lazily, on first use, and only within `FIRST_YEAR`…`LAST_YEAR`: the instants the
+contract admits (2000–2099) plus room for deadlines that run past the end of 2099. An instant or a
+deadline outside those years raises `CalendarRangeError` at once, so no input can make the calendar
+build (and keep) thousands of years.
 """
 
 from __future__ import annotations
@@ -14,9 +19,27 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-__all__ = ["DEFAULT_HOURS", "VN_TZ", "WorkingCalendar", "WorkingHours"]
+__all__ = [
+    "DEFAULT_HOURS",
+    "FIRST_YEAR",
+    "LAST_YEAR",
+    "VN_TZ",
+    "CalendarRangeError",
+    "WorkingCalendar",
+    "WorkingHours",
+]
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+#: The years the working calendar can build (SPEC §3 admits instants in 2000–2099; the margin
+#: covers deadlines of procedures received late in 2099, up to the catalog's longest duration).
+FIRST_YEAR = 1999
+LAST_YEAR = 2130
+
+
+class CalendarRangeError(ValueError):
+    """An instant or a deadline outside the years the working calendar covers."""
+
 
 _US_PER_MINUTE = 60_000_000
 _US_PER_DAY = 86_400_000_000
@@ -93,6 +116,11 @@ class WorkingCalendar:
         self._cum: list[int] = [0]  # working-clock position at the start of each covered day
         self._flags = b""  # 1 per covered working day, aligned with `_cum`
         self._years: dict[int, bytes] = {}
+
+    @property
+    def covered_years(self) -> range:
+        """The years built so far (contiguous; empty before the first use)."""
+        return range(self._first_year, self._first_year + len(self._years))
 
     # -- days -----------------------------------------------------------------
 
@@ -192,6 +220,10 @@ class WorkingCalendar:
 
     def _cover(self, year: int) -> None:
         """Extend the covered years (always contiguous) to include `year`."""
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise CalendarRangeError(
+                f"{year} is outside the working calendar's years {FIRST_YEAR}–{LAST_YEAR}"
+            )
         if self._years:
             first, last = self._first_year, self._first_year + len(self._years) - 1
             years = range(min(first, year), max(last, year) + 1)

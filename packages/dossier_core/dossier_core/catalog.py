@@ -264,6 +264,9 @@ def _check_no_cycle(code: str, agencies: Mapping[str, Agency], row: _Row) -> Non
 
 
 _UNITS_WITH_DURATION = {DeadlineUnit.WORKING_DAYS, DeadlineUnit.WORKING_HOURS, DeadlineUnit.CALENDAR_DAYS}
+#: The longest duration a procedure may have (days or hours): far beyond any legal deadline, and short
+#: enough that every deadline of a dossier received by 2099 stays inside the working calendar's years.
+MAX_DURATION = 3650
 
 
 def _load_procedures(directory: Path) -> dict[str, Procedure]:
@@ -282,6 +285,10 @@ def _load_procedures(directory: Path) -> dict[str, Procedure]:
         )
         if procedure.unit in _UNITS_WITH_DURATION and procedure.duration is None:
             raise row.error("duration", f"value is required for unit {procedure.unit}")
+        for column in ("duration", "online_duration"):
+            value = getattr(procedure, column)
+            if value is not None and value > MAX_DURATION:
+                raise row.error(column, f"{value} is over the longest duration allowed ({MAX_DURATION})")
         procedures[procedure.code] = procedure
     return procedures
 

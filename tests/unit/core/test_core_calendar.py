@@ -6,7 +6,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from dossier_core.calendar import VN_TZ, WorkingCalendar, WorkingHours
+from dossier_core.calendar import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    VN_TZ,
+    CalendarRangeError,
+    WorkingCalendar,
+    WorkingHours,
+)
 
 
 def vn(text: str) -> datetime:
@@ -119,3 +126,34 @@ def test_every_working_day_of_a_year_holds_eight_hours(cal: WorkingCalendar) -> 
     start = vn("2023-01-01 00:00")
     days = sum(cal.is_working_day(date(2023, 1, 1) + timedelta(days=i)) for i in range(365))
     assert cal.working_minutes_between(start, vn("2024-01-01 00:00")) == days * 480
+
+
+@pytest.mark.parametrize("year", [1, 1900, FIRST_YEAR - 1, LAST_YEAR + 1, 9999])
+def test_instants_outside_the_calendar_years_are_refused_without_building_them(year: int) -> None:
+    cal = WorkingCalendar()
+    cal.is_working_day(date(2021, 4, 5))
+    with pytest.raises(CalendarRangeError, match=f"^{year} is outside"):
+        cal.next_working_moment(datetime(year, 6, 1, 9, 0, tzinfo=VN_TZ))
+    with pytest.raises(CalendarRangeError):
+        cal.is_working_day(date(year, 6, 1))
+    assert cal.covered_years == range(2021, 2022)  # nothing was built for the refused instant
+
+
+def test_a_deadline_past_the_last_year_is_refused() -> None:
+    cal = WorkingCalendar()
+    with pytest.raises(CalendarRangeError, match=f"^{LAST_YEAR + 1} is outside"):
+        cal.add_working_minutes(vn("2099-12-01 09:00"), 10**9)
+
+
+def test_years_are_built_on_first_use_and_the_whole_range_stays_bounded() -> None:
+    cal = WorkingCalendar()
+    assert cal.covered_years == range(0)
+    assert cal.is_working_day(date(2021, 4, 5))
+    assert cal.covered_years == range(2021, 2022)
+    # the extreme instants the contract admits, and a deadline from the last one
+    cal.next_working_moment(datetime(2000, 1, 1, tzinfo=VN_TZ))
+    due = cal.add_working_minutes(datetime(2099, 12, 31, 16, 0, tzinfo=VN_TZ), 3650 * 480)
+    assert due.year < LAST_YEAR
+    assert cal.covered_years.start == 2000 and cal.covered_years.stop <= LAST_YEAR + 1
+    # positions handed out before earlier years were added stay valid
+    assert cal.working_minutes_between(vn("2021-04-05 07:00"), vn("2021-04-05 08:00")) == 60

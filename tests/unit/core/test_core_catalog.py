@@ -120,6 +120,8 @@ def test_extra_columns_are_ignored(copy: Path) -> None:
         ("1.0,X,F,-1,working_days,full,extend,,", r"procedures\.csv:2:duration: '-1'"),
         ("1.0,X,F,,working_days,full,extend,,", r"procedures\.csv:2:duration: value is required"),
         ("1.0,X,F,3,working_days,full,extend,2.5,", r"procedures\.csv:2:online_duration: '2\.5'"),
+        ("1.0,X,F,3651,calendar_days,full,extend,,", r"procedures\.csv:2:duration: 3651 is over the longest"),
+        ("1.0,X,F,3,working_days,full,extend,99999,", r"procedures\.csv:2:online_duration: 99999 is over"),
         (",X,F,3,working_days,full,extend,,", r"procedures\.csv:2:code: value is required"),
     ],
 )
