@@ -99,6 +99,7 @@ class System:
     metrics: ServiceProcess
     intake_key: str
     sync_key: str
+    metrics_key: str
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -111,12 +112,14 @@ def make_system(tmp_path: Path, kafka_bootstrap: str, database_url: str, **overr
     keys = tmp_path / "keys"
     intake_key = create_key(keys / "intake.csv", "e2e-counter", "*.H49")
     sync_key = create_key(keys / "processing.csv", "e2e-portal", "*")
+    metrics_key = create_key(keys / "metrics.csv", "e2e-reader", "*")
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "DATABASE_URL": database_url,
         "INTAKE_API_KEYS_FILE": str(keys / "intake.csv"),
         "PROCESSING_API_KEYS_FILE": str(keys / "processing.csv"),
+        "METRICS_API_KEYS_FILE": str(keys / "metrics.csv"),
         "INTAKE_EVENTS_TOPIC": f"dossier.events.v1.{suffix}",
         "PROCESSING_EVENTS_TOPIC": f"dossier.events.v1.{suffix}",
         "INTAKE_DLQ_TOPIC": f"dossier.events.dlq.v1.{suffix}",
@@ -143,7 +146,7 @@ def make_system(tmp_path: Path, kafka_bootstrap: str, database_url: str, **overr
         name: ServiceProcess(name, int(env[f"{name.upper()}_PORT"]), env, logs / f"{name}.log")
         for name in ("intake", "processing", "metrics")
     }
-    return System(**services, intake_key=intake_key, sync_key=sync_key, env=env)
+    return System(**services, intake_key=intake_key, sync_key=sync_key, metrics_key=metrics_key, env=env)
 
 
 @contextmanager
