@@ -2,7 +2,8 @@
 
 - `events`: every applied event once (`event_id` unique), with the original protobuf bytes.
 - `dossiers`: the current state of each dossier, re-folded from its events, with its snapshot.
-- `outbox`: `DossierStatusChanged` snapshots waiting for (or done with) publication.
+- `outbox`: `DossierStatusChanged` snapshots waiting for (or done with) publication, or parked when the
+  status topic refuses them for good.
 - `relay_positions`: where the relay's last confirmed write to the status topic ended, per partition.
 - `sync_state` / `sync_cursor`: the push worker's progress towards the national portal.
 """
@@ -96,6 +97,8 @@ outbox = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("created_at", TS, nullable=False),
     Column("sent_at", TS),
+    Column("parked_at", TS),
+    Column("park_reason", Text),
 )
 
 relay_positions = Table(
