@@ -97,7 +97,7 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
         await until_done("start the Kafka producer", producer.start)
         workers = Workers()
         app.state.workers = workers
-        relay = OutboxRelay(settings, engine, producer, metrics) if settings.run_relay else None
+        relay = OutboxRelay(settings, engine, metrics) if settings.run_relay else None
         if settings.run_consumer:
             dead_letters = DeadLetters(producer, settings.dlq_topic, metrics)
             wake = relay.wake if relay is not None else None

@@ -73,6 +73,17 @@ class Metrics:
         self.outbox_published = Counter(
             "processing_outbox_published_total", "Snapshots published to the status topic", registry=r
         )
+        self.outbox_parked = Gauge(
+            "processing_outbox_parked_snapshots",
+            "Snapshots set aside because the status topic refuses them for good (needs an operator)",
+            registry=r,
+        )
+        self.outbox_parked_total = Counter(
+            "processing_outbox_parked_total",
+            "Snapshots parked instead of published, by reason (too_large, rejected)",
+            ["reason"],
+            registry=r,
+        )
         self.outbox_age = _OutboxAge()
         r.register(self.outbox_age)
         self.portal_records = Counter(

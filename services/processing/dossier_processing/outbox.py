@@ -1,11 +1,19 @@
 """The outbox relay: publishes `DossierStatusChanged` snapshots written by the consumer's transactions.
 
 One relay is active per schema (a PostgreSQL advisory lock elects it), so snapshots leave in outbox
-order and a dossier's versions reach `dossier.status.v1` in order (key = dossier code). The producer is
-idempotent (acks=all). After publishing, the rows are marked sent together with the status topic's end
-offsets. A crash between the broker's acknowledgement and that mark is healed on the next start: the
-relay reads the topic from the last recorded offsets and marks what it finds there as sent (by the
-`outbox-id` header) before publishing anything else — so each snapshot is published once.
+order and a dossier's versions reach `dossier.status.v1` in order (key = dossier code). The relay has its
+own idempotent producer (acks=all, `PROCESSING_RELAY_MAX_REQUEST_SIZE`). After publishing, the rows are
+marked sent together with the status topic's end offsets. A crash between the broker's acknowledgement
+and that mark is healed on the next start: the relay reads the topic from the last recorded offsets and
+marks what it finds there as sent (by the `outbox-id` header) before publishing anything else — so each
+snapshot is published once.
+
+A row that can never be published (larger than the maximum request size, or refused by the broker for a
+reason that concerns that record alone) is *parked*: `parked_at` and `park_reason` are set, it is counted
+in `processing_outbox_parked_total{reason}` and `processing_outbox_parked`, and the relay moves on. A
+later version of the same dossier is still published (consumers keep the newest version), so one dossier
+can never stop the others. Every other failure (broker unreachable, timeouts, authorisation) is
+transient: nothing is parked, and the relay retries with a bounded back-off.
 """
 
 from __future__ import annotations
@@ -14,8 +22,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import errors as kafka_errors
+from aiokafka.structs import RecordMetadata
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -31,24 +43,97 @@ def headers_of(row: repository.OutboxRow) -> list[tuple[str, bytes]]:
     return [(OUTBOX_ID, str(row.id).encode()), ("version", str(row.version).encode())]
 
 
+#: Non-retriable errors that say nothing about the record itself: the topic, the producer or the
+#: connection is at fault, so every record would fail alike. They are retried, never parked.
+_NOT_THE_RECORDS_FAULT: tuple[type[Exception], ...] = (
+    kafka_errors.KafkaTimeoutError,
+    kafka_errors.KafkaUnavailableError,
+    kafka_errors.ProducerClosed,
+    kafka_errors.ProducerFenced,
+    kafka_errors.IllegalStateError,
+    kafka_errors.IllegalOperation,
+    kafka_errors.KafkaConfigurationError,
+    kafka_errors.IncompatibleBrokerVersion,
+    kafka_errors.UnsupportedVersionError,
+    kafka_errors.AuthenticationFailedError,
+    kafka_errors.SaslAuthenticationFailed,
+    kafka_errors.TopicAuthorizationFailedError,
+    kafka_errors.ClusterAuthorizationFailedError,
+    kafka_errors.TransactionalIdAuthorizationFailed,
+    kafka_errors.InvalidTopicError,
+    kafka_errors.InvalidRequiredAcksError,
+    kafka_errors.OutOfOrderSequenceNumber,
+    kafka_errors.InvalidProducerEpoch,
+    kafka_errors.InvalidProducerIdMapping,
+    kafka_errors.UnknownProducerId,
+)
+_TOO_LARGE: tuple[type[Exception], ...] = (
+    kafka_errors.MessageSizeTooLargeError,
+    kafka_errors.RecordTooLargeError,
+    kafka_errors.RecordListTooLargeError,
+)
+
+
+def park_reason(exc: BaseException) -> str | None:
+    """Why a record that failed alone can never be published (`too_large`, `rejected`), or None when
+    the failure is transient or not the record's own (then it is retried, never parked)."""
+    if not isinstance(exc, kafka_errors.KafkaError) or isinstance(exc, _NOT_THE_RECORDS_FAULT):
+        return None
+    if isinstance(exc, _TOO_LARGE):
+        return "too_large"
+    return None if exc.retriable else "rejected"
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+@dataclass
+class Outcome:
+    """What one publishing round did with its rows."""
+
+    published: list[tuple[repository.OutboxRow, RecordMetadata]] = field(default_factory=list)
+    parked: list[tuple[repository.OutboxRow, str, str]] = field(default_factory=list)  # row, reason, error
+
+    def __len__(self) -> int:
+        return len(self.published) + len(self.parked)
+
+
 class LeadershipLost(RuntimeError):
     pass
 
 
+def relay_producer(settings: ProcessingSettings) -> AIOKafkaProducer:
+    """The relay's own idempotent producer (restarted after a broker refusal resets its sequences)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_request_size=settings.relay_max_request_size,
+    )
+
+
 class OutboxRelay:
     def __init__(
-        self, settings: ProcessingSettings, engine: AsyncEngine, producer: AIOKafkaProducer, metrics: Metrics
+        self,
+        settings: ProcessingSettings,
+        engine: AsyncEngine,
+        metrics: Metrics,
+        new_producer: Callable[[ProcessingSettings], AIOKafkaProducer] = relay_producer,
     ) -> None:
         self.settings = settings
         self.engine = engine
-        self.producer = producer
         self.metrics = metrics
         self.topic = settings.status_topic
+        self._new_producer = new_producer
+        self._producer: AIOKafkaProducer | None = None
         self._stopping = asyncio.Event()
         self._work = asyncio.Event()
         self._last_gauges = 0.0
         self._last_purge = time.monotonic()
         self.published = 0
+        self.parked = 0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -74,7 +159,7 @@ class OutboxRelay:
                 raise
             except Exception as exc:
                 log.warning(
-                    "outbox relay interrupted; retrying", extra={"error": f"{type(exc).__name__}: {exc}"}
+                    "outbox relay interrupted; retrying", extra={"error": describe(exc), "in_s": delay}
                 )
                 await self._sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_backoff_s)
@@ -82,6 +167,34 @@ class OutboxRelay:
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("the relay's producer runs only while the relay leads")
+        return self._producer
+
+    async def _start_producer(self) -> None:
+        producer = self._new_producer(self.settings)
+        try:
+            await producer.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            raise
+        self._producer = producer
+
+    async def _stop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+    async def _restart_producer(self) -> None:
+        """A fresh producer id: after the broker refused a record, the old producer's sequence numbers
+        for that partition are ahead of the broker's and every later record there would be refused."""
+        await self._stop_producer()
+        await self._start_producer()
 
     async def _lead(self) -> None:
         """Hold the relay lock of this schema and publish until stopped or the lock is lost."""
@@ -93,12 +206,14 @@ class OutboxRelay:
                 await self._sleep(2.0)
                 return
             try:
+                await self._start_producer()
                 await self._reconcile()
                 while not self._stopping.is_set():
                     await self._check_lock(lock)
                     if await self.publish_once() == 0:
                         await self._idle()
             finally:
+                await self._stop_producer()
                 with contextlib.suppress(Exception):
                     await lock.execute(text("select pg_advisory_unlock(hashtext(:n))"), {"n": lock_name})
                     await lock.commit()
@@ -111,28 +226,108 @@ class OutboxRelay:
             raise LeadershipLost("the relay's lock connection is gone") from exc
 
     async def publish_once(self) -> int:
-        """Publish up to one batch of unsent snapshots; returns how many."""
+        """Publish (or park) up to one batch of unsent snapshots; returns how many were settled."""
         async with self.engine.connect() as conn:
             rows = await repository.unsent(conn, self.settings.relay_batch_size)
         await self._gauges(force=not rows)
         if not rows:
             return 0
-        futures = [
-            await self.producer.send(
-                self.topic, value=r.payload, key=r.dossier_code.encode(), headers=headers_of(r)
-            )
-            for r in rows
-        ]
-        metadata = await asyncio.gather(*futures)
+        settled, refused = await self._publish_batch(rows)
+        if refused:
+            # Which record the broker refused is only certain when each is sent alone: one refusal
+            # also fails the records batched or queued behind it on the same partition.
+            settled += await self._publish_alone(refused)
+        return settled
+
+    async def _publish_batch(
+        self, rows: Sequence[repository.OutboxRow]
+    ) -> tuple[int, list[repository.OutboxRow]]:
+        """Send every row at once and record the outcome. Rows the producer refuses before sending
+        (too large) are parked; rows the broker refuses are returned, to be tried alone. A transient
+        error records what was settled and raises (the rest stays unsent, for the next attempt)."""
+        outcome = Outcome()
+        sent: list[tuple[repository.OutboxRow, asyncio.Future[RecordMetadata]]] = []
+        not_sent: kafka_errors.KafkaError | None = None
+        for row in rows:
+            try:
+                sent.append((row, await self._send(row)))
+            except kafka_errors.KafkaError as exc:
+                reason = park_reason(exc)
+                if reason is None:
+                    not_sent = exc
+                    break
+                outcome.parked.append((row, reason, describe(exc)))
+        results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
+        refused: list[tuple[repository.OutboxRow, BaseException]] = []
+        for (row, _), result in zip(sent, results, strict=True):
+            if isinstance(result, BaseException):
+                refused.append((row, result))
+            else:
+                outcome.published.append((row, result))
+        settled = await self._record(outcome)
+        if not_sent is not None:
+            raise not_sent
+        if refused and all(park_reason(exc) is None for _, exc in refused):
+            first = refused[0][1]
+            raise first if isinstance(first, Exception) else RuntimeError(describe(first))
+        return settled, [row for row, _ in refused]
+
+    async def _publish_alone(self, rows: Sequence[repository.OutboxRow]) -> int:
+        """Send each refused row alone, in outbox order, on a fresh producer, and park those refused
+        again for a reason of their own. A transient error records what was settled and raises."""
+        outcome = Outcome()
+        try:
+            await self._restart_producer()
+            for row in rows:
+                try:
+                    outcome.published.append((row, await (await self._send(row))))
+                except kafka_errors.KafkaError as exc:
+                    reason = park_reason(exc)
+                    if reason is None:
+                        raise
+                    outcome.parked.append((row, reason, describe(exc)))
+                    await self._restart_producer()
+        finally:
+            settled = await self._record(outcome)
+        return settled
+
+    async def _send(self, row: repository.OutboxRow) -> asyncio.Future[RecordMetadata]:
+        future: asyncio.Future[RecordMetadata] = await self.producer.send(
+            self.topic, value=row.payload, key=row.dossier_code.encode(), headers=headers_of(row)
+        )
+        return future
+
+    async def _record(self, outcome: Outcome) -> int:
+        """Mark published rows sent (with the topic's new end offsets) and park the others, in one
+        transaction; then count them. Returns how many rows were settled."""
+        if not len(outcome):
+            return 0
         positions: dict[int, int] = {}
-        for md in metadata:
+        for _, md in outcome.published:
             positions[md.partition] = max(positions.get(md.partition, 0), md.offset + 1)
         async with self.engine.begin() as conn:
-            await repository.mark_sent(conn, [r.id for r in rows])
+            await repository.mark_sent(conn, [r.id for r, _ in outcome.published])
             await repository.save_relay_positions(conn, self.topic, positions)
-        self.metrics.outbox_published.inc(len(rows))
-        self.published += len(rows)
-        return len(rows)
+            await repository.park(conn, [(r.id, f"{reason}: {error}") for r, reason, error in outcome.parked])
+        self.metrics.outbox_published.inc(len(outcome.published))
+        self.published += len(outcome.published)
+        for row, reason, error in outcome.parked:
+            self.metrics.outbox_parked_total.labels(reason).inc()
+            self.parked += 1
+            log.error(
+                "snapshot parked: the status topic refuses it",
+                extra={
+                    "outbox_id": row.id,
+                    "dossier_code": row.dossier_code,
+                    "version": row.version,
+                    "bytes": len(row.payload),
+                    "reason": reason,
+                    "error": error,
+                },
+            )
+        if outcome.parked:
+            await self._gauges(force=True)
+        return len(outcome)
 
     async def _gauges(self, *, force: bool) -> None:
         now = time.monotonic()
@@ -141,12 +336,14 @@ class OutboxRelay:
         self._last_gauges = now
         async with self.engine.connect() as conn:
             count, oldest = await repository.outbox_backlog(conn)
+            parked = await repository.parked_count(conn)
             if now - self._last_purge > 3600:
                 self._last_purge = now
                 await repository.purge_sent_outbox(conn, self.settings.outbox_retention_days)
                 await conn.commit()
         self.metrics.outbox_backlog.set(count)
         self.metrics.outbox_age.oldest = oldest
+        self.metrics.outbox_parked.set(parked)
 
     async def _reconcile(self) -> None:
         """Mark as sent whatever reached the topic after the last recorded offsets."""

@@ -178,13 +178,49 @@ class OutboxRow:
 
 
 async def unsent(conn: AsyncConnection, limit: int) -> list[OutboxRow]:
+    """The relay's next round: of the `limit` oldest rows neither sent nor parked, the first of each
+    dossier, oldest first. One version per dossier per round means a refused record can never let
+    the same dossier's next version overtake it."""
     rows = await conn.execute(
         text(
-            "select id, dossier_code, version, payload from outbox where sent_at is null order by id limit :n"
+            """
+            select id, dossier_code, version, payload from outbox
+            where id in (
+                select distinct on (dossier_code) id
+                from (
+                    select id, dossier_code from outbox
+                    where sent_at is null and parked_at is null order by id limit :n
+                ) oldest
+                order by dossier_code, id
+            )
+            order by id
+            """
         ),
         {"n": limit},
     )
     return [OutboxRow(*r) for r in rows]
+
+
+async def park(conn: AsyncConnection, reasons: Sequence[tuple[int, str]]) -> None:
+    """Set aside rows the status topic refuses for good: `(outbox id, reason)`."""
+    if reasons:
+        await conn.execute(
+            text(
+                """
+                update outbox o set parked_at = now(), park_reason = u.reason
+                from unnest(cast(:ids as bigint[]), cast(:reasons as text[])) as u(id, reason)
+                where o.id = u.id and o.sent_at is null
+                """
+            ),
+            {"ids": [i for i, _ in reasons], "reasons": [r for _, r in reasons]},
+        )
+
+
+async def parked_count(conn: AsyncConnection) -> int:
+    return int(
+        await conn.scalar(text("select count(*) from outbox where parked_at is not null and sent_at is null"))
+        or 0
+    )
 
 
 async def mark_sent(conn: AsyncConnection, ids: Sequence[int]) -> None:
@@ -221,7 +257,9 @@ async def save_relay_positions(conn: AsyncConnection, topic: str, positions: dic
 
 async def outbox_backlog(conn: AsyncConnection) -> tuple[int, datetime | None]:
     row = (
-        await conn.execute(text("select count(*), min(created_at) from outbox where sent_at is null"))
+        await conn.execute(
+            text("select count(*), min(created_at) from outbox where sent_at is null and parked_at is null")
+        )
     ).one()
     return int(row[0]), row[1]
 

@@ -36,6 +36,8 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
     retry_max_backoff_s: float = 10.0
 
     relay_batch_size: int = 2000
+    #: the relay producer's largest record (bytes); a bigger snapshot is parked, never retried
+    relay_max_request_size: int = Field(default=1_048_576, ge=1024)
     relay_idle_s: float = 0.2
     outbox_retention_days: int = 7
 
