@@ -7,10 +7,7 @@ the vector it has counted, and a newer snapshot adds only the difference.
 
 from __future__ import annotations
 
-from datetime import date
-from functools import cache
-
-from dossier_core.calendar import WorkingCalendar
+from dossier_core.calendar import VN_TZ, WorkingCalendar
 from dossier_core.dossier import Dossier
 from dossier_core.periods import Period
 from dossier_core.report import contribution
@@ -30,15 +27,29 @@ ZERO: tuple[int, ...] = (0,) * WIDTH
 Counts = tuple[int, ...]
 
 
-@cache
-def all_time() -> Period:
-    """A period wide enough for any dossier this system will see."""
-    return Period.between(date(1900, 1, 1), date(2999, 12, 31))
+def lifetime(dossier: Dossier) -> Period | None:
+    """The days from the dossier's first to its last recorded instant (Vietnam dates): a period in
+    which it is received, ends (if it has) and has every reschedule, so its contribution to it is its
+    contribution over all of time. Judging "pending" at its end stays within the working calendar's
+    years, where a period reaching far beyond today would not (a paused dossier's deadline grows
+    with the pause)."""
+    if dossier.received_at is None:
+        return None
+    instants = [dossier.received_at, *dossier.reschedules]
+    if dossier.ended_at is not None:
+        instants.append(dossier.ended_at)
+    days = [t.astimezone(VN_TZ).date() for t in instants]
+    return Period.between(min(days), max(days))
 
 
 def counted(dossier: Dossier, calendar: WorkingCalendar) -> Counts:
-    """What this dossier adds to `dossier_{received,resolved,withdrawn,refused,rescheduled}_total`."""
-    row = contribution(dossier, all_time(), calendar).to_dict()
+    """What this dossier adds to `dossier_{received,resolved,withdrawn,refused,rescheduled}_total`:
+    its report row over all of time. Raises `ValueError` (e.g. `CalendarRangeError`) for a dossier
+    the domain cannot judge."""
+    period = lifetime(dossier)
+    if period is None or not dossier.is_received:
+        return ZERO
+    row = contribution(dossier, period, calendar).to_dict()
     received, resolved = row["received"], row["resolved"]
     return (
         *(int(received[c]) for c in CHANNELS),
