@@ -103,6 +103,7 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
             wake = relay.wake if relay is not None else None
             consumer = EventConsumer(settings, engine, catalog, dead_letters, metrics, on_commit=wake)
             workers.start("consumer", consumer.stop, consumer.run())
+            app.state.consumer = consumer
         if relay is not None:
             workers.start("outbox-relay", relay.stop, relay.run())
         if settings.portal_url:
@@ -133,6 +134,9 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
             "kafka": await broker_reachable(settings.kafka_bootstrap_servers),
         }
         checks["workers"] = request.app.state.workers.alive()
+        consumer: EventConsumer | None = getattr(request.app.state, "consumer", None)
+        if consumer is not None:  # retrying a database or Kafka step for too long
+            checks["consumer"] = consumer.progressing()
         if not all(checks.values()):
             raise Problem(
                 503,

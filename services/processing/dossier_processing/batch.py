@@ -1,16 +1,18 @@
-"""The pure step between `getmany()` and the database: decode, drop duplicates, re-fold, build rows.
+"""The pure step between `getmany()` and the database: decode, check, drop duplicates, re-fold, build rows.
 
 Nothing here does I/O. `decode_messages` turns Kafka records into domain events (or rejections for the
-DLQ); `process_batch` takes those events, the stored history of the dossiers they touch and the arrival
-sequence numbers reserved for them, and returns every row the batch must write in one transaction.
+DLQ: undecodable or out of bounds); `process_batch` takes those events, the stored history of the dossiers
+they touch, the stored payloads of the event ids they carry and the arrival sequence numbers reserved for
+them, and returns every row the batch must write in one transaction plus the events it sets aside.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import orjson
 
@@ -25,6 +27,16 @@ from dossier_core.catalog import Catalog
 from dossier_core.dossier import Dossier
 from dossier_core.events import DossierEvent, EventType, StatusCode
 from dossier_core.lifecycle import fold
+from dossier_processing.bounds import out_of_bounds
+from dossier_processing.failures import Reason, describe
+
+#: SPEC §3: a dossier holds at most this many events unless configured otherwise.
+DEFAULT_EVENT_LIMIT = 500
+#: The anomaly that flags a dossier whose later events were dead-lettered for the event limit.
+EVENT_LIMIT_ANOMALY = "event_limit_reached"
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class KafkaRecord(Protocol):
@@ -51,27 +63,39 @@ class Incoming:
     topic: str
     partition: int
     offset: int
+    key: bytes | None = None
 
 
 @dataclass(frozen=True)
 class Rejected:
-    """A message that cannot be applied: it goes to the DLQ with its original bytes and the error."""
+    """A message set aside: it goes to the DLQ with its original bytes and key, the reason and the error."""
 
     raw: bytes
     key: bytes | None
     topic: str
     partition: int
     offset: int
+    reason: Reason
     error: str
+    event_id: str | None = None
+
+    @classmethod
+    def of(cls, item: Incoming, reason: Reason, error: str) -> Rejected:
+        return cls(
+            item.raw, item.key, item.topic, item.partition, item.offset, reason, error, item.event.event_id
+        )
 
 
 @dataclass
 class StoredDossier:
-    """What the database already holds for one dossier: its events (with arrival seq) and version."""
+    """What the database already holds for one dossier: its events (with arrival seq), its version, and
+    whether it was flagged for reaching the event limit."""
 
     version: int = 0
     anomaly_count: int = 0
     events: list[DossierEvent] = field(default_factory=list)
+    limit_reached: bool = False
+    last_event_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,7 +160,7 @@ class BatchPlan:
 
 
 def decode_messages(records: Iterable[KafkaRecord]) -> tuple[list[Incoming], list[Rejected]]:
-    """Domain events from raw records; anything undecodable becomes a `Rejected`."""
+    """Domain events from raw records; anything undecodable or outside the bounds becomes a `Rejected`."""
     incoming: list[Incoming] = []
     rejected: list[Rejected] = []
     for record in records:
@@ -144,11 +168,41 @@ def decode_messages(records: Iterable[KafkaRecord]) -> tuple[list[Incoming], lis
         try:
             event = event_from_proto(decode_event(raw))
         except Exception as exc:  # any failure to read one message must not stop the stream
-            error = f"{type(exc).__name__}: {exc}"
-            rejected.append(Rejected(raw, record.key, record.topic, record.partition, record.offset, error))
+            rejected.append(
+                Rejected(
+                    raw,
+                    record.key,
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    Reason.UNDECODABLE,
+                    describe(exc),
+                )
+            )
             continue
-        incoming.append(Incoming(event, raw, record.topic, record.partition, record.offset))
+        item = Incoming(event, raw, record.topic, record.partition, record.offset, record.key)
+        problem = out_of_bounds(event)
+        if problem is not None:
+            rejected.append(Rejected.of(item, Reason.OUT_OF_BOUNDS, problem))
+            continue
+        incoming.append(item)
     return incoming, rejected
+
+
+def content_differences(a: DossierEvent, b: DossierEvent) -> list[str]:
+    """The parts of an event's content where `a` and `b` differ (empty: the same event).
+
+    The content is what the sender chose: dossier, agency, type, the instant it happened and `data`.
+    Intake's `recorded_at` and `source` are not content: they differ when the same event is sent again.
+    """
+    differing = [
+        name
+        for name in ("dossier_code", "agency_code", "type", "occurred_at")
+        if getattr(a, name) != getattr(b, name)
+    ]
+    if dict(a.data) != dict(b.data):
+        differing.append("data")
+    return differing
 
 
 def _with_seq(event: DossierEvent, seq: int) -> DossierEvent:
@@ -159,62 +213,171 @@ def _with_seq(event: DossierEvent, seq: int) -> DossierEvent:
     return copy
 
 
+class _Owners:
+    """The event each id already names: stored ones (by payload, decoded only when the bytes differ)
+    and the ones met earlier in the batch."""
+
+    def __init__(self, payloads: Mapping[str, bytes], stored: Mapping[str, StoredDossier]) -> None:
+        self.payloads = payloads
+        self.events: dict[str, DossierEvent] = {e.event_id: e for s in stored.values() for e in s.events}
+
+    def differences(self, item: Incoming) -> list[str] | None:
+        """`None` for an id not seen yet (it is claimed for `item`), else how `item` differs from the
+        event the id names (empty: a duplicate)."""
+        event_id = item.event.event_id
+        payload = self.payloads.get(event_id)
+        owner = self.events.get(event_id)
+        if owner is None and payload is None:
+            self.events[event_id] = item.event
+            return None
+        if payload is not None and payload == item.raw:
+            return []
+        if owner is None:
+            try:
+                owner = event_from_proto(decode_event(payload or b""))
+            except ValueError:
+                return ["stored payload"]
+            self.events[event_id] = owner
+        return content_differences(owner, item.event)
+
+
 def process_batch(
     incoming: Sequence[Incoming],
     stored: Mapping[str, StoredDossier],
     seqs: Sequence[int],
     catalog: Catalog,
     now: datetime,
+    *,
+    stored_payloads: Mapping[str, bytes] | None = None,
+    event_limit: int = DEFAULT_EVENT_LIMIT,
 ) -> BatchPlan:
     """Rows for the new events of a batch and the re-folded state of every dossier they touch.
 
-    `seqs` holds one increasing arrival number per incoming event (some go unused when an event is
-    a duplicate). An event whose id is already stored, or seen earlier in the batch, is a duplicate.
+    `seqs` holds one increasing arrival number per incoming event (some go unused). `stored_payloads`
+    holds the stored payload of every incoming event id already in the database (any dossier). An event
+    whose id is already stored or met earlier in the batch is a duplicate when its content is the same
+    and an `event_id_conflict` otherwise. A dossier takes at most `event_limit` events; later ones are set
+    aside and the dossier is flagged. An event the fold cannot apply is set aside alone.
     """
     plan = BatchPlan()
-    known = {e.event_id for s in stored.values() for e in s.events}
+    owners = _Owners(stored_payloads or {}, stored)
     new_by_dossier: dict[str, list[tuple[Incoming, DossierEvent]]] = {}
     for item, seq in zip(incoming, seqs, strict=True):
-        event = item.event
-        if event.event_id in known:
+        differing = owners.differences(item)
+        if differing is None:
+            new_by_dossier.setdefault(item.event.dossier_code, []).append((item, _with_seq(item.event, seq)))
+        elif not differing:
             plan.duplicates += 1
-            continue
-        known.add(event.event_id)
-        sequenced = _with_seq(event, seq)
-        new_by_dossier.setdefault(event.dossier_code, []).append((item, sequenced))
+        else:
+            error = f"event_id already names another event (differs in {', '.join(differing)})"
+            plan.rejected.append(Rejected.of(item, Reason.EVENT_ID_CONFLICT, error))
 
     for code, new in new_by_dossier.items():
         before = stored.get(code) or StoredDossier()
-        history = [*before.events, *(e for _, e in new)]
-        try:
-            dossier = fold(history, catalog)
-            returned_at = _returned_at(dossier, history)
-            row = dossier_row(dossier, before.version + 1, new[-1][1].event_id, catalog, now, returned_at)
-        except Exception as exc:  # the domain could not apply these events: DLQ them, keep going
-            for item, _ in new:
-                error = f"{type(exc).__name__}: {exc}"
-                plan.rejected.append(
-                    Rejected(item.raw, code.encode(), item.topic, item.partition, item.offset, error)
-                )
-            continue
-        plan.anomalies_added += max(0, len(dossier.anomalies) - before.anomaly_count)
-        plan.dossiers.append(row)
-        plan.histories[code] = history
-        plan.events.extend(
-            EventRow(
-                e.event_id,
-                e.seq,
-                code,
-                e.agency_code,
-                e.type.value,
-                e.occurred_at,
-                item.raw,
-                item.partition,
-                item.offset,
-            )
-            for item, e in new
-        )
+        room = max(0, event_limit - len(before.events))
+        for item, _ in new[room:]:
+            error = f"dossier {code} holds the maximum of {event_limit} events"
+            plan.rejected.append(Rejected.of(item, Reason.DOSSIER_EVENT_LIMIT, error))
+        flagged = before.limit_reached or len(new) > room
+        _refold(plan, code, before, new[:room], flagged, catalog, now)
     return plan
+
+
+def _refold(
+    plan: BatchPlan,
+    code: str,
+    before: StoredDossier,
+    new: list[tuple[Incoming, DossierEvent]],
+    flagged: bool,
+    catalog: Catalog,
+    now: datetime,
+) -> None:
+    """Add to `plan` the dossier re-folded with those of its `new` events that the fold can apply."""
+    version = before.version + 1
+
+    def attempt(chosen: list[tuple[Incoming, DossierEvent]]) -> tuple[Dossier, DossierRow]:
+        history = [*before.events, *(e for _, e in chosen)]
+        last_event_id = chosen[-1][1].event_id if chosen else before.last_event_id
+        return _fold_row(history, version, last_event_id, flagged, catalog, now)
+
+    kept, failed, result = keep_applicable(new, attempt)
+    for (item, _), exc in failed:
+        plan.rejected.append(Rejected.of(item, Reason.UNAPPLIABLE, describe(exc)))
+    if result is None:
+        if not kept and (flagged == before.limit_reached or not before.events):
+            return  # nothing changes
+        try:
+            result = attempt(kept)
+        except Exception as exc:  # even the stored history alone no longer folds: set the rest aside too
+            for item, _ in kept:
+                plan.rejected.append(Rejected.of(item, Reason.UNAPPLIABLE, describe(exc)))
+            return
+    dossier, row = result
+    plan.anomalies_added += max(0, len(dossier.anomalies) - before.anomaly_count)
+    plan.dossiers.append(row)
+    plan.histories[code] = [*before.events, *(e for _, e in kept)]
+    plan.events.extend(
+        EventRow(
+            e.event_id,
+            e.seq,
+            code,
+            e.agency_code,
+            e.type.value,
+            e.occurred_at,
+            item.raw,
+            item.partition,
+            item.offset,
+        )
+        for item, e in kept
+    )
+
+
+def keep_applicable(
+    new: Sequence[T], attempt: Callable[[list[T]], R]
+) -> tuple[list[T], list[tuple[T, Exception]], R | None]:
+    """The items of `new` that `attempt` accepts together, the ones it fails on (with the error), and
+    the result of the attempt with all kept items (`None` if the last attempt did not include them all).
+
+    All items are tried at once first. On failure, a binary search over prefixes finds the first item
+    whose addition makes `attempt` fail; it is set aside and the search goes on with the items after it.
+    A batch without failure costs one attempt; each failing item costs about log2(len(new)) more.
+    """
+    kept: list[T] = []
+    failed: list[tuple[T, Exception]] = []
+    rest = list(new)
+    while rest:
+        try:
+            return [*kept, *rest], failed, attempt([*kept, *rest])
+        except Exception as exc:  # the domain could not apply one of them: find which
+            errors: dict[int, Exception] = {len(rest): exc}
+        ok, failing = 0, len(rest)  # kept + rest[:ok] is assumed to work, kept + rest[:failing] fails
+        while failing - ok > 1:
+            middle = (ok + failing) // 2
+            try:
+                attempt([*kept, *rest[:middle]])
+                ok = middle
+            except Exception as exc:
+                errors[middle] = exc
+                failing = middle
+        failed.append((rest[failing - 1], errors[failing]))
+        kept.extend(rest[: failing - 1])
+        rest = rest[failing:]
+    return kept, failed, None
+
+
+def _fold_row(
+    history: list[DossierEvent],
+    version: int,
+    last_event_id: str,
+    flagged: bool,
+    catalog: Catalog,
+    now: datetime,
+) -> tuple[Dossier, DossierRow]:
+    dossier = fold(history, catalog)
+    if flagged:
+        dossier = dataclasses.replace(dossier, anomalies=(*dossier.anomalies, EVENT_LIMIT_ANOMALY))
+    returned_at = _returned_at(dossier, history)
+    return dossier, dossier_row(dossier, version, last_event_id, catalog, now, returned_at)
 
 
 def _returned_at(dossier: Dossier, events: Iterable[DossierEvent]) -> datetime | None:

@@ -1,9 +1,15 @@
 """The consumer group on `dossier.events.v1`: one database transaction per `getmany()` batch.
 
-getmany → decode (pure) → [reserve seqs, load stored history, `process_batch` (pure), write events +
-dossiers + outbox] in one transaction → dead letters acknowledged → offsets committed. Offsets are only
-committed after the database commit, and every event is stored under its unique `event_id` in the same
-transaction as its effect, so a crash anywhere replays the batch without applying anything twice.
+getmany → decode and bounds-check (pure) → [reserve seqs, look up the batch's event ids, load stored
+history, `process_batch` (pure), write events + dossiers + outbox] in one transaction → dead letters
+acknowledged → offsets committed. Offsets are only committed after the database commit, and every event
+is stored under its unique `event_id` in the same transaction as its effect, so a crash anywhere replays
+the batch without applying anything twice.
+
+Failures (see `failures.py`): transient ones (database or Kafka unavailable, serialization failure,
+concurrent writer) retry the same step with bounded back-off and mark the consumer stalled, which
+`/readyz` reports; deterministic ones set aside only the offending event. A batch whose transaction fails
+deterministically is split in halves, and again, until the event that causes it is alone.
 """
 
 from __future__ import annotations
@@ -23,11 +29,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dossier_core.calendar import VN_TZ
 from dossier_core.catalog import Catalog
 from dossier_processing import repository
-from dossier_processing.batch import BatchPlan, Incoming, KafkaRecord, decode_messages, process_batch
+from dossier_processing.batch import (
+    DEFAULT_EVENT_LIMIT,
+    BatchPlan,
+    Incoming,
+    KafkaRecord,
+    Rejected,
+    decode_messages,
+    process_batch,
+)
 from dossier_processing.dlq import DeadLetters
+from dossier_processing.failures import DeterministicFailure, Reason, describe, is_deterministic_db_error
 from dossier_processing.history_cache import HistoryCache
 from dossier_processing.observability import Metrics
-from dossier_processing.retry import T, until_done
+from dossier_processing.retry import Stall, T, until_done
 from dossier_processing.settings import ProcessingSettings
 
 log = logging.getLogger(__name__)
@@ -39,13 +54,28 @@ async def apply_batch(
     catalog: Catalog,
     now: datetime,
     cache: HistoryCache | None = None,
+    event_limit: int = DEFAULT_EVENT_LIMIT,
 ) -> BatchPlan:
-    """One transaction: the batch's new events, the re-folded dossiers and their outbox rows."""
+    """One transaction: the batch's new events, the re-folded dossiers and their outbox rows.
+
+    Raises `DeterministicFailure` when the batch can never be written as it is (the pure step failed
+    outside any one dossier, or PostgreSQL refused a value); any other error is transient."""
     async with engine.begin() as conn:
         seqs = await repository.reserve_seqs(conn, len(incoming))
+        payloads = await repository.stored_payloads(conn, [i.event.event_id for i in incoming])
         stored = await repository.load_stored(conn, sorted({i.event.dossier_code for i in incoming}), cache)
-        plan = process_batch(incoming, stored, seqs, catalog, now)
-        await repository.write_plan(conn, plan)
+        try:
+            plan = process_batch(
+                incoming, stored, seqs, catalog, now, stored_payloads=payloads, event_limit=event_limit
+            )
+        except Exception as exc:
+            raise DeterministicFailure(Reason.UNAPPLIABLE, describe(exc)) from exc
+        try:
+            await repository.write_plan(conn, plan)
+        except Exception as exc:
+            if is_deterministic_db_error(exc):
+                raise DeterministicFailure(Reason.UNSTORABLE, describe(exc)) from exc
+            raise
     if cache is not None:  # only after the commit: the cache never holds what the database lacks
         for row in plan.dossiers:
             cache.put(row.dossier_code, row.version, plan.histories[row.dossier_code])
@@ -87,6 +117,12 @@ class EventConsumer:
         self.consumer: AIOKafkaConsumer | None = None
         self.batches = 0
         self.cache = HistoryCache(settings.history_cache_events)
+        self.stall = Stall()  # set while a step is being retried: the consumer cannot progress
+        metrics.consumer_stalled.seconds = self.stall.seconds
+
+    def progressing(self) -> bool:
+        """False once a step has been retried for `stalled_unready_after_s` without success."""
+        return self.stall.since is None or self.stall.seconds() < self.settings.stalled_unready_after_s
 
     def stop(self) -> None:
         """Finish the batch in flight, commit it, then leave the group."""
@@ -107,7 +143,10 @@ class EventConsumer:
         consumer.subscribe([s.events_topic], listener=_Rebalance(self._lock))
         try:
             while not self._stopping.is_set():
-                batch = await consumer.getmany(timeout_ms=s.poll_timeout_ms, max_records=s.batch_size)
+                batch = await self._retry(
+                    "fetch records",
+                    lambda: consumer.getmany(timeout_ms=s.poll_timeout_ms, max_records=s.batch_size),
+                )
                 if batch:
                     async with self._lock:
                         await self._handle(consumer, batch)
@@ -122,14 +161,12 @@ class EventConsumer:
     ) -> None:
         started = time.perf_counter()
         records = [r for msgs in batch.values() for r in msgs]
-        incoming, undecodable = decode_messages(records)
+        incoming, rejected = decode_messages(records)
         now = datetime.now(VN_TZ)
-        plan = await self._retry(
-            "apply a batch", lambda: apply_batch(self.engine, incoming, self.catalog, now, self.cache)
-        )
-        await self._retry("send dead letters", lambda: self.dead_letters.send(undecodable, "undecodable"))
-        await self._retry("send dead letters", lambda: self.dead_letters.send(plan.rejected, "unappliable"))
-        if plan.dossiers and self.on_commit is not None:
+        plans = await self._store(incoming, now)
+        rejected += [r for plan in plans for r in plan.rejected]
+        await self._retry("send dead letters", lambda: self.dead_letters.send(rejected))
+        if any(plan.dossiers for plan in plans) and self.on_commit is not None:
             self.on_commit()
         offsets = {tp: msgs[-1].offset + 1 for tp, msgs in batch.items()}
         try:
@@ -139,14 +176,38 @@ class EventConsumer:
                 "offset commit failed; the batch will be seen again as duplicates", extra={"error": str(exc)}
             )
         self.batches += 1
-        self._count(plan, len(records), time.perf_counter() - started)
+        self._count(plans, len(records), time.perf_counter() - started)
 
-    def _count(self, plan: BatchPlan, size: int, seconds: float) -> None:
+    async def _store(self, incoming: Sequence[Incoming], now: datetime) -> list[BatchPlan]:
+        """Write the batch in one transaction; if that fails deterministically, write each half on its
+        own, down to the single event that cannot be written, which is set aside."""
+        if not incoming:
+            return []
+        s = self.settings
+        try:
+            plan = await self._retry(
+                "apply a batch",
+                lambda: apply_batch(
+                    self.engine, incoming, self.catalog, now, self.cache, s.dossier_event_limit
+                ),
+            )
+        except DeterministicFailure as failure:
+            if len(incoming) == 1:
+                return [BatchPlan(rejected=[Rejected.of(incoming[0], failure.reason, failure.error)])]
+            log.warning(
+                "a batch cannot be written as it is; writing its halves apart",
+                extra={"events": len(incoming), "error": str(failure)},
+            )
+            middle = len(incoming) // 2
+            return [*await self._store(incoming[:middle], now), *await self._store(incoming[middle:], now)]
+        return [plan]
+
+    def _count(self, plans: Sequence[BatchPlan], size: int, seconds: float) -> None:
         m = self.metrics
-        for event_type, n in Counter(e.type for e in plan.events).items():
+        for event_type, n in Counter(e.type for plan in plans for e in plan.events).items():
             m.events_applied.labels(event_type).inc(n)
-        m.duplicates.inc(plan.duplicates)
-        m.anomalies.inc(plan.anomalies_added)
+        m.duplicates.inc(sum(plan.duplicates for plan in plans))
+        m.anomalies.inc(sum(plan.anomalies_added for plan in plans))
         m.batch_size.observe(size)
         m.batch_latency.observe(seconds)
 
@@ -161,5 +222,9 @@ class EventConsumer:
 
     async def _retry(self, what: str, action: Callable[[], Awaitable[T]]) -> T:
         return await until_done(
-            what, action, retries=self.metrics.batch_retries, max_backoff_s=self.settings.retry_max_backoff_s
+            what,
+            action,
+            retries=self.metrics.batch_retries,
+            max_backoff_s=self.settings.retry_max_backoff_s,
+            stall=self.stall,
         )

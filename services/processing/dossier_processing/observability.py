@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from dossier_processing.failures import Reason
 
 _BATCH_SIZES = (1, 10, 100, 500, 1000, 2000, 5000, 10000)
 _LATENCIES = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -24,6 +26,20 @@ class _OutboxAge(Collector):
         age = 0.0 if self.oldest is None else max(0.0, time.time() - self.oldest.timestamp())
         yield GaugeMetricFamily(
             "processing_outbox_oldest_age_seconds", "Age of the oldest snapshot not yet published", value=age
+        )
+
+
+class _ConsumerStalled(Collector):
+    """How long the consumer has been retrying a step without progress (0 while it progresses)."""
+
+    def __init__(self) -> None:
+        self.seconds: Callable[[], float] = lambda: 0.0
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "processing_consumer_stalled_seconds",
+            "Seconds the consumer has been retrying a database or Kafka step without progress",
+            value=self.seconds(),
         )
 
 
@@ -49,6 +65,10 @@ class Metrics:
         self.dlq = Counter(
             "processing_dlq_messages_total", "Messages sent to the dead-letter topic", ["reason"], registry=r
         )
+        for reason in Reason:  # every reason has a series from the start, so increase() sees the first one
+            self.dlq.labels(reason.value)
+        self.consumer_stalled = _ConsumerStalled()
+        r.register(self.consumer_stalled)
         self.batch_size = Histogram(
             "processing_batch_events", "Messages per consumed batch", buckets=_BATCH_SIZES, registry=r
         )

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Row, Text, and_, cast, func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dossier_contracts.event_codec import decode_event
 from dossier_contracts.snapshot_codec import event_from_proto
 from dossier_processing import models
-from dossier_processing.batch import BatchPlan, StoredDossier
+from dossier_processing.batch import EVENT_LIMIT_ANOMALY, BatchPlan, StoredDossier
 from dossier_processing.history_cache import HistoryCache
 
 
@@ -36,25 +37,40 @@ async def reserve_seqs(conn: AsyncConnection, n: int) -> list[int]:
     return sorted(r[0] for r in rows)
 
 
+async def stored_payloads(conn: AsyncConnection, event_ids: Sequence[str]) -> dict[str, bytes]:
+    """The stored payload of each of `event_ids` already in the database, whatever its dossier (one
+    primary-key lookup): how the batch tells duplicates from `event_id` conflicts."""
+    if not event_ids:
+        return {}
+    rows = await conn.execute(
+        text("select event_id, payload from events where event_id = any(cast(:ids as text[]))"),
+        {"ids": list(set(event_ids))},
+    )
+    return {event_id: bytes(payload) for event_id, payload in rows}
+
+
 async def load_stored(
     conn: AsyncConnection, codes: Sequence[str], cache: HistoryCache | None = None
 ) -> dict[str, StoredDossier]:
-    """The stored events and version of each dossier in `codes` (absent ones are left out). Histories
-    whose cached version matches the stored one come from `cache` instead of being read again."""
+    """The stored events and version of each dossier in `codes` (absent ones are left out), and whether
+    it is flagged for the event limit. Histories whose cached version matches the stored one come from
+    `cache` instead of being read again."""
     stored: dict[str, StoredDossier] = {}
     if not codes:
         return stored
     rows = await conn.execute(
         text(
-            "select dossier_code, version, jsonb_array_length(anomalies) from dossiers "
+            "select dossier_code, version, jsonb_array_length(anomalies), "
+            "anomalies @> cast(:flag as jsonb), last_event_id from dossiers "
             "where dossier_code = any(cast(:codes as text[]))"
         ),
-        {"codes": list(codes)},
+        {"codes": list(codes), "flag": orjson.dumps([EVENT_LIMIT_ANOMALY]).decode()},
     )
     missing: list[str] = []
-    for code, version, anomaly_count in rows:
+    for code, version, anomaly_count, limit_reached, last_event_id in rows:
         cached = cache.get(code, version) if cache is not None else None
-        stored[code] = StoredDossier(version, anomaly_count, list(cached) if cached is not None else [])
+        history = list(cached) if cached is not None else []
+        stored[code] = StoredDossier(version, anomaly_count, history, bool(limit_reached), last_event_id)
         if cached is None:
             missing.append(code)
     if missing:

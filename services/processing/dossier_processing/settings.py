@@ -34,6 +34,10 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
     history_cache_events: int = 100_000
     poll_timeout_ms: int = 500
     retry_max_backoff_s: float = 10.0
+    #: SPEC §3: events a dossier holds at most; later ones are dead-lettered (`dossier_event_limit`)
+    dossier_event_limit: int = Field(default=500, ge=1)
+    #: `/readyz` reports the consumer unready once it has been unable to progress this long
+    stalled_unready_after_s: float = Field(default=5.0, ge=0)
 
     relay_batch_size: int = 2000
     #: the relay producer's largest record (bytes); a bigger snapshot is parked, never retried

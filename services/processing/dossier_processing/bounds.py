@@ -1,0 +1,59 @@
+"""SPEC §3 bounds, checked again on every decoded event before it reaches the domain.
+
+Intake refuses events outside these bounds, but the topic may also hold events from an older intake or
+from any other producer. Such an event is dead-lettered (`out_of_bounds`) instead of reaching the working
+calendar or the database. The checks are the ones that protect the consumer; intake's finer rules on text
+(control and bidirectional characters) are not repeated, so nothing intake accepts is refused here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dossier_core.calendar import VN_TZ
+from dossier_core.events import DossierEvent
+
+#: Every instant lies in 2000-01-01 … 2099-12-31, Vietnam time.
+EARLIEST = datetime(2000, 1, 1, tzinfo=VN_TZ)
+END = datetime(2100, 1, 1, tzinfo=VN_TZ)
+MAX_CODE_LENGTH = 128
+MAX_TEXT_LENGTH = 2000
+_CODE_FIELDS = frozenset({"procedure_code"})
+
+
+def _code_problem(name: str, value: str, *, required: bool) -> str | None:
+    if not value:
+        return f"{name} is empty" if required else None
+    if len(value) > MAX_CODE_LENGTH:
+        return f"{name} is longer than {MAX_CODE_LENGTH} characters"
+    if not all("!" <= c <= "~" for c in value):
+        return f"{name} has characters other than printable ASCII"
+    return None
+
+
+def _instant_problem(name: str, value: datetime) -> str | None:
+    if not EARLIEST <= value < END:
+        return f"{name} {value.isoformat()} is outside 2000-01-01 … 2099-12-31 (Vietnam time)"
+    return None
+
+
+def out_of_bounds(event: DossierEvent) -> str | None:
+    """What puts the event outside the bounds, or `None` when it is within them."""
+    problems = [
+        _code_problem("event_id", event.event_id, required=True),
+        _code_problem("dossier_code", event.dossier_code, required=True),
+        _code_problem("agency_code", event.agency_code, required=True),
+        _instant_problem("occurred_at", event.occurred_at),
+    ]
+    for name, value in event.data.items():
+        if isinstance(value, datetime):
+            problems.append(_instant_problem(f"data.{name}", value))
+        elif isinstance(value, str) and name in _CODE_FIELDS:
+            problems.append(_code_problem(f"data.{name}", value, required=False))
+        elif isinstance(value, str):
+            if len(value) > MAX_TEXT_LENGTH:
+                problems.append(f"data.{name} is longer than {MAX_TEXT_LENGTH} characters")
+            elif "\x00" in value:
+                problems.append(f"data.{name} contains a NUL character")
+    found = [p for p in problems if p is not None]
+    return "; ".join(found[:20]) if found else None
