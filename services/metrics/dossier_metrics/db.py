@@ -1,10 +1,22 @@
-"""The metrics service's PostgreSQL engine. Every connection's `search_path` is the service's own
-schema, so tables are named without a schema and a fresh schema is a fresh projection."""
+"""The metrics service's PostgreSQL engines. Every connection's `search_path` is the service's own
+schema, so tables are named without a schema and a fresh schema is a fresh projection.
+
+The consumer writes through one engine; reports read through another (`report_engine`) with a small
+pool, a `statement_timeout` and read-only transactions, so no number of report requests can take the
+connections the consumer needs."""
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# SQLSTATE classes that depend on the data written, so trying again gives the same error:
+# 22 data exception (e.g. a NUL character in a string), 23 integrity violation, 54 program limit.
+_DETERMINISTIC_CLASSES = ("22", "23", "54")
+QUERY_CANCELED = "57014"
 
 
 def async_url(database_url: str) -> str:
@@ -24,14 +36,47 @@ def create_engine(database_url: str, schema: str, *, pool_size: int = 5) -> Asyn
     )
 
 
-async def ensure_schema(engine: AsyncEngine, schema: str) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(text(f'create schema if not exists "{schema}"'))
+def create_report_engine(
+    database_url: str, schema: str, *, pool_size: int, statement_timeout_ms: int, pool_timeout_s: float
+) -> AsyncEngine:
+    """The readers' engine: `pool_size` connections and no overflow, each statement cut off after
+    `statement_timeout_ms`, every transaction read-only."""
+    return create_async_engine(
+        async_url(database_url),
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=pool_timeout_s,
+        pool_pre_ping=True,
+        connect_args={
+            "server_settings": {
+                "search_path": schema,
+                "application_name": "dossier-metrics-reports",
+                "statement_timeout": str(statement_timeout_ms),
+                "default_transaction_read_only": "on",
+            }
+        },
+    )
 
 
-async def database_reachable(engine: AsyncEngine) -> bool:
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, when PostgreSQL gave one."""
+    if isinstance(exc, DBAPIError):
+        code = getattr(exc.orig, "sqlstate", None)
+        return code if isinstance(code, str) else None
+    return None
+
+
+def is_deterministic(exc: BaseException) -> bool:
+    """Whether PostgreSQL refused this because of the data itself (never worth trying again).
+    Everything else (connection lost, server starting or shutting down, serialization failure,
+    deadlock, …) is transient."""
+    code = sqlstate(exc)
+    return code is not None and code.startswith(_DETERMINISTIC_CLASSES)
+
+
+async def database_reachable(engine: AsyncEngine, *, timeout_s: float = 3.0) -> bool:
     try:
-        async with engine.connect() as conn:
+        async with asyncio.timeout(timeout_s), engine.connect() as conn:
             await conn.execute(text("select 1"))
         return True
     except Exception:

@@ -1,13 +1,17 @@
-"""`GET /v1/stats/live?agency=CODE`: the Prometheus series of this instance, as JSON."""
+"""`GET /v1/stats/live?agency=CODE`: the Prometheus series of this instance, as JSON, limited to the
+agencies the reader key allows."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from dossier_metrics.auth import Reader, forbidden, visible_codes
 from dossier_metrics.collector import STATES, DossierCollector
 from dossier_metrics.counters import CHANNELS, TIMELINESS, Counts
+from dossier_metrics.openapi import problems
+from dossier_metrics.schemas import LiveStats
 from dossier_runtime.problems import Problem
 
 router = APIRouter(tags=["stats"])
@@ -28,17 +32,23 @@ def agency_stats(code: str, counters: Counts, gauges: list[int]) -> dict[str, An
     }
 
 
-@router.get("/v1/stats/live")
-async def live_stats(request: Request, agency: str | None = Query(default=None)) -> dict[str, Any]:
+@router.get("/v1/stats/live", response_model=LiveStats, responses=problems(401, 403, 422))
+async def live_stats(
+    request: Request,
+    key: Reader,
+    agency: Annotated[str | None, Query(description="one catalog agency the key allows")] = None,
+) -> dict[str, Any]:
     """Counters and scrape-time gauges per agency, for the partitions this instance owns (with one
     instance, all of them; with several, sum the instances as Prometheus does)."""
     collector: DossierCollector = request.app.state.collector
+    if agency is not None:
+        if not key.allows(agency):
+            raise forbidden(agency)
+        if agency not in collector.agencies.agencies:
+            message = f"unknown agency {agency!r}"
+            raise Problem(422, "Unknown agency", errors=[{"field": "agency", "message": message}])
     figures = collector.figures()
-    if agency is not None and agency not in figures.codes:
-        raise Problem(
-            422, "Unknown agency", errors=[{"field": "agency", "message": f"unknown agency {agency!r}"}]
-        )
-    codes = [agency] if agency is not None else sorted(figures.codes)
+    codes = [agency] if agency is not None else visible_codes(key, sorted(figures.codes))
     last = figures.last_event_ts
     positions = {code: i for i, code in enumerate(figures.codes)}
     return {

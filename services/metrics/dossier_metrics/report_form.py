@@ -3,6 +3,11 @@
 The column groups follow the form: dossiers to handle (carried over + newly received by channel),
 resolved (early, on time, late), pending at the end of the period (in time, overdue); the columns
 the form keeps apart (withdrawn, refused, rescheduled, paused) follow them.
+
+Text cells come from the catalog and the data (agency and procedure names, codes, fields); one that
+starts with `=`, `+`, `-`, `@`, a tab or a carriage return would be read as a formula by spreadsheet
+programs, so it gets a leading `'` (OWASP, "CSV injection"), in the CSV and in the XLSX alike.
+Numbers stay numbers.
 """
 
 from __future__ import annotations
@@ -84,14 +89,24 @@ def _numbers(row: dict[str, Any]) -> list[int]:
     return out
 
 
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(value: str) -> str:
+    """A text cell that no spreadsheet program reads as a formula."""
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
 def _key_cells(group_by: str, row: dict[str, Any]) -> list[str]:
     if group_by == "agency":
-        return [row["agency"], row.get("name", "")]
-    if group_by == "level":
-        return [LEVEL_NAMES.get(row["level"], row["level"])]
-    if group_by == "procedure":
-        return [row["procedure"], row.get("name", "")]
-    return [row["field"]]
+        cells = [row["agency"], row.get("name", "")]
+    elif group_by == "level":
+        cells = [LEVEL_NAMES.get(row["level"], row["level"])]
+    elif group_by == "procedure":
+        cells = [row["procedure"], row.get("name", "")]
+    else:
+        cells = [row["field"]]
+    return [text_cell(str(cell)) for cell in cells]
 
 
 def _total_cells(group_by: str) -> list[str]:
@@ -125,8 +140,8 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     header_row = 4
     _header(sheet, header_row, keys)
     for row in report["rows"]:
-        sheet.append([*_key_cells(group_by, row), *_numbers(row)])
-    sheet.append([*_total_cells(group_by), *_numbers(report["total"])])
+        _append(sheet, _key_cells(group_by, row), _numbers(row))
+    _append(sheet, _total_cells(group_by), _numbers(report["total"]))
     for cell in sheet[sheet.max_row]:
         cell.font = Font(bold=True)
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
@@ -137,6 +152,13 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def _append(sheet: Any, texts: Sequence[str], numbers: Sequence[int]) -> None:
+    """One row: text cells typed as strings (never formulas), then the numbers."""
+    sheet.append([*texts, *numbers])
+    for cell in sheet[sheet.max_row][: len(texts)]:
+        cell.data_type = "s"
 
 
 def _header(sheet: Any, top: int, keys: Sequence[str]) -> None:

@@ -4,29 +4,55 @@ Each dossier's contribution to a period comes from the domain (`dossier_core.rep
 carried over, new by channel, resolved by timeliness, pending judged at the end of the period's last
 day with the deadline as it stood then); this module only selects, groups and adds up rows.
 `agency=CODE` selects that agency and every agency below it through `parent_code`; `group_by=level`
-puts each dossier under its receiving agency's level.
+puts each dossier under its receiving agency's level. A reader key sees only the agencies its
+patterns allow. Ranges are bounded (2000-01-01 … 2099-12-31, at most 400 days), at most
+`METRICS_REPORT_CONCURRENCY` reports run at once, each on the readers' own connection pool with a
+statement timeout; a refused or timed-out report is a 503 problem with `Retry-After`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import aclosing
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossier
+from dossier_core.calendar import CalendarRangeError, WorkingCalendar
 from dossier_core.catalog import Catalog
+from dossier_core.dossier import Dossier
+from dossier_core.events import Channel
 from dossier_core.periods import Period, parse_period
 from dossier_core.report import ReportInvariantError, ReportRow, contribution
+from dossier_metrics.auth import Reader, allows_everything, forbidden, visibility
+from dossier_metrics.db import QUERY_CANCELED, sqlstate
+from dossier_metrics.openapi import problems
 from dossier_metrics.report_form import to_csv, to_xlsx
+from dossier_metrics.report_gate import ReportGate
+from dossier_metrics.schemas import Report
+from dossier_runtime.api_keys import ApiKey
 from dossier_runtime.problems import Problem
 
 GroupBy = Literal["agency", "level", "procedure", "field"]
 Format = Literal["json", "csv", "xlsx"]
+GROUPS: tuple[GroupBy, ...] = ("agency", "level", "procedure", "field")
+FORMATS: tuple[Format, ...] = ("json", "csv", "xlsx")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+#: The days a report may cover (SPEC §5), and the longest explicit range.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+MAX_SPAN_DAYS = 400
+#: Named periods of the years 2000–2099 (a year's first month starts on 15 December before it).
+PERIOD_PATTERN = r"^20[0-9]{2}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"
+DAY_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_PERIOD, _DAY = re.compile(PERIOD_PATTERN), re.compile(DAY_PATTERN)
 
 router = APIRouter(tags=["reports"])
 
@@ -35,25 +61,41 @@ def _bad(field: str, message: str) -> Problem:
     return Problem(422, "Invalid report parameters", message, errors=[{"field": field, "message": message}])
 
 
+def _day(name: str, value: str) -> date:
+    bad = _bad(name, f"{name} must be a date YYYY-MM-DD between {FIRST_DAY} and {LAST_DAY}")
+    if not _DAY.match(value):
+        raise bad
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise bad from None
+
+
 def resolve_period(period: str | None, from_: str | None, to: str | None) -> Period:
+    """The period asked for, or a 422 problem naming the parameter at fault."""
     if period is not None and (from_ is not None or to is not None):
         raise _bad("period", "give either period or from/to, not both")
     if period is not None:
-        try:
-            return parse_period(period)
-        except ValueError as exc:
-            raise _bad("period", str(exc)) from None
-    if from_ is None or to is None:
+        if not _PERIOD.match(period):
+            raise _bad("period", "period must be YYYY, YYYY-Qn or YYYY-MM, a year from 2000 to 2099")
+        return parse_period(period)
+    if from_ is None and to is None:
         raise _bad("period", "give period=YYYY|YYYY-Qn|YYYY-MM or both from and to (YYYY-MM-DD)")
-    days: dict[str, date] = {}
-    for name, value in (("from", from_), ("to", to)):
-        try:
-            days[name] = date.fromisoformat(value)
-        except ValueError:
-            raise _bad(name, f"{value!r} is not a date (YYYY-MM-DD)") from None
-    if days["to"] < days["from"]:
+    if from_ is None or to is None:
+        missing = "from" if from_ is None else "to"
+        raise _bad(missing, f"{missing} is required with {'to' if missing == 'from' else 'from'}")
+    first, last = _day("from", from_), _day("to", to)
+    if last < first:
         raise _bad("to", "to is before from")
-    return Period.between(days["from"], days["to"])
+    if (last - first).days > MAX_SPAN_DAYS:
+        raise _bad("to", f"from and to are {(last - first).days} days apart; at most {MAX_SPAN_DAYS}")
+    return Period.between(first, last)
+
+
+def choose(value: str, allowed: Sequence[str], name: str) -> str:
+    if value not in allowed:
+        raise _bad(name, f"{name} must be one of {', '.join(allowed)}")
+    return value
 
 
 def subtree(catalog: Catalog, root: str) -> set[str]:
@@ -78,12 +120,37 @@ def _agency_in_period(catalog: Catalog, code: str, period: Period) -> bool:
     )
 
 
+def period_contribution(dossier: Dossier, period: Period, calendar: WorkingCalendar) -> ReportRow:
+    """`contribution`, for any period a report may ask. A dossier still open at the period's end
+    whose deadline by then lies beyond the working calendar's last year (a pause open since long
+    before a period far in the future) is in time at that end: its row is the domain's with the
+    deadline comparison settled that way."""
+    try:
+        return contribution(dossier, period, calendar)
+    except CalendarRangeError:
+        start, end = period.start_instant, period.end_instant
+        received_at, ended_at = dossier.received_at, dossier.ended_at
+        if received_at is None or not dossier.is_received or received_at >= end:
+            return ReportRow()
+        if ended_at is not None and ended_at < end:
+            raise  # the end is judged at the end instant, never beyond the calendar
+        row = ReportRow(in_time=1, paused=1 if dossier.is_paused_at(end) else 0)
+        if received_at < start:
+            row.carried_over = 1
+        else:
+            setattr(row, (dossier.channel or Channel.DIRECT).value, 1)
+        row.rescheduled = sum(1 for at in dossier.reschedules if start <= at < end)
+        return row
+
+
 class SnapshotSource(Protocol):
-    """Where snapshots come from (`store.ProjectionStore` in the service)."""
+    """Where snapshots come from (`store.ProjectionStore` on the readers' engine in the service)."""
 
     def snapshots_for_period(
         self, start: datetime, end: datetime, agencies: Sequence[str] | None
     ) -> AsyncIterator[tuple[str, bytes]]: ...
+
+    async def counted_agencies(self) -> set[str]: ...
 
 
 class ReportBuilder:
@@ -104,8 +171,21 @@ class ReportBuilder:
             return lambda agency, procedure, field: procedure
         return lambda agency, procedure, field: field
 
-    async def rows(self, period: Period, scope: set[str] | None, group_by: GroupBy) -> dict[str, ReportRow]:
-        key = self._key(group_by)
+    async def scope(self, agency: str | None, key: ApiKey | None) -> set[str] | None:
+        """The agencies whose dossiers count (None: all of them)."""
+        if agency is not None:
+            found = subtree(self.catalog, agency)
+            return found if key is None else {code for code in found if key.allows(code)}
+        if key is None or allows_everything(key):
+            return None
+        known = set(self.catalog.agencies) | await self.store.counted_agencies()
+        return {code for code in known if key.allows(code)}
+
+    async def rows(
+        self, period: Period, scope: set[str] | None, group_by: GroupBy, key: ApiKey | None = None
+    ) -> dict[str, ReportRow]:
+        group = self._key(group_by)
+        allows = visibility(key) if key is not None else None
         rows: dict[str, ReportRow] = {}
         if group_by == "agency":
             for code in sorted(scope if scope is not None else self.catalog.agencies):
@@ -113,21 +193,25 @@ class ReportBuilder:
                     rows[code] = ReportRow()
         count = 0
         snapshots = self.store.snapshots_for_period(period.start_instant, period.end_instant, _list(scope))
-        async for field, payload in snapshots:
-            dossier = snapshot_to_dossier(decode_snapshot(payload))
-            row = contribution(dossier, period, self.calendar)
-            if row == ReportRow():
-                continue
-            k = key(dossier.agency_code, dossier.procedure_code or "", field)
-            rows[k] = rows[k] + row if k in rows else row
-            count += 1
-            if count % 2000 == 0:
-                await asyncio.sleep(0)  # let scrapes and the consumer run during a long report
+        async with aclosing(snapshots):  # type: ignore[type-var]
+            async for field, payload in snapshots:
+                dossier = snapshot_to_dossier(decode_snapshot(payload))
+                if allows is not None and not allows(dossier.agency_code):
+                    continue
+                row = period_contribution(dossier, period, self.calendar)
+                if row == ReportRow():
+                    continue
+                k = group(dossier.agency_code, dossier.procedure_code or "", field)
+                rows[k] = rows[k] + row if k in rows else row
+                count += 1
+                if count % 2000 == 0:
+                    await asyncio.sleep(0)  # let scrapes and the consumer run during a long report
         return rows
 
-    async def build(self, period: Period, agency: str | None, group_by: GroupBy) -> dict[str, Any]:
-        scope = subtree(self.catalog, agency) if agency is not None else None
-        rows = await self.rows(period, scope, group_by)
+    async def build(
+        self, period: Period, agency: str | None, group_by: GroupBy, key: ApiKey | None = None
+    ) -> dict[str, Any]:
+        rows = await self.rows(period, await self.scope(agency, key), group_by, key)
         total = ReportRow()
         body_rows = []
         for k in sorted(rows):
@@ -164,34 +248,104 @@ def _filename(report: Mapping[str, Any], ext: str) -> str:
     return f"bieu06_{label}_{report['group_by']}.{ext}"
 
 
-@router.get("/v1/reports/dossiers")
+def unavailable(title: str, detail: str, retry_after_s: int) -> Problem:
+    return Problem(503, title, detail, headers={"Retry-After": str(retry_after_s)})
+
+
+def _database_problem(exc: Exception, request: Request, gate: ReportGate) -> Problem:
+    if sqlstate(exc) == QUERY_CANCELED:
+        gate.refused["timeout"] += 1
+        limit = request.app.state.settings.report_statement_timeout_ms
+        return unavailable(
+            "Report timed out",
+            f"A report query ran longer than the statement timeout ({limit} ms); ask for a shorter "
+            "period or one agency, or try again later.",
+            gate.retry_after_s,
+        )
+    gate.refused["database"] += 1
+    if isinstance(exc, PoolTimeout):
+        return unavailable("Reports busy", "No report connection became free in time.", gate.retry_after_s)
+    return unavailable(
+        "Database unavailable", "The report could not be read from the database.", gate.retry_after_s
+    )
+
+
+_REPORT_CONTENT = {
+    "text/csv": {"schema": {"type": "string"}},
+    XLSX: {"schema": {"type": "string", "format": "binary"}},
+}
+
+
+@router.get(
+    "/v1/reports/dossiers",
+    response_model=None,
+    responses={
+        200: {"model": Report, "description": "The report (JSON, CSV or XLSX)", "content": _REPORT_CONTENT},
+        **problems(401, 403, 422, 500, 503),
+    },
+)
 async def dossier_report(
     request: Request,
-    period: str | None = Query(default=None, description="YYYY, YYYY-Qn or YYYY-MM (cut-off on the 14th)"),
-    from_: str | None = Query(default=None, alias="from", description="first day, YYYY-MM-DD"),
-    to: str | None = Query(default=None, description="last day (included), YYYY-MM-DD"),
-    agency: str | None = Query(default=None, description="an agency; its sub-agencies are included"),
-    group_by: str = Query(default="agency", description="agency | level | procedure | field"),
-    format: str = Query(default="json", description="json | csv | xlsx"),
+    key: Reader,
+    period: Annotated[
+        str | None,
+        Query(
+            description="YYYY, YYYY-Qn or YYYY-MM (cut-off on the 14th), a year from 2000 to 2099; "
+            "give either period or both from and to",
+            json_schema_extra={"pattern": PERIOD_PATTERN},
+        ),
+    ] = None,
+    from_: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            description=f"first day, YYYY-MM-DD, from {FIRST_DAY}; with to, at most {MAX_SPAN_DAYS} days "
+            "before it",
+            json_schema_extra={"format": "date", "pattern": DAY_PATTERN},
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        Query(
+            description=f"last day (included), YYYY-MM-DD, up to {LAST_DAY}; not before from",
+            json_schema_extra={"format": "date", "pattern": DAY_PATTERN},
+        ),
+    ] = None,
+    agency: Annotated[
+        str | None,
+        Query(description="a catalog agency the key allows; its sub-agencies are included"),
+    ] = None,
+    group_by: Annotated[
+        str, Query(description="row key", json_schema_extra={"enum": list(GROUPS)})
+    ] = "agency",
+    format: Annotated[
+        str, Query(description="answer format", json_schema_extra={"enum": list(FORMATS)})
+    ] = "json",
 ) -> Response:
+    """Biểu 06 for a named period or for from…to, limited to the agencies the key allows."""
     chosen = resolve_period(period, from_, to)
-    if group_by not in ("agency", "level", "procedure", "field"):
-        raise _bad("group_by", "group_by must be one of agency, level, procedure, field")
-    if format not in ("json", "csv", "xlsx"):
-        raise _bad("format", "format must be one of json, csv, xlsx")
+    grouping: GroupBy = choose(group_by, GROUPS, "group_by")  # type: ignore[assignment]
+    kind = choose(format, FORMATS, "format")
     builder: ReportBuilder = request.app.state.reports
-    if agency is not None and agency not in builder.catalog.agencies:
-        raise _bad("agency", f"unknown agency {agency!r}")
-    try:
-        report = await builder.build(chosen, agency, group_by)  # type: ignore[arg-type]
-    except ReportInvariantError as exc:
-        raise Problem(500, "Report does not add up", str(exc)) from exc
-    report["generated_at"] = datetime.now(tz=chosen.start_instant.tzinfo).isoformat()
-    if format == "json":
-        return JSONResponse(report)
-    if format == "csv":
-        body, media = to_csv(report), "text/csv; charset=utf-8"
-    else:
-        body, media = to_xlsx(report), XLSX
-    disposition = f'attachment; filename="{_filename(report, format)}"'
+    if agency is not None:
+        if not key.allows(agency):
+            raise forbidden(agency)
+        if agency not in builder.catalog.agencies:
+            raise _bad("agency", f"unknown agency {agency!r}")
+    gate: ReportGate = request.app.state.report_gate
+    async with gate.slot():
+        try:
+            report = await builder.build(chosen, agency, grouping, key)
+        except ReportInvariantError as exc:
+            raise Problem(500, "Report does not add up", str(exc)) from exc
+        except (DBAPIError, PoolTimeout, OSError) as exc:
+            raise _database_problem(exc, request, gate) from exc
+        report["generated_at"] = datetime.now(tz=chosen.start_instant.tzinfo).isoformat()
+        if kind == "json":
+            return JSONResponse(report)
+        if kind == "csv":
+            body, media = to_csv(report), "text/csv; charset=utf-8"
+        else:
+            body, media = to_xlsx(report), XLSX
+    disposition = f'attachment; filename="{_filename(report, kind)}"'
     return Response(body, media_type=media, headers={"Content-Disposition": disposition})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -27,6 +28,18 @@ class MetricsSettings(ServiceSettings):  # type: ignore[misc, unused-ignore]
     poll_timeout_ms: int = Field(default=500, ge=1)
     kafka_startup_timeout_s: float = Field(default=30.0, gt=0)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
+    # Longest pause between two attempts while PostgreSQL or Kafka does not answer.
+    max_backoff_s: float = Field(default=5.0, gt=0)
+    # Readers' keys (SPEC §5): without a file every report and live-stats read is refused (401).
+    api_keys_file: Path | None = None
+    # Reports run on a pool of their own, at most this many at once; one more is refused (503).
+    report_concurrency: int = Field(default=2, ge=1, le=32)
+    # PostgreSQL `statement_timeout` of every report query; a report that hits it is a 503.
+    report_statement_timeout_ms: int = Field(default=30_000, ge=1)
+    # How long a report may wait for a connection of its pool before it is refused (503).
+    report_pool_timeout_s: float = Field(default=5.0, gt=0)
+    # `Retry-After` of a refused report.
+    report_retry_after_s: int = Field(default=5, ge=1)
 
     @field_validator("db_schema")
     @classmethod

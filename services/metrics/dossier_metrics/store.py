@@ -141,6 +141,13 @@ class ProjectionStore:
             rows = await conn.execute(select(a.agency_code, *sums).group_by(a.agency_code))
             return {row[0]: tuple(int(v) for v in row[1:]) for row in rows}
 
+    async def counted_agencies(self) -> set[str]:
+        """Every agency that has counters: a superset of the agencies with a received dossier."""
+        a = agency_counter.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(a.agency_code).distinct())
+            return {row[0] for row in rows}
+
     async def snapshot_versions(self) -> dict[str, int]:
         s = dossier_snapshot.c
         async with self.engine.connect() as conn:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from dossier_metrics.app import create_app
 from dossier_metrics.counters import ZERO, Counts, add, counted
 from dossier_metrics.index import Clock
 from dossier_metrics.settings import MetricsSettings
+from dossier_runtime.api_keys import create_key
 from dossier_runtime.kafka import ensure_topics
 
 PARTITIONS = 3
@@ -143,8 +145,27 @@ def produce(kafka_bootstrap: str, status_topic: str) -> Produce:
 
 
 @pytest.fixture
-def settings(kafka_bootstrap: str, database_url: str, db_schema: str, status_topic: str) -> MetricsSettings:
+def keys_file(tmp_path: Path) -> Path:
+    return tmp_path / "metrics-keys.csv"
+
+
+@pytest.fixture
+def metrics_key(keys_file: Path) -> str:
+    """A reader key for every agency, in `keys_file`."""
+    return create_key(keys_file, "integration-reader", "*")
+
+
+@pytest.fixture
+def settings(
+    kafka_bootstrap: str,
+    database_url: str,
+    db_schema: str,
+    status_topic: str,
+    keys_file: Path,
+    metrics_key: str,
+) -> MetricsSettings:
     return MetricsSettings(
+        api_keys_file=keys_file,
         kafka_bootstrap_servers=kafka_bootstrap,
         database_url=database_url,
         db_schema=db_schema,

@@ -41,8 +41,10 @@ async def test_restart_mid_stream_gives_exact_counts_and_rebuild_equals_live(
     stream_builder: Callable[..., Any],
     run_app: Callable[..., Any],
     wait: Callable[..., Awaitable[None]],
+    metrics_key: str,
 ) -> None:
     running, wait_until = run_app, wait
+    auth = {"Authorization": f"Bearer {metrics_key}"}
     stream = stream_builder(catalog, dossiers=80)
     await produce(stream.messages)
     total = len(stream.messages)
@@ -61,7 +63,9 @@ async def test_restart_mid_stream_gives_exact_counts_and_rebuild_equals_live(
         versions = await store.snapshot_versions()
         assert len(versions) == len(stream.final)
         assert all(v == stream.final[code].event_count for code, v in versions.items())
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics")
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://metrics", headers=auth
+        )
         live_before = (await client.get("/v1/stats/live")).json()
         report_live = (await client.get("/v1/reports/dossiers?period=2021-Q2&group_by=agency")).json()
         metrics_live = (await client.get("/metrics")).text
@@ -85,7 +89,9 @@ async def test_restart_mid_stream_gives_exact_counts_and_rebuild_equals_live(
             store = projection(app).store
             assert await store.counter_totals() == await _counter_totals(settings)
             assert await store.snapshot_versions() == versions
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics")
+            client = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://metrics", headers=auth
+            )
             await wait_until(lambda: _ready(client))
             live_after = (await client.get("/v1/stats/live")).json()
             assert live_after["agencies"] == live_before["agencies"]

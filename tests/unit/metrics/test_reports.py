@@ -1,12 +1,15 @@
 """The Biểu 06 report: rows for carried-over, paused and rescheduled dossiers, the 14th/15th
-cut-off, grouping, exports and problem responses for bad parameters."""
+cut-off, grouping, exports, problem responses for bad parameters and bounds, reader keys and their
+agency scope, and text cells that cannot become spreadsheet formulas."""
 
 from __future__ import annotations
 
 import csv
 import io
+import shutil
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,14 +19,20 @@ from openpyxl import load_workbook
 
 from dossier_contracts.snapshot_codec import dossier_to_snapshot
 from dossier_core.calendar import VN_TZ
-from dossier_core.catalog import Catalog
+from dossier_core.catalog import Catalog, default_catalog_dir, load_catalog
 from dossier_core.dossier import Dossier
-from dossier_core.periods import parse_period
+from dossier_core.periods import Period, parse_period
 from dossier_metrics import reports
-from dossier_metrics.reports import ReportBuilder
+from dossier_metrics.auth import KeyStore
+from dossier_metrics.report_form import text_cell
+from dossier_metrics.report_gate import ReportGate
+from dossier_metrics.reports import ReportBuilder, period_contribution
+from dossier_runtime.api_keys import create_key
 from dossier_runtime.problems import install_problem_handlers
+from tests.unit.metrics.conftest import dossier_factory
 
 AGENCY = "000.00.12.H49"  # Sở Tư pháp
+PROCEDURE = "1.004194"
 MakeDossier = Callable[..., Dossier]
 
 
@@ -60,6 +69,9 @@ class SnapshotList:
                 continue
             if agencies is None or dossier.agency_code in agencies:
                 yield "Hộ tịch", payload
+
+    async def counted_agencies(self) -> set[str]:
+        return {dossier.agency_code for dossier, _ in self.rows}
 
 
 def _row(report: dict[str, Any], key: str = AGENCY) -> dict[str, Any]:
@@ -150,14 +162,44 @@ async def test_level_rows_and_an_agency_with_its_sub_agencies(
     assert by_field["rows"][0]["field"] == "Hộ tịch"
 
 
-@pytest.fixture
-def client(catalog: Catalog, make_dossier: MakeDossier) -> httpx.AsyncClient:
+class Keys:
+    """A keys file with a key that reads everything and one limited to Hạ Long and its wards."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.everything = create_key(path, "province-office", "*")
+        self.ha_long = create_key(path, "ha-long", "*.31.H49")
+
+    @staticmethod
+    def auth(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+
+def report_app(builder: ReportBuilder, keys_file: Path | None, gate: ReportGate | None = None) -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
     app.include_router(reports.router)
-    dossiers = [make_dossier(("received", vn("2021-04-05 09:00")))]
-    app.state.reports = ReportBuilder(catalog, SnapshotList(catalog, dossiers))
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics")
+    app.state.reports = builder
+    app.state.keys = KeyStore(keys_file)
+    app.state.report_gate = gate or ReportGate(2, 5)
+    return app
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Keys:
+    return Keys(tmp_path / "metrics-keys.csv")
+
+
+@pytest.fixture
+def client(catalog: Catalog, make_dossier: MakeDossier, keys: Keys) -> httpx.AsyncClient:
+    dossiers = [
+        make_dossier(("received", vn("2021-04-05 09:00"))),
+        make_dossier(("received", vn("2021-04-06 09:00")), agency=HONG_GAI),
+    ]
+    app = report_app(ReportBuilder(catalog, SnapshotList(catalog, dossiers)), keys.path)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://metrics", headers=keys.auth(keys.everything)
+    )
 
 
 @pytest.mark.parametrize(
@@ -165,19 +207,145 @@ def client(catalog: Catalog, make_dossier: MakeDossier) -> httpx.AsyncClient:
     [
         ("period=2021-Q5", "period"),
         ("period=2021-Q2&from=2021-01-01&to=2021-02-01", "period"),
-        ("from=2021-01-01", "period"),
+        ("", "period"),
+        ("from=2021-01-01", "to"),
+        ("to=2021-01-01", "from"),
         ("from=2021-13-01&to=2021-12-01", "from"),
+        ("from=2021-02-30&to=2021-03-01", "from"),
+        ("from=20210101&to=2021-02-01", "from"),
         ("from=2021-02-01&to=2021-01-01", "to"),
         ("period=2021&group_by=district", "group_by"),
         ("period=2021&format=pdf", "format"),
         ("period=2021&agency=000.99.99.H49", "agency"),
+        ("period=2021&agency=", "agency"),
+        # bounds: 2000-01-01 … 2099-12-31, at most 400 days apart
+        ("from=0001-01-01&to=2025-01-01", "from"),
+        ("from=1999-12-31&to=2000-01-05", "from"),
+        ("from=2099-12-01&to=2100-01-01", "to"),
+        ("from=9999-12-01&to=9999-12-31", "from"),
+        ("from=2021-01-01&to=2022-02-06", "to"),
+        ("period=1999-Q1", "period"),
+        ("period=2100", "period"),
+        ("period=0001", "period"),
+        ("period=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%91", "period"),  # full-width digits
+        ("period=", "period"),
     ],
 )
 async def test_bad_parameters_are_problem_details(client: httpx.AsyncClient, query: str, field: str) -> None:
     response = await client.get(f"/v1/reports/dossiers?{query}")
-    assert response.status_code == 422
+    assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from=2021-01-01&to=2022-02-05",  # exactly 400 days apart
+        "from=2000-01-01&to=2000-01-01",
+        "from=2099-01-01&to=2099-12-31",
+        "period=2000-01",  # 15 December 1999 – 14 January 2000 by the statutory cut-off
+        "period=2099",
+        "period=2099-Q4",
+    ],
+)
+async def test_the_bounds_themselves_are_reports(client: httpx.AsyncClient, query: str) -> None:
+    response = await client.get(f"/v1/reports/dossiers?{query}")
+    assert response.status_code == 200, response.text
+
+
+async def test_reads_need_a_known_key(client: httpx.AsyncClient) -> None:
+    url = "/v1/reports/dossiers?period=2021-Q2"
+    for headers in ({}, {"Authorization": "Bearer dk_unknown"}, {"Authorization": "Basic dXNlcjpwYXNz"}):
+        response = await client.get(url, headers={"Authorization": ""} | headers)
+        assert response.status_code == 401, headers
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert response.headers["content-type"] == "application/problem+json"
+    # a bad parameter from a caller without a key is a 401 too: nothing is checked before the key
+    response = await client.get("/v1/reports/dossiers?from=0001-01-01", headers={"Authorization": ""})
+    assert response.status_code == 401
+
+
+async def test_without_a_keys_file_every_read_is_refused(catalog: Catalog, make_dossier: MakeDossier) -> None:
+    app = report_app(ReportBuilder(catalog, SnapshotList(catalog, [])), None)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client:
+        response = await client.get("/v1/reports/dossiers?period=2021", headers={"Authorization": "Bearer x"})
+    assert response.status_code == 401
+
+
+async def test_a_key_sees_only_its_agencies(catalog: Catalog, make_dossier: MakeDossier, keys: Keys) -> None:
+    dossiers = [
+        make_dossier(("received", vn("2021-04-05 09:00")), agency=HA_LONG),
+        make_dossier(("received", vn("2021-04-05 09:00")), agency=HONG_GAI),
+        make_dossier(("received", vn("2021-04-05 09:00")), agency=HONG_GAI, procedure="1.004222"),
+        make_dossier(("received", vn("2021-04-05 09:00"))),  # Sở Tư pháp: province level
+    ]
+    app = report_app(ReportBuilder(catalog, SnapshotList(catalog, dossiers)), keys.path)
+    ha_long = Keys.auth(keys.ha_long)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client:
+
+        async def get(query: str, headers: dict[str, str] = ha_long) -> httpx.Response:
+            return await client.get(f"/v1/reports/dossiers?period=2021-Q2&{query}", headers=headers)
+
+        by_agency = (await get("group_by=agency")).json()
+        assert {r["agency"] for r in by_agency["rows"]} == {
+            code for code in catalog.agencies if code.endswith(".31.H49")
+        }
+        assert by_agency["total"]["received"]["total"] == 3
+        for group_by, rows in (
+            ("level", {"district": 1, "commune": 2}),
+            ("procedure", {PROCEDURE: 2, "1.004222": 1}),
+            ("field", {"Hộ tịch": 3}),
+        ):
+            body = (await get(f"group_by={group_by}")).json()
+            assert {r[group_by]: r["received"]["total"] for r in body["rows"]} == rows, group_by
+            assert body["total"]["received"]["total"] == 3
+        for fmt in ("csv", "xlsx"):
+            exported = await get(f"format={fmt}")
+            assert exported.status_code == 200
+            assert AGENCY.encode() not in exported.content
+        assert (await get(f"agency={HONG_GAI}")).json()["total"]["received"]["total"] == 2
+        everything = (await get("group_by=level", Keys.auth(keys.everything))).json()
+        assert everything["total"]["received"]["total"] == 4
+        for agency in (AGENCY, "000.00.00.H49", "000.99.99.H22"):
+            refused = await get(f"agency={agency}")
+            assert refused.status_code == 403
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.json()["errors"] == [
+                {"field": "agency", "message": "this key may not read that agency"}
+            ]
+            assert "Sở Tư pháp" not in refused.text
+
+
+async def test_too_many_reports_at_once_is_a_503(catalog: Catalog, keys: Keys) -> None:
+    gate = ReportGate(1, 7)
+    app = report_app(ReportBuilder(catalog, SnapshotList(catalog, [])), keys.path, gate)
+    async with (
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://m", headers=Keys.auth(keys.everything)
+        ) as client,
+        gate.slot(),  # one report in flight
+    ):
+        response = await client.get("/v1/reports/dossiers?period=2021-Q2")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "7"
+    assert response.headers["content-type"] == "application/problem+json"
+    assert gate.refused["busy"] == 1 and gate.running == 0
+
+
+def test_a_deadline_beyond_the_calendar_is_in_time_at_a_far_period(make_dossier: MakeDossier) -> None:
+    paused = make_dossier(
+        ("received", vn("2021-04-05 09:00")),
+        ("supplement_requested", vn("2021-04-06 09:00"), {"reason": "thiếu giấy tờ"}),
+    )
+    calendar = load_catalog(default_catalog_dir()).calendar()
+    row = period_contribution(paused, parse_period("2099"), calendar)
+    assert row.to_dict()["pending"] == {"total": 1, "in_time": 1, "overdue": 0, "paused": 1}
+    assert row.carried_over == 1
+    near = period_contribution(
+        paused, Period.between(vn("2021-04-01 00:00").date(), vn("2021-06-01 00:00").date()), calendar
+    )
+    assert near.to_dict()["pending"]["paused"] == 1 and near.online == 1
 
 
 async def test_csv_and_xlsx_carry_the_form_headings(client: httpx.AsyncClient) -> None:
@@ -200,7 +368,7 @@ async def test_csv_and_xlsx_carry_the_form_headings(client: httpx.AsyncClient) -
     assert values[0][0].startswith("Biểu số 06")
     assert values[3][:3] == ["Mã TTHC", "Tên thủ tục hành chính", "Số hồ sơ nhận giải quyết"]
     assert values[4][2:5] == ["Tổng số", "Từ kỳ trước chuyển qua", "Mới tiếp nhận trực tuyến"]
-    assert values[5][0] == "1.004194" and values[5][2] == 1
+    assert values[5][0] == "1.004194" and values[5][2] == 2
     assert values[-1][0] == "Tổng cộng"
 
 
@@ -209,5 +377,79 @@ async def test_json_report_has_rows_total_and_period(client: httpx.AsyncClient) 
     assert response.status_code == 200
     body = response.json()
     assert body["period"] == {"label": "2021-04", "from": "2021-03-15", "to": "2021-04-14"}
-    assert body["total"]["received"]["total"] == 1 == body["total"]["pending"]["overdue"]
+    assert body["total"]["received"]["total"] == 2 == body["total"]["pending"]["overdue"]
     assert body["pending_judged_at"] == "2021-04-15T00:00:00+07:00"
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@A1", "'@A1"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("Sở Tư pháp", "Sở Tư pháp"),
+        ("1.004194", "1.004194"),
+        ("a=b", "a=b"),
+        ("", ""),
+    ],
+)
+def test_text_cell(value: str, cell: str) -> None:
+    assert text_cell(value) == cell
+
+
+FORMULAS = {
+    AGENCY: '=HYPERLINK("http://x.example","Sở Tư pháp")',
+    HONG_GAI: "@SUM(1+1)",
+    HA_LONG: "-1+1 Hạ Long",
+}
+PROCEDURE_NAMES = {PROCEDURE: "+cmd|' /C calc'!A0", "1.004222": "-2+3"}
+
+
+def hostile_catalog(directory: Path) -> Catalog:
+    """The sample catalog with agency and procedure names that spreadsheets would run as formulas."""
+    shutil.copytree(default_catalog_dir(), directory)
+    for name, renames in (("agencies.csv", FORMULAS), ("procedures.csv", PROCEDURE_NAMES)):
+        path = directory / name
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+        for row in rows[1:]:
+            row[1] = renames.get(row[0], row[1])
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        path.write_text(out.getvalue(), encoding="utf-8")
+    return load_catalog(directory)
+
+
+async def test_text_cells_never_become_formulas(tmp_path: Path, keys: Keys) -> None:
+    catalog = hostile_catalog(tmp_path / "catalog")
+    assert catalog.agencies[AGENCY].name.startswith("=")
+    make = dossier_factory(catalog)
+    dossiers = [
+        make(("received", vn("2021-04-05 09:00"))),
+        make(("received", vn("2021-04-05 09:00")), agency=HONG_GAI, procedure="1.004222"),
+        make(("received", vn("2021-04-05 09:00")), agency=HA_LONG),
+    ]
+    app = report_app(ReportBuilder(catalog, SnapshotList(catalog, dossiers)), keys.path)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://m", headers=Keys.auth(keys.everything)
+    ) as client:
+        for group_by, names in (("agency", FORMULAS), ("procedure", PROCEDURE_NAMES)):
+            query = f"/v1/reports/dossiers?period=2021-Q2&group_by={group_by}"
+            text = (await client.get(query + "&format=csv")).content.decode("utf-8-sig")
+            rows = {row[0]: row for row in csv.reader(io.StringIO(text))}
+            book = load_workbook(io.BytesIO((await client.get(query + "&format=xlsx")).content))
+            sheet = book.active
+            assert sheet is not None
+            cells = {row[0].value: row for row in sheet.iter_rows(min_row=6)}
+            for code, name in names.items():
+                assert rows[code][1] == "'" + name, code
+                assert rows[code][2] in ("1", "2")  # numbers stay numbers
+                assert cells[code][1].value == "'" + name
+                assert cells[code][1].data_type == "s"
+                assert cells[code][2].value == int(rows[code][2]) and cells[code][2].data_type == "n"
+            assert not [c for row in sheet.iter_rows() for c in row if c.data_type == "f"]
+            # JSON is data, not a spreadsheet: the names are as in the catalog
+            body = (await client.get(query)).json()
+            assert {r["name"] for r in body["rows"]} >= set(names.values())

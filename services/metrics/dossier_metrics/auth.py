@@ -1,0 +1,100 @@
+"""Readers' keys (SPEC §5): the report API and `/v1/stats/live` need `Authorization: Bearer <key>`
+from `METRICS_API_KEYS_FILE` (the SPEC §3 format), and a key sees only the agencies its patterns
+allow. The file is reloaded on SIGHUP; keys themselves are never logged."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dossier_runtime.api_keys import ApiKey, ApiKeyRing
+from dossier_runtime.problems import Problem
+
+log = logging.getLogger(__name__)
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="readerKey",
+    description="A reader key from `METRICS_API_KEYS_FILE`: `Authorization: Bearer dk_…`.",
+)
+
+
+class KeyStore:
+    """The keys in force; `reload()` swaps them at once and keeps the previous ones on error."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.ring = ApiKeyRing.load(path) if path is not None else ApiKeyRing()
+        if path is None:
+            log.warning("METRICS_API_KEYS_FILE is not set: every report and live-stats read is refused")
+
+    def reload(self) -> bool:
+        if self.path is None:
+            return False
+        try:
+            ring = ApiKeyRing.load(self.path)
+        except Exception as exc:
+            log.error("API keys not reloaded; the previous keys stay in force", extra={"error": str(exc)})
+            return False
+        self.ring = ring
+        log.info("API keys reloaded", extra={"keys": len(ring), "file": str(self.path)})
+        return True
+
+
+def unauthorized(detail: str) -> Problem:
+    return Problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+
+
+def reader(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> ApiKey:
+    """The caller's key; 401 without one or with an unknown one."""
+    if credentials is None:
+        raise unauthorized("Send a reader key as `Authorization: Bearer <key>`.")
+    keys: KeyStore = request.app.state.keys
+    key = keys.ring.authenticate(credentials.credentials.strip())
+    if key is None:
+        raise unauthorized("Unknown API key.")
+    return key
+
+
+Reader = Annotated[ApiKey, Depends(reader)]
+
+
+def allows_everything(key: ApiKey) -> bool:
+    return "*" in key.agency_patterns
+
+
+def visibility(key: ApiKey) -> Callable[[str], bool]:
+    """`key.allows`, remembered per agency code (a report asks it for every dossier)."""
+    if allows_everything(key):
+        return lambda code: True
+    seen: dict[str, bool] = {}
+
+    def allows(code: str) -> bool:
+        found = seen.get(code)
+        if found is None:
+            found = seen[code] = key.allows(code)
+        return found
+
+    return allows
+
+
+def forbidden(agency: str) -> Problem:
+    message = "this key may not read that agency"
+    return Problem(
+        403,
+        "Forbidden",
+        f"The key does not allow agency {agency!r}.",
+        errors=[{"field": "agency", "message": message}],
+    )
+
+
+def visible_codes(key: ApiKey, codes: Iterable[str]) -> list[str]:
+    allows = visibility(key)
+    return [code for code in codes if allows(code)]
