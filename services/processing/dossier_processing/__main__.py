@@ -1,10 +1,12 @@
-"""`dossier-processing [serve|migrate]`: run the service (default) or only migrate its schema."""
+"""`dossier-processing [serve|migrate|dlq]`: run the service (default), only migrate its schema, or list
+and replay dead letters (`dlq list|replay`, see `dlq_cli.py`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 
+from dossier_processing import dlq_cli
 from dossier_processing.settings import ProcessingSettings
 from dossier_runtime.logs import configure_logging
 
@@ -45,9 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="migrate, then run the consumer, relay, push worker and HTTP API (default)")
     sub.add_parser("migrate", help="bring the database schema to the latest revision and exit")
+    dlq_cli.add_parser(sub)
     args = parser.parse_args(argv)
     settings = ProcessingSettings()
     configure_logging("processing", settings.log_level)
+    if args.command == "dlq":
+        return dlq_cli.run(args, settings)
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         print(f"schema {settings.db_schema} is at the latest revision")

@@ -42,20 +42,28 @@ _DETERMINISTIC_CLASSES = frozenset({"22", "23", "54"})
 _CONCURRENT = frozenset({"23505"})
 
 
-def sqlstate_of(exc: BaseException) -> str | None:
-    """The SQLSTATE of a database error, through SQLAlchemy's wrapping and exception chaining."""
+def _driver_error(exc: BaseException) -> tuple[BaseException, str] | None:
+    """The innermost error that carries a SQLSTATE (the driver's own), through SQLAlchemy's wrapping
+    and exception chaining, with that SQLSTATE."""
+    found: tuple[BaseException, str] | None = None
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
-        current = todo.pop()
+        current = todo.pop(0)
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
         state = getattr(current, "sqlstate", None)
         if isinstance(state, str) and state:
-            return state
+            found = (current, state)
         todo.extend([getattr(current, "orig", None), current.__cause__, current.__context__])
-    return None
+    return found
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, or `None` for any other error."""
+    found = _driver_error(exc)
+    return found[1] if found else None
 
 
 def is_deterministic_db_error(exc: BaseException) -> bool:
@@ -66,6 +74,13 @@ def is_deterministic_db_error(exc: BaseException) -> bool:
 
 
 def describe(exc: BaseException) -> str:
-    """`Type: message`, on one line, short enough for a Kafka header and a log line."""
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    """`Type: message`, on one line, short enough for a Kafka header and a log line. A database error is
+    described by the driver's message and SQLSTATE alone (not the statement and its parameters)."""
+    driver = _driver_error(exc)
+    if driver is not None:
+        error, state = driver
+        text = f"{type(error).__name__} (SQLSTATE {state}): {error}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    text = " ".join(text.split())
     return text if len(text) <= 1000 else text[:999] + "…"

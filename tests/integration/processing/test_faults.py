@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 from processing_factory import event, interleave, stream
 from processing_harness import db, produce, read_topic, running_app, scalar, wait_until
@@ -113,22 +114,46 @@ async def _outbox_drained(s: ProcessingSettings) -> bool:
 async def test_postgres_restarted_during_consumption_loses_nothing(
     processing_settings: ProcessingSettings, private_postgres
 ) -> None:
-    s = processing_settings.model_copy(update={"database_url": private_postgres.url, "batch_size": 500})
+    s = processing_settings.model_copy(
+        update={"database_url": private_postgres.url, "batch_size": 500, "stalled_unready_after_s": 0.5}
+    )
     histories = list(stream(2_000, seed=4))
     events = interleave(histories, __import__("random").Random(4))
     half = len(events) // 2
     await produce(s, events[:half])
-    async with running_app(s):
+    async with running_app(s) as client:
         await wait_until(lambda: _progress(s, 1), what="consumption started")
         await asyncio.to_thread(private_postgres.stop)
         await produce(s, events[half:])
-        await asyncio.sleep(3)
+        # the consumer retries the batch it holds, and says so: unready, stalled, no dead letter
+        await wait_until(lambda: _unready_for(client, "consumer"), what="/readyz names the stalled consumer")
+        metrics = (await client.get("/metrics")).text
+        assert _gauge(metrics, "processing_consumer_stalled_seconds") > 0
         await asyncio.to_thread(private_postgres.start)
         await wait_until(
             lambda: _progress(s, len(events)), timeout_s=120, what="all applied after the restart"
         )
         await wait_until(lambda: _outbox_drained(s), timeout_s=60, what="outbox drained")
+        await wait_until(lambda: _ready(client), what="ready again")
+        metrics = (await client.get("/metrics")).text
+        assert _gauge(metrics, "processing_consumer_stalled_seconds") == 0
+        assert _gauge(metrics, "processing_batch_retries_total") > 0
     await _check_exact(s, histories, len(events))
+    assert await read_topic(s.kafka_bootstrap_servers, s.dlq_topic) == []
+
+
+async def _unready_for(client: httpx.AsyncClient, check: str) -> bool:
+    answer = await client.get("/readyz")
+    return answer.status_code == 503 and check in answer.json()["detail"]
+
+
+async def _ready(client: httpx.AsyncClient) -> bool:
+    return (await client.get("/readyz")).status_code == 200
+
+
+def _gauge(metrics: str, name: str) -> float:
+    (line,) = [line for line in metrics.splitlines() if line.startswith(name + " ")]
+    return float(line.split()[1])
 
 
 async def test_poison_messages_go_to_the_dlq_and_the_stream_continues(

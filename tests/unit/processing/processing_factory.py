@@ -6,10 +6,10 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dossier_contracts.event_codec import encode_event, event_to_proto
+from dossier_contracts.event_codec import decode_event, encode_event, event_to_proto, to_timestamp
 from dossier_core.calendar import VN_TZ
 
 AGENCIES = ("000.00.18.H49", "000.00.31.H49", "000.01.31.H49", "000.00.51.H49", "000.00.10.H49")
@@ -40,6 +40,21 @@ def event(event_type: str, code: str, at: datetime, agency: str | None = None, *
         "data": data,
     }
     return Sent(event_id, code, body["type"], at, encode_event(event_to_proto(body, source="test")))
+
+
+def with_id(sent: Sent, event_id: str) -> Sent:
+    """Another event that reuses `event_id` (a conflict unless its content is the same)."""
+    msg = decode_event(sent.raw)
+    msg.event_id = event_id
+    return Sent(event_id, sent.dossier_code, sent.type, sent.occurred_at, encode_event(msg))
+
+
+def resent(sent: Sent, source: str = "another-key") -> Sent:
+    """The same event sent again through intake: the same content, another `recorded_at` and `source`."""
+    msg = decode_event(sent.raw)
+    msg.recorded_at.CopyFrom(to_timestamp(datetime(2026, 1, 2, tzinfo=UTC)))
+    msg.source = source
+    return Sent(sent.event_id, sent.dossier_code, sent.type, sent.occurred_at, encode_event(msg))
 
 
 def dossier_code(agency: str, n: int, day: datetime = START) -> str:

@@ -4,13 +4,12 @@ events the fold cannot apply, and events outside the bounds. Only the offending 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from processing_factory import START, Sent, event
+from processing_factory import START, Sent, event, resent, with_id
 
-from dossier_contracts.event_codec import decode_event, encode_event, to_timestamp
 from dossier_contracts.snapshot_codec import decode_snapshot
 from dossier_core.catalog import default_catalog_dir, load_catalog
 from dossier_processing import batch
@@ -45,20 +44,6 @@ def incoming(sent: list[Sent]) -> list[Incoming]:
     )
     assert not rejected
     return items
-
-
-def with_id(sent: Sent, event_id: str) -> Sent:
-    msg = decode_event(sent.raw)
-    msg.event_id = event_id
-    return Sent(event_id, sent.dossier_code, sent.type, sent.occurred_at, encode_event(msg))
-
-
-def resent(sent: Sent) -> Sent:
-    """The same event as sent again through intake: another `recorded_at` and `source`."""
-    msg = decode_event(sent.raw)
-    msg.recorded_at.CopyFrom(to_timestamp(datetime(2026, 1, 2, tzinfo=UTC)))
-    msg.source = "another-key"
-    return Sent(sent.event_id, sent.dossier_code, sent.type, sent.occurred_at, encode_event(msg))
 
 
 def run(sent: list[Sent], stored: dict[str, StoredDossier] | None = None, **kw: Any) -> batch.BatchPlan:
