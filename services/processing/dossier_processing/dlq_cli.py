@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from dossier_core.calendar import VN_TZ
 from dossier_processing.dlq import (
@@ -128,12 +129,13 @@ async def scan(
 ) -> AsyncIterator[DeadLetter]:
     """The dead letters of `topic` that `selection` matches, partition by partition, from the start (or
     `since`) to the end offsets found when the scan starts. `progress(scanned, total, selected)`."""
+    partitions = await _partitions(bootstrap, topic)
+    if not partitions:
+        return
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     await reader.start()
     try:
-        if topic not in await reader.topics():
-            return
-        tps = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or ())]
+        tps = [TopicPartition(topic, p) for p in partitions]
         ends = await reader.end_offsets(tps)
         starts = await reader.beginning_offsets(tps)
         if selection.since is not None:
@@ -171,6 +173,17 @@ async def scan(
                 progress(scanned, total, selected)
     finally:
         await reader.stop()
+
+
+async def _partitions(bootstrap: str, topic: str) -> list[int]:
+    """The partitions of `topic` (none if it does not exist: nothing was dead-lettered yet)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(p["partition"] for p in described.get("partitions", ()))
 
 
 class _Progress:
