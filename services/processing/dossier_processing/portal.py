@@ -6,6 +6,13 @@ dossiers in batches as `{"service": "DongBoHoSoMC", "isUpdating": true, "data": 
 accepted a batch only when it answers 2xx with `error_code` 0; anything else (an error status, a timeout,
 another body) leaves every dossier of the batch unsynced, with the error and an exponentially growing
 wait before its next attempt. `synced_version` is only ever set to a version the portal accepted.
+
+Safe with any number of instances: a batch is claimed with `SELECT … FOR UPDATE SKIP LOCKED` on its
+`sync_state` rows and the lock is held until the portal's answer is recorded (the request is bounded by
+`PROCESSING_PORTAL_TIMEOUT_S` in total), so each dossier is in one instance's hands at a time; a claim
+only takes a version newer than the one the portal holds. Per dossier, versions therefore reach the
+portal in increasing order, and a version the portal accepted is never posted again. The change feed is
+followed by one instance at a time (its cursor row is locked the same way).
 """
 
 from __future__ import annotations
@@ -97,11 +104,15 @@ class PortalPusher:
             await self.client.aclose()
 
     async def follow_changes(self) -> None:
-        """Note the version the portal must receive for every dossier changed since the last call."""
+        """Note the version the portal must receive for every dossier changed since the last call
+        (skipped while another instance is following the feed)."""
         name = self.settings.portal_name
         while True:
             async with self.engine.begin() as conn:
-                xid, code = await repository.sync_cursor(conn, name)
+                cursor = await repository.lock_sync_cursor(conn, name)
+                if cursor is None:
+                    return
+                xid, code = cursor
                 rows = await repository.changes_after(conn, xid, code, 1000)
                 if not rows:
                     return
@@ -111,33 +122,33 @@ class PortalPusher:
                 return
 
     async def push_once(self) -> int:
-        """Post one batch of due dossiers; returns how many were attempted."""
-        async with self.engine.connect() as conn:
-            rows = await repository.due_for_sync(conn, self.settings.portal_batch_size)
-        if not rows:
-            return 0
-        records = [portal_record(r._mapping, self.catalog) for r in rows]
-        body: dict[str, Any] = {"service": SERVICE, "isUpdating": True, "data": records}
-        try:
-            response = await self.client.post(self.url, json=body)
-            accepted(response)
-        except (httpx.HTTPError, PortalRefused) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
-            s = self.settings
-            failures = {
-                r.dossier_code: (
-                    error,
-                    backoff_s(r.attempts, s.portal_backoff_base_s, s.portal_backoff_max_s),
-                )
-                for r in rows
-            }
-            async with self.engine.begin() as conn:
+        """Claim and post one batch of due dossiers; returns how many were attempted. The claim (row
+        locks) lasts until the outcome is committed."""
+        async with self.engine.connect() as conn, conn.begin():
+            rows = await repository.claim_due_for_sync(conn, self.settings.portal_batch_size)
+            if not rows:
+                return 0
+            records = [portal_record(r._mapping, self.catalog) for r in rows]
+            body: dict[str, Any] = {"service": SERVICE, "isUpdating": True, "data": records}
+            try:
+                async with asyncio.timeout(self.settings.portal_timeout_s):
+                    response = await self.client.post(self.url, json=body)
+                accepted(response)
+            except (httpx.HTTPError, PortalRefused, TimeoutError) as exc:
+                error = f"{type(exc).__name__}: {exc}"[:500]
+                s = self.settings
+                failures = {
+                    r.dossier_code: (
+                        error,
+                        backoff_s(r.attempts, s.portal_backoff_base_s, s.portal_backoff_max_s),
+                    )
+                    for r in rows
+                }
                 await repository.mark_sync_failed(conn, failures)
-            self.metrics.portal_requests.labels("failed").inc()
-            self.metrics.portal_records.labels("failed").inc(len(rows))
-            log.warning("portal refused a batch", extra={"error": error, "records": len(rows)})
-            return len(rows)
-        async with self.engine.begin() as conn:
+                self.metrics.portal_requests.labels("failed").inc()
+                self.metrics.portal_records.labels("failed").inc(len(rows))
+                log.warning("portal refused a batch", extra={"error": error, "records": len(rows)})
+                return len(rows)
             await repository.mark_synced(conn, {r.dossier_code: r.version for r in rows})
         self.metrics.portal_requests.labels("accepted").inc()
         self.metrics.portal_records.labels("accepted").inc(len(rows))

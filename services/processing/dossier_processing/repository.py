@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, Text, and_, cast, func, literal, select, text, tuple_
+from sqlalchemy import ARRAY, Row, Text, and_, any_, cast, func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dossier_contracts.event_codec import decode_event
@@ -311,6 +311,12 @@ class ListFilter:
     agency: str | None = None
     status: int | None = None
     pending_state: str | None = None
+    #: `LIKE` patterns of the agencies the reader may see; None = no narrowing in SQL
+    agencies_like: Sequence[str] | None = None
+
+
+def _agency_like(patterns: Sequence[str]) -> Any:
+    return D.c.agency_code.like(any_(cast(literal(list(patterns), ARRAY(Text)), ARRAY(Text))))
 
 
 async def list_dossiers(
@@ -321,6 +327,8 @@ async def list_dossiers(
     query = select(*READ_COLUMNS)
     if f.agency:
         query = query.where(D.c.agency_code == f.agency)
+    if f.agencies_like is not None:
+        query = query.where(_agency_like(f.agencies_like))
     if f.status is not None:
         query = query.where(D.c.status_code == f.status)
     if f.pending_state == "paused":
@@ -336,16 +344,20 @@ async def list_dossiers(
     return list(await conn.execute(query.order_by(D.c.dossier_code).limit(limit)))
 
 
-async def changes_after(conn: AsyncConnection, xid: int, code: str, limit: int) -> list[Row[Any]]:
+async def changes_after(
+    conn: AsyncConnection, xid: int, code: str, limit: int, agencies_like: Sequence[str] | None = None
+) -> list[Row[Any]]:
     """Dossiers changed after the (transaction id, code) cursor, only from transactions older than
-    every one still running, so a reader never skips a change that commits later."""
+    every one still running, so a reader never skips a change that commits later; `agencies_like`
+    (`LIKE` patterns) leaves other agencies out."""
     cursor = tuple_(D.c.change_xid, D.c.dossier_code) > tuple_(
         cast(literal(str(xid)), models.Xid8()), literal(code)
     )
     horizon = D.c.change_xid < func.pg_snapshot_xmin(func.pg_current_snapshot())
+    scope = _agency_like(agencies_like) if agencies_like is not None else literal(True)
     query = (
         select(*READ_COLUMNS, cast(D.c.change_xid, Text).label("xid_text"))
-        .where(and_(cursor, horizon))
+        .where(and_(cursor, horizon, scope))
         .order_by(D.c.change_xid, D.c.dossier_code)
         .limit(limit)
     )
@@ -355,13 +367,25 @@ async def changes_after(conn: AsyncConnection, xid: int, code: str, limit: int) 
 # -- portal sync ----------------------------------------------------------------------------------
 
 
-async def sync_cursor(conn: AsyncConnection, name: str) -> tuple[int, str]:
-    row = (
+async def lock_sync_cursor(conn: AsyncConnection, name: str) -> tuple[int, str] | None:
+    """The cursor, locked until the end of the caller's transaction; None while another instance
+    holds it (one follower of the change feed at a time)."""
+    lock = text(
+        "select change_xid::text, dossier_code from sync_cursor where name = :n for update skip locked"
+    )
+    row = (await conn.execute(lock, {"n": name})).first()
+    if row is None:
+        if await conn.scalar(text("select exists (select 1 from sync_cursor where name = :n)"), {"n": name}):
+            return None
         await conn.execute(
-            text("select change_xid::text, dossier_code from sync_cursor where name = :n"), {"n": name}
+            text(
+                "insert into sync_cursor (name, change_xid, dossier_code) values (:n, cast('0' as xid8), '')"
+                " on conflict (name) do nothing"
+            ),
+            {"n": name},
         )
-    ).first()
-    return (int(row[0]), row[1]) if row else (0, "")
+        row = (await conn.execute(lock, {"n": name})).first()
+    return (int(row[0]), row[1]) if row is not None else None
 
 
 async def save_sync_cursor(conn: AsyncConnection, name: str, xid: int, code: str) -> None:
@@ -393,15 +417,23 @@ async def want_sync(conn: AsyncConnection, versions: dict[str, int]) -> None:
         )
 
 
-async def due_for_sync(conn: AsyncConnection, limit: int) -> list[Row[Any]]:
-    """Dossiers whose latest version the portal has not accepted yet and whose backoff is over."""
+async def claim_due_for_sync(conn: AsyncConnection, limit: int) -> list[Row[Any]]:
+    """Dossiers whose latest version the portal has not accepted yet and whose backoff is over, their
+    `sync_state` rows locked until the end of the caller's transaction. Rows another instance holds
+    are skipped, so each dossier is posted by one instance at a time; the version condition is
+    re-checked on the locked row, so a version the portal already took is never posted again."""
     S = models.sync_state
     query = (
-        select(*READ_COLUMNS, S.c.attempts)
+        select(*READ_COLUMNS, S.c.attempts, S.c.synced_version)
         .join(S, S.c.dossier_code == D.c.dossier_code)
-        .where(S.c.wanted_version > S.c.synced_version, S.c.next_attempt_at <= func.now())
+        .where(
+            S.c.wanted_version > S.c.synced_version,
+            D.c.version > S.c.synced_version,
+            S.c.next_attempt_at <= func.now(),
+        )
         .order_by(S.c.next_attempt_at)
         .limit(limit)
+        .with_for_update(of=S, skip_locked=True)
     )
     return list(await conn.execute(query))
 
