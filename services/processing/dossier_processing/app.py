@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from dossier_core.catalog import load_catalog
 from dossier_processing.api import router
+from dossier_processing.api_models import install_openapi
 from dossier_processing.consumer import EventConsumer
 from dossier_processing.db import make_engine
 from dossier_processing.dlq import DeadLetters
@@ -121,6 +122,7 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
     app = FastAPI(title="Dossier processing", version="1", lifespan=lifespan)
     install_problem_handlers(app)
     app.include_router(router)
+    install_openapi(app)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -75,7 +75,7 @@ async def test_an_id_of_another_dossier_is_a_conflict_and_a_later_dossier_is_app
 
 
 async def test_the_501st_event_of_a_dossier_is_dead_lettered_and_the_dossier_flagged(
-    processing_settings: ProcessingSettings,
+    processing_settings: ProcessingSettings, processing_key: str
 ) -> None:
     s = processing_settings
     history = [received(A)] + [
@@ -87,7 +87,9 @@ async def test_the_501st_event_of_a_dossier_is_dead_lettered_and_the_dossier_fla
         (letter,) = await letters(s, 1)
         await wait_until(lambda: stored(s, fresh.event_id), what="the next dossier applied")
         await wait_until(lambda: _flag_published(s), what="the flagged snapshot published")
-        view = (await client.get(f"/v1/dossiers/{A}")).json()
+        view = (
+            await client.get(f"/v1/dossiers/{A}", headers={"Authorization": f"Bearer {processing_key}"})
+        ).json()
         metrics = (await client.get("/metrics")).text
     assert headers(letter)["dlq-reason"] == "dossier_event_limit" and letter.value == history[-1].raw
     assert view["event_count"] == 500 and "event_limit_reached" in view["anomalies"]

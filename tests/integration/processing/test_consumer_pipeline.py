@@ -65,11 +65,14 @@ def every_type() -> list:
     ]
 
 
-async def test_every_event_type_is_applied_end_to_end(processing_settings: ProcessingSettings) -> None:
+async def test_every_event_type_is_applied_end_to_end(
+    processing_settings: ProcessingSettings, processing_key: str
+) -> None:
     s = processing_settings
     sent = every_type()
     await produce(s, sent)
     async with running_app(s) as client:
+        client.headers["Authorization"] = f"Bearer {processing_key}"
         await wait_until(lambda: _count(s, "events", len(sent)), what="all events stored")
         await wait_until(lambda: _all_published(s), what="relay")
         view = (await client.get(f"/v1/dossiers/{CODE}")).json()

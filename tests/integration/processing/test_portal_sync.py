@@ -7,7 +7,7 @@ import random
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -191,12 +191,13 @@ async def _drain(client: Any, key: str) -> list[dict[str, Any]]:
 
 
 async def test_list_filters_and_pending_state_against_the_clock(
-    processing_settings: ProcessingSettings,
+    processing_settings: ProcessingSettings, processing_key: str
 ) -> None:
     s = processing_settings.model_copy(update={"run_relay": False})
+    auth = {"Authorization": f"Bearer {processing_key}"}
     a = "000.00.18.H49"
     codes = [f"{a}-250303-000{i}" for i in range(1, 6)]
-    far = (START + timedelta(days=365 * 80)).isoformat()
+    far = datetime(2099, 12, 1, 8, 0, tzinfo=START.tzinfo).isoformat()  # the latest instant SPEC allows
     events = [
         event("received", codes[0], START, procedure_code="1.004194", channel="direct"),  # overdue long ago
         event(
@@ -213,20 +214,24 @@ async def test_list_filters_and_pending_state_against_the_clock(
         await wait_until(lambda: _stored(s, len(events)), what="events applied")
 
         async def codes_of(**params: Any) -> list[str]:
-            return [
-                d["dossier_code"] for d in (await client.get("/v1/dossiers", params=params)).json()["items"]
-            ]
+            page = await client.get("/v1/dossiers", params=params, headers=auth)
+            return [d["dossier_code"] for d in page.json()["items"]]
 
         assert await codes_of(agency=a, pending_state="overdue") == [codes[0]]
         assert await codes_of(agency=a, pending_state="in_time") == [codes[1], codes[2]]
         assert await codes_of(pending_state="paused") == [codes[2]]
         assert await codes_of(agency=a, status=9) == [codes[3]]
-        page = (await client.get("/v1/dossiers", params={"limit": 2})).json()
+        page = (await client.get("/v1/dossiers", params={"limit": 2}, headers=auth)).json()
         assert len(page["items"]) == 2 and page["next_cursor"]
-        rest = (await client.get("/v1/dossiers", params={"limit": 10, "cursor": page["next_cursor"]})).json()
+        params = {"limit": 10, "cursor": page["next_cursor"]}
+        rest = (await client.get("/v1/dossiers", params=params, headers=auth)).json()
         assert len(rest["items"]) == 3 and rest["next_cursor"] is None
-        assert (await client.get("/v1/dossiers", params={"cursor": "%%%"})).status_code == 400
-        assert (await client.get("/v1/dossiers", params={"pending_state": "soon"})).status_code == 422
+        for bad in ({"cursor": "a b"}, {"pending_state": "soon"}, {"agency": ""}, {"limit": 0}):
+            refused = await client.get("/v1/dossiers", params=bad, headers=auth)
+            assert refused.status_code == 422, bad
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.json()["errors"][0]["field"] == f"query.{next(iter(bad))}"
+        assert (await client.get("/v1/dossiers")).status_code == 401
         ready = await client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["checks"]["database"] is True
         assert (await client.get("/healthz")).json() == {"status": "ok"}
