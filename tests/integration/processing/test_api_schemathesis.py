@@ -1,0 +1,107 @@
+"""Schemathesis with every check against the running processing service (a real process on the real
+Kafka and PostgreSQL, with a reader key and dossiers stored): every answer is one the OpenAPI document
+declares, with the declared media type, headers and schema; what the schema calls valid is accepted
+and what it calls invalid is refused; the key is enforced."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from processing_factory import interleave, stream
+from processing_harness import produce, scalar, wait_until
+
+from dossier_processing.api_models import DOSSIER_EXAMPLE
+from dossier_processing.settings import ProcessingSettings
+from tests.support import ROOT, ServiceProcess, free_port
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES_PER_OPERATION = 40
+
+
+@pytest.fixture
+def processing_process(processing_settings: ProcessingSettings, tmp_path: Path) -> Iterator[ServiceProcess]:
+    s = processing_settings
+    env = {
+        **os.environ,
+        "DATABASE_URL": s.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
+        "PROCESSING_PORT": str(free_port()),
+        "PROCESSING_DB_SCHEMA": s.db_schema,
+        "PROCESSING_EVENTS_TOPIC": s.events_topic,
+        "PROCESSING_STATUS_TOPIC": s.status_topic,
+        "PROCESSING_DLQ_TOPIC": s.dlq_topic,
+        "PROCESSING_CONSUMER_GROUP": s.consumer_group,
+        "PROCESSING_TOPIC_PARTITIONS": str(s.topic_partitions),
+        "PROCESSING_API_KEYS_FILE": str(s.api_keys_file),
+        "LOG_LEVEL": "INFO",
+    }
+    process = ServiceProcess("processing", int(env["PROCESSING_PORT"]), env, tmp_path / "processing.log")
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+async def test_schemathesis_finds_nothing(
+    processing_settings: ProcessingSettings,
+    processing_process: ServiceProcess,
+    processing_key: str,
+    tmp_path: Path,
+) -> None:
+    s = processing_settings
+    histories = list(stream(40, seed=9))
+    assert histories[0][0].dossier_code == DOSSIER_EXAMPLE  # the document's example is a stored dossier
+    await produce(s, interleave(histories, random.Random(9)))
+    await asyncio.to_thread(processing_process.start)
+    total = sum(map(len, histories))
+    await wait_until(lambda: _stored(s, total), what="events applied")
+
+    run = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            f"{processing_process.url}/openapi.json",
+            "--checks",
+            "all",
+            "--header",
+            f"Authorization: Bearer {processing_key}",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--max-examples",
+            str(EXAMPLES_PER_OPERATION),
+            "--seed",
+            "20261201",
+            "--workers",
+            "2",
+            "--request-timeout",
+            "30",
+            "--suppress-health-check",
+            "all",
+            "--report",
+            "junit",
+            "--report-dir",
+            str(tmp_path / "schemathesis"),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
+    assert "Traceback" not in processing_process.tail(400)
+
+
+async def _stored(s: ProcessingSettings, n: int) -> bool:
+    return (await scalar(s, "select count(*) from events")) == n
