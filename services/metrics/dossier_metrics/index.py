@@ -65,11 +65,11 @@ def open_entry(dossier: Dossier, now: datetime, calendar: WorkingCalendar) -> Op
     at = datetime.fromtimestamp(since, now.tzinfo) if since > now.timestamp() else now
     try:
         due = dossier.effective_due(at, calendar)
-    except ValueError as exc:  # a deadline beyond the working calendar's years: never overdue
+    except ValueError as exc:  # a deadline beyond the working calendar's years: asked at each scrape
         log.warning(
             "deadline beyond the calendar", extra={"dossier": dossier.dossier_code, "error": str(exc)}
         )
-        return OpenEntry(dossier.agency_code, None, since, None)
+        return OpenEntry(dossier.agency_code, None, since, dossier)
     keep = has_open_pause or since > now.timestamp()
     return OpenEntry(dossier.agency_code, due.timestamp() if due else None, since, dossier if keep else None)
 

@@ -5,9 +5,10 @@ point the service at it and at a fresh schema, and a way to run the app's lifesp
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from dossier_metrics.index import Clock
 from dossier_metrics.settings import MetricsSettings
 from dossier_runtime.api_keys import create_key
 from dossier_runtime.kafka import ensure_topics
+from tests.support import ServiceProcess, free_port
 
 PARTITIONS = 3
 
@@ -206,3 +208,33 @@ def run_app() -> Callable[..., Any]:
 @pytest.fixture
 def wait() -> Callable[..., Awaitable[None]]:
     return wait_until
+
+
+def service_env(settings: MetricsSettings, port: int) -> dict[str, str]:
+    """The environment that makes `python -m dossier_metrics` serve these settings."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "DATABASE_URL": settings.database_url,
+        "METRICS_DB_SCHEMA": settings.db_schema,
+        "METRICS_STATUS_TOPIC": settings.status_topic,
+        "METRICS_STATUS_TOPIC_PARTITIONS": str(settings.status_topic_partitions),
+        "METRICS_CONSUMER_GROUP": settings.consumer_group,
+        "METRICS_PORT": str(port),
+        "LOG_LEVEL": "INFO",
+    }
+    if settings.api_keys_file is not None:
+        env["METRICS_API_KEYS_FILE"] = str(settings.api_keys_file)
+    return env
+
+
+@pytest.fixture
+def metrics_process(settings: MetricsSettings, tmp_path: Path) -> Iterator[ServiceProcess]:
+    """The metrics service as a real process (`python -m dossier_metrics`) on a free port, not
+    started yet; stopped after the test."""
+    port = free_port()
+    service = ServiceProcess("metrics", port, service_env(settings, port), tmp_path / "metrics.log")
+    try:
+        yield service
+    finally:
+        service.stop()

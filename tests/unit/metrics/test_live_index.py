@@ -166,3 +166,21 @@ def test_scrape_answers_equal_the_domain_at_any_later_instant(
         }
         got = gauges(index, dossier.agency_code)
         assert {k: got[k] for k in expected} == expected
+
+
+def test_a_deadline_beyond_the_calendar_never_breaks_a_scrape(
+    make_dossier: MakeDossier, calendar: WorkingCalendar
+) -> None:
+    # The latest appointment SPEC admits, paused at once: by 2040 the deadline (now plus the century
+    # of working time that was left) lies beyond the working calendar's last year.
+    dossier = make_dossier(
+        ("received", vn("2000-01-04 09:00"), {"due_at": "2099-12-31T17:00:00+07:00"}),
+        ("supplement_requested", vn("2000-01-05 09:00"), {"reason": "thiếu giấy tờ"}),
+    )
+    clock = MovingClock(vn("2026-12-01 09:00"))
+    index = index_with(clock, calendar, dossier)
+    assert gauges(index) == {"in_time": 1, "overdue": 0, "paused": 1, "due_soon": 0}
+    clock.now = vn("2040-01-02 09:00")
+    assert gauges(index) == {"in_time": 1, "overdue": 0, "paused": 1, "due_soon": 0}
+    fresh = index_with(clock, calendar, dossier)  # a dossier first seen then
+    assert gauges(fresh) == {"in_time": 1, "overdue": 0, "paused": 1, "due_soon": 0}

@@ -18,10 +18,11 @@ from fastapi import FastAPI
 from openpyxl import load_workbook
 
 from dossier_contracts.snapshot_codec import dossier_to_snapshot
-from dossier_core.calendar import VN_TZ
+from dossier_core.calendar import VN_TZ, CalendarRangeError
 from dossier_core.catalog import Catalog, default_catalog_dir, load_catalog
 from dossier_core.dossier import Dossier
-from dossier_core.periods import Period, parse_period
+from dossier_core.periods import parse_period
+from dossier_core.report import contribution
 from dossier_metrics import reports
 from dossier_metrics.auth import KeyStore
 from dossier_metrics.report_form import text_cell
@@ -334,18 +335,22 @@ async def test_too_many_reports_at_once_is_a_503(catalog: Catalog, keys: Keys) -
 
 
 def test_a_deadline_beyond_the_calendar_is_in_time_at_a_far_period(make_dossier: MakeDossier) -> None:
+    # Received in 2000 with the latest appointment SPEC admits, paused the next day: at the end of
+    # 2099 the time left (a century of working time) runs past the calendar's last year.
     paused = make_dossier(
-        ("received", vn("2021-04-05 09:00")),
-        ("supplement_requested", vn("2021-04-06 09:00"), {"reason": "thiếu giấy tờ"}),
+        ("received", vn("2000-01-04 09:00"), {"due_at": "2099-12-31T17:00:00+07:00"}),
+        ("supplement_requested", vn("2000-01-05 09:00"), {"reason": "thiếu giấy tờ"}),
     )
     calendar = load_catalog(default_catalog_dir()).calendar()
-    row = period_contribution(paused, parse_period("2099"), calendar)
+    far = parse_period("2099")
+    with pytest.raises(CalendarRangeError):
+        contribution(paused, far, calendar)
+    row = period_contribution(paused, far, calendar)
     assert row.to_dict()["pending"] == {"total": 1, "in_time": 1, "overdue": 0, "paused": 1}
-    assert row.carried_over == 1
-    near = period_contribution(
-        paused, Period.between(vn("2021-04-01 00:00").date(), vn("2021-06-01 00:00").date()), calendar
-    )
-    assert near.to_dict()["pending"]["paused"] == 1 and near.online == 1
+    assert row.carried_over == 1 and row.received_total == 1
+    first = period_contribution(paused, parse_period("2000-Q1"), calendar)
+    assert first == contribution(paused, parse_period("2000-Q1"), calendar)
+    assert first.to_dict()["pending"]["paused"] == 1 and first.direct + first.online + first.postal == 1
 
 
 async def test_csv_and_xlsx_carry_the_form_headings(client: httpx.AsyncClient) -> None:
