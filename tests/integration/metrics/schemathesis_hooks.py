@@ -1,0 +1,41 @@
+"""Schemathesis hooks for the metrics API (loaded through `SCHEMATHESIS_HOOKS`).
+
+OpenAPI cannot say that the report takes either `period` or both `from` and `to`, with `from ≤ to`
+at most 400 days apart: the operation's description says it, the service answers 422 otherwise, and
+this filter keeps generated *positive* cases (those the schema calls valid) to the combinations the
+description allows. Negative cases are left as generated."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import schemathesis
+
+REPORT = "/v1/reports/dossiers"
+MAX_SPAN_DAYS = 400
+
+
+def _day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def report_range_is_valid(query: dict[str, Any]) -> bool:
+    has_period = "period" in query
+    has_from, has_to = "from" in query, "to" in query
+    if has_period:
+        return not (has_from or has_to)
+    if not (has_from and has_to):
+        return False
+    first, last = _day(query["from"]), _day(query["to"])
+    return first is not None and last is not None and 0 <= (last - first).days <= MAX_SPAN_DAYS
+
+
+@schemathesis.hook
+def filter_case(context: schemathesis.HookContext, case: schemathesis.Case) -> bool:
+    if case.operation.path != REPORT or case.meta is None or not case.meta.generation.mode.is_positive:
+        return True
+    return report_range_is_valid(dict(case.query or {}))
