@@ -6,13 +6,15 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
 from dossier_core.catalog import load_catalog
 from dossier_intake import __doc__ as DESCRIPTION
 from dossier_intake.auth import KeyStore
+from dossier_intake.draining import UnreadBodyDrain
 from dossier_intake.limits import RateLimiter
 from dossier_intake.observability import IntakeMetrics, RequestMetricsMiddleware
 from dossier_intake.openapi import install_openapi
@@ -26,7 +28,14 @@ from dossier_runtime.problems import install_problem_handlers
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: IntakeSettings | None = None, clock: Callable[[], datetime] = system_clock
+) -> FastAPI:
+    """The intake app; `clock` (aware) is what `occurred_at` is compared with."""
     settings = settings or IntakeSettings()
     metrics = IntakeMetrics()
 
@@ -44,7 +53,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         publisher = EventPublisher(settings, metrics)
         await publisher.start(settings.kafka_startup_timeout_s)
         limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-        app.state.intake = IntakeState(settings, catalog, keys, limiter, publisher, metrics)
+        app.state.intake = IntakeState(settings, catalog, keys, limiter, publisher, metrics, clock)
         reload_on_sighup = _watch_sighup(keys)
         log.info(
             "intake ready",
@@ -70,6 +79,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    # outermost, so that every early answer (413, 401, 429, …) waits until the body is read
+    app.add_middleware(UnreadBodyDrain, max_bytes=settings.drain_max_bytes, max_seconds=settings.drain_max_s)
     return app
 
 

@@ -21,6 +21,11 @@ class IntakeSettings(ServiceSettings):
 
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_batch_events: int = Field(default=1000, ge=1)
+    # Before answering a request whose body was not read to its end (413, 401, 429, …), read and
+    # discard the rest, up to this many bytes and seconds, so that a client that sends its whole
+    # body before reading (no `Expect: 100-continue`) receives the answer, not a connection reset.
+    drain_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    drain_max_s: float = Field(default=30.0, ge=0)
     # Token bucket per API key, counted in requests (a batch is one request); 0 turns it off.
     rate_limit_per_s: float = Field(default=200.0, ge=0)
     rate_limit_burst: int = Field(default=400, ge=1)

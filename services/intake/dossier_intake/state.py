@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -24,6 +26,7 @@ class IntakeState:
     limiter: RateLimiter
     publisher: EventPublisher
     metrics: IntakeMetrics
+    clock: Callable[[], datetime]  # aware; `occurred_at` may be at most 24 hours after it
 
 
 def intake_state(request: Request) -> IntakeState:

@@ -11,8 +11,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from dossier_contracts.event_codec import decode_event
 from dossier_contracts.gen.dossier.v1 import events_pb2
-from dossier_intake.app import create_app
+from dossier_intake.app import create_app, system_clock
 from dossier_intake.settings import IntakeSettings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -76,9 +77,11 @@ class Intake:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: IntakeSettings) -> AsyncIterator[httpx.AsyncClient]:
+async def running(
+    settings: IntakeSettings, clock: Callable[[], datetime] = system_clock
+) -> AsyncIterator[httpx.AsyncClient]:
     """The app with its lifespan started, and a client talking to it in-process."""
-    app = create_app(settings)
+    app = create_app(settings, clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake", timeout=30) as client:
@@ -179,6 +182,9 @@ def _env(settings: IntakeSettings, port: int) -> dict[str, str]:
         INTAKE_TOPIC_PARTITIONS=str(settings.topic_partitions),
         INTAKE_RATE_LIMIT_PER_S=str(settings.rate_limit_per_s),
         INTAKE_KAFKA_SEND_TIMEOUT_S=str(settings.kafka_send_timeout_s),
+        INTAKE_MAX_BODY_BYTES=str(settings.max_body_bytes),
+        INTAKE_DRAIN_MAX_BYTES=str(settings.drain_max_bytes),
+        INTAKE_DRAIN_MAX_S=str(settings.drain_max_s),
     )
 
 
