@@ -1,21 +1,26 @@
-"""Whether one event may be written: shape (`schemas`), the key's agencies, then the catalog.
+"""Whether one event may be written: shape and bounds (`schemas`), the key's agencies, then the catalog.
 
 Order of the checks, for an event that fails several: a malformed event is 422; a well-formed event
 for an agency outside the key's patterns is 403 (the catalog is not consulted for it); a well-formed,
 permitted event naming an agency or procedure missing from the catalog is 422.
+
+`admit` never raises, whatever JSON-like value it is given, and a rejection lists at most
+`MAX_ERRORS` errors, each bounded in length (`errors`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from dossier_core.catalog import Catalog
 from dossier_core.events import EventType
-from dossier_intake.schemas import EVENT_ADAPTER, Event
+from dossier_intake.errors import MAX_ERRORS, bounded_error, first_errors
+from dossier_intake.schemas import DATA_FIELDS, EVENT_ADAPTER, EVENT_FIELDS, Event
 from dossier_runtime.api_keys import ApiKey
 
 EVENT_TYPES = frozenset(t.value for t in EventType)
@@ -30,31 +35,82 @@ class Rejection:
     errors: list[dict[str, Any]]
     event_id: str | None = None
     event_type: str | None = None
+    errors_truncated: int = field(default=0)
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    """Pydantic errors as `{"field": "data.channel", "message", "type"}`, without the union tag."""
+    """Pydantic errors as `{"field": "data.channel", "message", "type"}`, without the union tag,
+    field names and messages bounded in length."""
     out = []
-    for err in exc.errors(include_url=False, include_input=False):
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
         loc = [str(part) for part in err["loc"]]
         if loc and loc[0] in EVENT_TYPES:
             loc = loc[1:]
-        field = ".".join(loc) or ("type" if err["type"] in _TAG_ERRORS else "event")
-        message = err["msg"].removeprefix("Value error, ")
-        out.append({"field": field, "message": message, "type": err["type"]})
+        name = ".".join(loc) or ("type" if err["type"] in _TAG_ERRORS else "event")
+        out.append(bounded_error(name, err["msg"].removeprefix("Value error, "), err["type"]))
     return out
 
 
+def _some_unknown_keys(mapping: dict[Any, Any], known: frozenset[str]) -> tuple[dict[Any, Any], int]:
+    """`mapping` with at most `MAX_ERRORS` unknown keys, and how many unknown keys were left out.
+
+    Each unknown key is one error; there is no use validating hundreds of thousands of them only to
+    list the first twenty."""
+    if len(mapping) <= len(known) + MAX_ERRORS:
+        return mapping, 0
+    kept: dict[Any, Any] = {}
+    unknown = 0
+    for name, value in mapping.items():
+        if name in known:
+            kept[name] = value
+        elif unknown < MAX_ERRORS:
+            kept[name] = value
+            unknown += 1
+    return kept, len(mapping) - len(kept)
+
+
+def _trimmed(raw: Any) -> tuple[Any, int]:
+    if not isinstance(raw, dict):
+        return raw, 0
+    event, left_out = _some_unknown_keys(raw, EVENT_FIELDS)
+    data = event.get("data")
+    if isinstance(data, dict):
+        kept, data_left_out = _some_unknown_keys(data, DATA_FIELDS)
+        if data_left_out:
+            event = {**event, "data": kept}
+            left_out += data_left_out
+    return event, left_out
+
+
 def _guess(raw: Any, name: str) -> str | None:
+    """A value that may identify a malformed event to its sender: a short printable ASCII string."""
     value = raw.get(name) if isinstance(raw, Mapping) else None
-    return value if isinstance(value, str) and len(value) <= 128 else None
+    if isinstance(value, str) and len(value) <= 64 and value.isascii() and value.isprintable():
+        return value
+    return None
 
 
-def admit(raw: Any, key: ApiKey, catalog: Catalog) -> Event | Rejection:
+def _validated(raw: Any, now: datetime) -> Event | Rejection:
+    """The event if its shape and bounds are right, else a 422 with at most `MAX_ERRORS` errors."""
+    event, left_out = _trimmed(raw)
     try:
-        event = EVENT_ADAPTER.validate_python(raw)
+        return EVENT_ADAPTER.validate_python(event, context={"now": now})
     except ValidationError as exc:
-        return Rejection(422, field_errors(exc), _guess(raw, "event_id"), _guess(raw, "type"))
+        errors = field_errors(exc)
+    if left_out and any(e["type"] == "extra_forbidden" for e in errors):
+        total = len(errors) + left_out
+    else:
+        total = len(errors)
+    listed, truncated = first_errors(errors, total)
+    return Rejection(422, listed, _guess(raw, "event_id"), _guess(raw, "type"), truncated)
+
+
+def admit(raw: Any, key: ApiKey, catalog: Catalog, now: datetime) -> Event | Rejection:
+    """The event, or why it may not be written. `now` is the service's clock (aware)."""
+    outcome = _validated(raw, now)
+    if isinstance(outcome, Rejection):
+        return outcome
+    event = outcome
     event_id = str(event.event_id)
     if not key.allows(event.agency_code):
         message = f"this API key may not write events of agency {event.agency_code!r}"

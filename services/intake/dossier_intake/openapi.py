@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from dossier_intake.auth import SECURITY_SCHEME
+from dossier_intake.errors import MAX_ERRORS
 from dossier_intake.examples import BATCH_EXAMPLE, EVENT_EXAMPLES
 from dossier_intake.schemas import EVENT_ADAPTER
 from dossier_runtime.problems import PROBLEM_JSON
@@ -27,11 +28,17 @@ def event_body() -> dict[str, Any]:
 
 
 def batch_body(limit: int) -> dict[str, Any]:
+    """Each item is checked on its own: an item that is not a valid `Event` is rejected in its
+    result, and the batch is still `200`. So the schema takes any item, and says it should be an
+    `Event`."""
+    item = {
+        "description": "A dossier event (see `Event`). An item that is not a valid event is rejected "
+        "in its own result; the other items are still written.",
+        "anyOf": [{"$ref": REF.format(model="Event")}, {}],
+    }
     schema = {
         "type": "object",
-        "properties": {
-            "events": {"type": "array", "items": {"$ref": REF.format(model="Event")}, "maxItems": limit}
-        },
+        "properties": {"events": {"type": "array", "items": item, "maxItems": limit}},
         "required": ["events"],
         "additionalProperties": False,
     }
@@ -40,6 +47,7 @@ def batch_body(limit: int) -> dict[str, Any]:
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
+    "description": "RFC 9457 problem details",
     "properties": {
         "type": {"type": "string"},
         "title": {"type": "string"},
@@ -48,22 +56,78 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "instance": {"type": "string"},
         "errors": {
             "type": "array",
+            "maxItems": MAX_ERRORS,
             "items": {
                 "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "properties": {
+                    "field": {"type": "string", "description": "dotted path of the bad field"},
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                },
                 "required": ["field", "message"],
             },
+        },
+        "errors_truncated": {
+            "type": "integer",
+            "minimum": 1,
+            "description": f"how many errors were left out beyond the first {MAX_ERRORS}",
         },
     },
     "required": ["type", "title", "status"],
 }
 
+_RETRY_AFTER = {"Retry-After": "Seconds to wait before retrying"}
 
-def problem(description: str) -> dict[str, Any]:
-    return {
+
+def problem(description: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """A problem response; `headers` names the headers it always carries, with their meaning."""
+    response: dict[str, Any] = {
         "description": description,
         "content": {PROBLEM_JSON: {"schema": {"$ref": REF.format(model="Problem")}}},
     }
+    if headers:
+        response["headers"] = {
+            name: {"description": meaning, "required": True, "schema": {"type": "string"}}
+            for name, meaning in headers.items()
+        }
+    return response
+
+
+_MALFORMED = problem("The body is not JSON (the `body` error says where)")
+_UNAUTHORIZED = problem("No API key, or an unknown one", {"WWW-Authenticate": "The scheme to use: `Bearer`"})
+_TOO_LARGE = problem("The body is over the size limit (INTAKE_MAX_BODY_BYTES); the connection is closed")
+_RATE_LIMITED = problem("This key is over its request rate", _RETRY_AFTER)
+_UNAVAILABLE = problem("Kafka did not acknowledge; nothing was accepted; retry the same events", _RETRY_AFTER)
+
+EVENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _MALFORMED,
+    401: _UNAUTHORIZED,
+    403: problem("The key may not write events of this agency (`agency_code`)"),
+    413: _TOO_LARGE,
+    422: problem(
+        "Invalid event, each bad field named in `errors` (at most 20; `errors_truncated` counts the "
+        "rest). Beyond what the schema says, an event is also refused when its agency or procedure is "
+        "not in the catalog, its `dossier_code` does not start with its `agency_code` or holds no real "
+        "date, or its `occurred_at` is more than 24 hours after the service's clock."
+    ),
+    429: _RATE_LIMITED,
+    503: _UNAVAILABLE,
+}
+BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _MALFORMED,
+    401: _UNAUTHORIZED,
+    413: _TOO_LARGE,
+    422: problem("Not a batch (`events` missing or not an array, other members), or over 1,000 events"),
+    429: _RATE_LIMITED,
+    503: _UNAVAILABLE,
+}
+READY_RESPONSES: dict[int | str, dict[str, Any]] = {503: problem("Kafka is not reachable", _RETRY_AFTER)}
+METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Prometheus text exposition format",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -16,10 +16,19 @@ from starlette.types import Scope
 from dossier_contracts.event_codec import encode_event, event_to_proto
 from dossier_intake.admission import Rejection, admit
 from dossier_intake.auth import authenticate
+from dossier_intake.errors import ErrorsProblem, bounded_error, first_errors
 from dossier_intake.limits import batch_too_large, read_body
-from dossier_intake.openapi import SECURED, batch_body, event_body, problem
+from dossier_intake.openapi import (
+    BATCH_RESPONSES,
+    EVENT_RESPONSES,
+    METRICS_RESPONSES,
+    READY_RESPONSES,
+    SECURED,
+    batch_body,
+    event_body,
+)
 from dossier_intake.publisher import KafkaUnavailable, Record
-from dossier_intake.schemas import Accepted, BatchResult, Event
+from dossier_intake.schemas import Accepted, BatchResult, Event, Health, Ready
 from dossier_intake.state import IntakeState, intake_state
 from dossier_runtime.api_keys import ApiKey
 from dossier_runtime.kafka import broker_reachable
@@ -43,13 +52,6 @@ class DirectRoute(Route):
 
 
 _TITLES = {403: "Forbidden agency", 422: "Invalid event"}
-_COMMON: dict[int | str, dict[str, Any]] = {
-    400: problem("The body is not JSON"),
-    401: problem("No API key, or an unknown one"),
-    413: problem("The body is over the size limit"),
-    429: problem("This key is over its request rate; see Retry-After"),
-    503: problem("Kafka did not acknowledge; nothing was accepted; retry after Retry-After"),
-}
 
 
 def _json(body: object, status: int = 200) -> Response:
@@ -60,9 +62,8 @@ def _parse(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise Problem(
-            400, "Malformed JSON", str(exc), errors=[{"field": "body", "message": str(exc)}]
-        ) from None
+        error = bounded_error("body", str(exc))
+        raise Problem(400, "Malformed JSON", error["message"], errors=[error]) from None
 
 
 def _record(event: Event, recorded_at: datetime, source: str) -> Record:
@@ -70,8 +71,7 @@ def _record(event: Event, recorded_at: datetime, source: str) -> Record:
     return event.dossier_code.encode(), encode_event(msg)
 
 
-async def _write(state: IntakeState, events: Sequence[Event], key: ApiKey) -> None:
-    now = datetime.now(UTC)
+async def _write(state: IntakeState, events: Sequence[Event], key: ApiKey, now: datetime) -> None:
     records = [_record(e, now, key.name) for e in events]
     try:
         await state.publisher.publish(records)
@@ -98,8 +98,21 @@ def _rejected(state: IntakeState, rejection: Rejection, key: ApiKey) -> None:
             "event_id": rejection.event_id,
             "status": rejection.status_code,
             "errors": rejection.errors,
+            "errors_truncated": rejection.errors_truncated,
         },
     )
+
+
+def _result(rejection: Rejection) -> dict[str, Any]:
+    result = {
+        "event_id": rejection.event_id,
+        "status": "rejected",
+        "status_code": rejection.status_code,
+        "errors": rejection.errors,
+    }
+    if rejection.errors_truncated:
+        result["errors_truncated"] = rejection.errors_truncated
+    return result
 
 
 @router.post(
@@ -107,19 +120,26 @@ def _rejected(state: IntakeState, rejection: Rejection, key: ApiKey) -> None:
     status_code=202,
     summary="Record one dossier event",
     response_model=Accepted,
-    responses={**_COMMON, 403: problem("The key may not write this agency"), 422: problem("Invalid event")},
+    responses=EVENT_RESPONSES,
     openapi_extra={"requestBody": event_body(), "security": SECURED},
 )
 async def post_event(request: Request) -> Response:
     key = authenticate(request)
     state = intake_state(request)
     raw = _parse(await read_body(request, state.settings.max_body_bytes))
-    outcome = admit(raw, key, state.catalog)
+    now = state.clock()
+    outcome = admit(raw, key, state.catalog, now)
     if isinstance(outcome, Rejection):
         _rejected(state, outcome, key)
         status = outcome.status_code
-        raise Problem(status, _TITLES[status], "The event was not accepted.", errors=outcome.errors)
-    await _write(state, [outcome], key)
+        raise ErrorsProblem(
+            status,
+            _TITLES[status],
+            "The event was not accepted.",
+            errors=outcome.errors,
+            errors_truncated=outcome.errors_truncated,
+        )
+    await _write(state, [outcome], key, now)
     return _json({"event_id": str(outcome.event_id), "status": "accepted"}, 202)
 
 
@@ -127,7 +147,7 @@ async def post_event(request: Request) -> Response:
     "/v1/events:batch",
     summary="Record up to 1,000 dossier events; one result per event, in order",
     response_model=BatchResult,
-    responses={**_COMMON, 422: problem("Not a batch, or too many events")},
+    responses=BATCH_RESPONSES,
     openapi_extra={"requestBody": batch_body(1000), "security": SECURED},
 )
 async def post_batch(request: Request) -> Response:
@@ -137,37 +157,36 @@ async def post_batch(request: Request) -> Response:
     if not isinstance(raw, dict) or not isinstance(raw.get("events"), list):
         errors = [{"field": "events", "message": "the body must be an object with an `events` array"}]
         raise Problem(422, "Invalid batch", errors=errors)
-    if extra := sorted(set(raw) - {"events"}):
-        errors = [{"field": name, "message": "Extra inputs are not permitted"} for name in extra]
-        raise Problem(422, "Invalid batch", errors=errors)
+    if len(raw) > 1:
+        extra = [name for name in raw if name != "events"]
+        listed, truncated = first_errors(
+            (bounded_error(name, "Extra inputs are not permitted", "extra_forbidden") for name in extra),
+            len(extra),
+        )
+        detail = 'The body must be {"events": [...]} and nothing else.'
+        raise ErrorsProblem(422, "Invalid batch", detail, errors=listed, errors_truncated=truncated)
     items: list[Any] = raw["events"]
     if len(items) > state.settings.max_batch_events:
         raise batch_too_large(len(items), state.settings.max_batch_events)
-    outcomes = [admit(item, key, state.catalog) for item in items]
-    await _write(state, [o for o in outcomes if not isinstance(o, Rejection)], key)
+    now = state.clock()
+    outcomes = [admit(item, key, state.catalog, now) for item in items]
+    await _write(state, [o for o in outcomes if not isinstance(o, Rejection)], key, now)
     results: list[dict[str, Any]] = []
     for outcome in outcomes:
         if isinstance(outcome, Rejection):
             _rejected(state, outcome, key)
-            results.append(
-                {
-                    "event_id": outcome.event_id,
-                    "status": "rejected",
-                    "status_code": outcome.status_code,
-                    "errors": outcome.errors,
-                }
-            )
+            results.append(_result(outcome))
         else:
             results.append({"event_id": str(outcome.event_id), "status": "accepted"})
     return _json({"results": results})
 
 
-@router.get("/healthz", summary="The process is alive")
+@router.get("/healthz", summary="The process is alive", response_model=Health)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Kafka answers", responses={503: problem("Kafka is not reachable")})
+@router.get("/readyz", summary="Kafka answers", response_model=Ready, responses=READY_RESPONSES)
 async def readyz(request: Request) -> dict[str, str]:
     state = intake_state(request)
     if not await broker_reachable(state.settings.kafka_bootstrap_servers, timeout_s=2.0):
@@ -176,7 +195,7 @@ async def readyz(request: Request) -> dict[str, str]:
     return {"status": "ready"}
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response, responses=METRICS_RESPONSES)
 async def metrics(request: Request) -> Response:
     registry = intake_state(request).metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,50 +1,169 @@
 """The event JSON of SPEC §3 as pydantic models: one model per type, told apart by `type`.
 
-Shape only: whether the agency and procedure exist, and whether the key may write the agency, is
-checked in `admission`. Unknown fields are rejected everywhere; times must carry an offset.
+Shape and SPEC §3 bounds only: whether the agency and procedure exist, and whether the key may
+write the agency, is checked in `admission`. Unknown fields are rejected everywhere; instants are
+RFC 3339 with an offset, within 2000–2099 Vietnam time, `occurred_at` at most 24 hours ahead of the
+clock; codes are printable ASCII; free text is at most 2,000 characters without control or
+bidirectional formatting characters. The JSON Schema of each type says the same wherever JSON
+Schema can (patterns, lengths); what it cannot (real dates, the dossier code's agency prefix, the
+clock) is checked here all the same.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StrictBool,
     StrictInt,
-    StringConstraints,
     TypeAdapter,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
-MAX_TEXT = 4000
-#: `{agency code}-{yyMMdd}-{sequence of 4+ digits}` (DOMAIN.md), e.g. `000.00.18.H43-210405-0001`.
-DOSSIER_CODE = re.compile(r"^(?P<agency>\S+)-(?P<day>\d{6})-(?P<seq>\d{4,10})$")
+from dossier_core.calendar import VN_TZ
+from dossier_intake.errors import FORBIDDEN, FORBIDDEN_CLASS, MAX_ERRORS
+
+#: SPEC §3 bounds: every instant lies in these years (Vietnam time); `occurred_at` may be at most
+#: `MAX_AHEAD` after the service's clock; free text is at most `MAX_TEXT` characters.
+EARLIEST = datetime(2000, 1, 1, tzinfo=VN_TZ)
+LATEST = datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=VN_TZ)
+MAX_AHEAD = timedelta(hours=24)
+MAX_TEXT = 2000
+MAX_CODE = 64
+MAX_DOSSIER_CODE = 96
+
+#: RFC 3339 `date-time` (the OpenAPI `format: date-time`): seconds and an offset are required.
+RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+#: A code: printable ASCII without spaces.
+CODE = re.compile(r"[!-~]+")
+CODE_PATTERN = "^[!-~]+$"
+#: `{agency code}-{yyMMdd}-{sequence of 4 to 10 ASCII digits}` (DOMAIN.md), e.g.
+#: `000.00.18.H43-210405-0001`.
+DOSSIER_CODE = re.compile(r"(?P<agency>[!-~]+)-(?P<day>[0-9]{6})-(?P<seq>[0-9]{4,10})")
+DOSSIER_CODE_PATTERN = "^[!-~]+-[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])-[0-9]{4,10}$"
+#: Free text: no forbidden character, and at least one character that is not whitespace
+#: (`str.strip()` removes exactly this whitespace once the forbidden characters are out).
+_SPACE_CLASS = r"\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT_PATTERN = rf"^[^{FORBIDDEN_CLASS}]*[^{FORBIDDEN_CLASS}{_SPACE_CLASS}][^{FORBIDDEN_CLASS}]*$"
 
 
-def _iso_instant(value: Any) -> Any:
-    """Only ISO 8601 strings (or datetimes) are times; numbers are not taken as Unix seconds."""
+def _first_bad(value: str, pattern: re.Pattern[str], *, matching: bool) -> str:
+    """`character N is U+XXXX`: the first character (1-based) that matches `pattern` (or, with
+    `matching=False`, that does not)."""
+    for position, char in enumerate(value, 1):
+        if (pattern.fullmatch(char) is not None) is matching:
+            return f"character {position} is U+{ord(char):04X}"
+    return "a character is not allowed"
+
+
+def _instant(value: Any) -> datetime:
+    """An RFC 3339 date-time with an offset, within 2000–2099 Vietnam time. Numbers are not taken as
+    Unix seconds, naive times and dates alone are refused."""
     if isinstance(value, datetime):
-        return value
+        parsed = value
+        if parsed.utcoffset() is None:
+            raise PydanticCustomError("timezone_aware", "must carry an offset")
+    elif isinstance(value, str) and len(value) <= 40 and RFC3339.fullmatch(value):
+        try:
+            parsed = datetime.fromisoformat(value.upper())
+        except ValueError:
+            raise PydanticCustomError("datetime_from_date_parsing", "is not a real date and time") from None
+    else:
+        raise PydanticCustomError(
+            "datetime_type",
+            "must be an RFC 3339 date-time string with an offset, like 2021-04-05T09:15:00+07:00",
+        )
+    if not EARLIEST <= parsed <= LATEST:
+        raise PydanticCustomError(
+            "instant_out_of_range",
+            "must lie between 2000-01-01T00:00:00 and 2099-12-31T23:59:59.999999 Vietnam time (+07:00)",
+        )
+    return parsed
+
+
+def _code(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 date-time string with an offset")
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError("not an ISO 8601 date-time") from None
+        raise PydanticCustomError("string_type", "Input should be a valid string")
+    if not 1 <= len(value) <= MAX_CODE:
+        raise PydanticCustomError("string_length", f"must be 1 to {MAX_CODE} characters long")
+    if not CODE.fullmatch(value):
+        raise PydanticCustomError(
+            "code_not_ascii",
+            "must be printable ASCII without spaces; {where}",
+            {"where": _first_bad(value, CODE, matching=False)},
+        )
+    return value
 
 
-Instant = Annotated[AwareDatetime, BeforeValidator(_iso_instant)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$")]
+def _free_text(value: Any) -> str:
+    """At most `MAX_TEXT` characters as sent, none of them forbidden, not blank; trimmed."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "Input should be a valid string")
+    if len(value) > MAX_TEXT:
+        raise PydanticCustomError(
+            "string_too_long",
+            f"must be at most {MAX_TEXT} characters; this one has {{length}}",
+            {"length": len(value)},
+        )
+    if FORBIDDEN.search(value):
+        raise PydanticCustomError(
+            "text_forbidden_character",
+            "must not contain control or bidirectional formatting characters; {where}",
+            {"where": _first_bad(value, FORBIDDEN, matching=True)},
+        )
+    text = value.strip()
+    if not text:
+        raise PydanticCustomError("string_too_short", "must not be blank")
+    return text
+
+
+def _dossier_code(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "Input should be a valid string")
+    if len(value) > MAX_DOSSIER_CODE or not DOSSIER_CODE.fullmatch(value):
+        raise PydanticCustomError(
+            "dossier_code_shape",
+            "must be <agency_code>-<yyMMdd>-<sequence of 4 to 10 digits>, in printable ASCII, "
+            f"at most {MAX_DOSSIER_CODE} characters",
+        )
+    return value
+
+
+_INSTANT_SCHEMA = {
+    "type": "string",
+    "format": "date-time",
+    "description": "RFC 3339 with an offset, within 2000-01-01 … 2099-12-31 Vietnam time",
+}
+Instant = Annotated[datetime, PlainValidator(_instant), WithJsonSchema(_INSTANT_SCHEMA)]
+Text = Annotated[
+    str,
+    PlainValidator(_free_text),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_TEXT, "pattern": TEXT_PATTERN}),
+]
+Code = Annotated[
+    str,
+    PlainValidator(_code),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_CODE, "pattern": CODE_PATTERN}),
+]
+DossierCode = Annotated[
+    str,
+    PlainValidator(_dossier_code),
+    WithJsonSchema(
+        {"type": "string", "minLength": 13, "maxLength": MAX_DOSSIER_CODE, "pattern": DOSSIER_CODE_PATTERN}
+    ),
+]
 ChannelName = Literal["direct", "online", "postal"]
 
 
@@ -102,22 +221,40 @@ class WithdrawnData(_Strict):
 class _Envelope(_Strict):
     event_id: UUID
     agency_code: Code
-    dossier_code: Annotated[str, StringConstraints(min_length=1, max_length=96)]
+    dossier_code: DossierCode
     occurred_at: Instant
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _not_far_ahead_of_the_clock(cls, value: datetime, info: ValidationInfo) -> datetime:
+        """At most `MAX_AHEAD` after the clock given as `context={"now": ...}` (else the real one)."""
+        now = info.context.get("now") if isinstance(info.context, dict) else None
+        if not isinstance(now, datetime):
+            now = datetime.now(UTC)
+        if value - now > MAX_AHEAD:
+            raise PydanticCustomError(
+                "instant_in_future",
+                "must be at most 24 hours after the service's clock ({now})",
+                {"now": now.astimezone(VN_TZ).isoformat(timespec="seconds")},
+            )
+        return value
 
     @field_validator("dossier_code")
     @classmethod
     def _dossier_code_names_the_agency(cls, value: str, info: ValidationInfo) -> str:
-        match = DOSSIER_CODE.match(value)
-        if match is None:
-            raise ValueError("must look like {agency_code}-{yyMMdd}-{sequence of 4+ digits}")
+        match = DOSSIER_CODE.fullmatch(value)
+        assert match is not None  # checked by `_dossier_code`
         try:
             datetime.strptime(match["day"], "%y%m%d")
         except ValueError:
-            raise ValueError(f"{match['day']!r} is not a yyMMdd date") from None
+            raise PydanticCustomError(
+                "dossier_code_date", "{day} is not a yyMMdd date", {"day": match["day"]}
+            ) from None
         agency = info.data.get("agency_code")
         if agency is not None and match["agency"] != agency:
-            raise ValueError(f"must start with the event's agency_code {agency!r}")
+            raise PydanticCustomError(
+                "dossier_code_agency", "must start with the event's agency_code {agency}", {"agency": agency}
+            )
         return value
 
     def to_json(self) -> dict[str, Any]:
@@ -219,13 +356,23 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
-
-
-class EventBatch(_Strict):
-    """Only the envelope of a batch: each item is checked on its own so one bad event rejects only
-    itself."""
-
-    events: list[Any]
+#: The field names an event, and the `data` of an event, may have (whatever its type).
+EVENT_FIELDS = frozenset([*_Envelope.model_fields, "type", "data"])
+DATA_FIELDS = frozenset(
+    name
+    for model in (
+        SubmittedData,
+        NotAcceptedData,
+        ReceivedData,
+        ProcessingData,
+        ReasonData,
+        FeeRequestedData,
+        RescheduledData,
+        ResolvedData,
+        WithdrawnData,
+    )
+    for name in model.model_fields
+)
 
 
 class Accepted(_Strict):
@@ -234,7 +381,7 @@ class Accepted(_Strict):
 
 
 class FieldError(_Strict):
-    field: str
+    field: str = Field(description="dotted path of the bad field, relative to the event")
     message: str
     type: str | None = None
 
@@ -242,9 +389,20 @@ class FieldError(_Strict):
 class Rejected(_Strict):
     event_id: str | None
     status: Literal["rejected"] = "rejected"
-    status_code: int
-    errors: list[FieldError]
+    status_code: Literal[403, 422]
+    errors: Annotated[list[FieldError], Field(max_length=MAX_ERRORS)]
+    errors_truncated: int | None = Field(
+        default=None, ge=1, description="how many errors were left out beyond the first 20"
+    )
 
 
 class BatchResult(_Strict):
     results: list[Annotated[Accepted | Rejected, Field(discriminator="status")]]
+
+
+class Health(_Strict):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(_Strict):
+    status: Literal["ready"] = "ready"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from dossier_core.catalog import default_catalog_dir, load_catalog
@@ -10,6 +12,8 @@ from dossier_intake.admission import Rejection, admit
 from dossier_intake.app import create_app
 from dossier_intake.settings import IntakeSettings
 from dossier_runtime.api_keys import ApiKey
+
+NOW = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
 
 
 def test_settings_come_from_intake_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,7 +42,7 @@ def test_openapi_examples_are_admitted_events() -> None:
     catalog = load_catalog(default_catalog_dir())
     key = ApiKey("docs", "0" * 64, ("*",))
     for example in body["examples"].values():
-        assert not isinstance(admit(example["value"], key, catalog), Rejection)
+        assert not isinstance(admit(example["value"], key, catalog, NOW), Rejection)
     batch = doc["paths"]["/v1/events:batch"]["post"]["requestBody"]["content"]["application/json"]
     assert batch["schema"]["properties"]["events"]["maxItems"] == 1000
     responses = doc["paths"]["/v1/events"]["post"]["responses"]
