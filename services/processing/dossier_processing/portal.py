@@ -22,9 +22,11 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dossier_core.catalog import Catalog
@@ -125,10 +127,25 @@ class PortalPusher:
         """Claim and post one batch of due dossiers; returns how many were attempted. The claim (row
         locks) lasts until the outcome is committed."""
         async with self.engine.connect() as conn, conn.begin():
-            rows = await repository.claim_due_for_sync(conn, self.settings.portal_batch_size)
-            if not rows:
+            claimed = await repository.claim_due_for_sync(conn, self.settings.portal_batch_size)
+            if not claimed:
                 return 0
-            records = [portal_record(r._mapping, self.catalog) for r in rows]
+            rows, records, unrecordable = [], [], []
+            for row in claimed:
+                try:
+                    records.append(portal_record(row._mapping, self.catalog))
+                    rows.append(row)
+                except Exception as exc:  # one odd row waits with its error; it never blocks the batch
+                    unrecordable.append((row, f"unrecordable: {type(exc).__name__}: {exc}"[:500]))
+            if unrecordable:
+                await repository.mark_sync_failed(conn, self._failures(unrecordable))
+                self.metrics.portal_records.labels("failed").inc(len(unrecordable))
+                log.error(
+                    "dossiers without a portal record",
+                    extra={"dossiers": [r.dossier_code for r, _ in unrecordable]},
+                )
+            if not rows:
+                return len(claimed)
             body: dict[str, Any] = {"service": SERVICE, "isUpdating": True, "data": records}
             try:
                 async with asyncio.timeout(self.settings.portal_timeout_s):
@@ -136,23 +153,23 @@ class PortalPusher:
                 accepted(response)
             except (httpx.HTTPError, PortalRefused, TimeoutError) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
-                s = self.settings
-                failures = {
-                    r.dossier_code: (
-                        error,
-                        backoff_s(r.attempts, s.portal_backoff_base_s, s.portal_backoff_max_s),
-                    )
-                    for r in rows
-                }
-                await repository.mark_sync_failed(conn, failures)
+                await repository.mark_sync_failed(conn, self._failures([(r, error) for r in rows]))
                 self.metrics.portal_requests.labels("failed").inc()
                 self.metrics.portal_records.labels("failed").inc(len(rows))
                 log.warning("portal refused a batch", extra={"error": error, "records": len(rows)})
-                return len(rows)
+                return len(claimed)
             await repository.mark_synced(conn, {r.dossier_code: r.version for r in rows})
         self.metrics.portal_requests.labels("accepted").inc()
         self.metrics.portal_records.labels("accepted").inc(len(rows))
-        return len(rows)
+        return len(claimed)
+
+    def _failures(self, failed: Sequence[tuple[Row[Any], str]]) -> dict[str, tuple[str, float]]:
+        """code → (error, seconds before the next attempt)."""
+        s = self.settings
+        return {
+            r.dossier_code: (error, backoff_s(r.attempts, s.portal_backoff_base_s, s.portal_backoff_max_s))
+            for r, error in failed
+        }
 
     async def _ratio(self, every_s: float = 10.0) -> None:
         now = time.monotonic()
