@@ -139,7 +139,12 @@ class Watcher:
 
 
 def received_in_report(system: System, period: str) -> int:
-    r = httpx.get(f"{system.metrics.url}/v1/reports/dossiers", params={"period": period}, timeout=60)
+    r = httpx.get(
+        f"{system.metrics.url}/v1/reports/dossiers",
+        params={"period": period},
+        headers={"Authorization": f"Bearer {system.metrics_key}"},
+        timeout=60,
+    )
     r.raise_for_status()
     return int(r.json()["total"]["received"]["total"])
 

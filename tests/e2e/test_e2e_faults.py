@@ -26,7 +26,7 @@ def _run_with_fault(system: System, traffic: Traffic, fault) -> None:  # type: i
     assert traffic.sent is not None
     assert traffic.sent.rejected == 0, traffic.sent.errors
     assert traffic.sent.accepted == traffic.event_count
-    assert traffic.report_differences(system.metrics.url, timeout=240) == []
+    assert traffic.report_differences(system.metrics.url, system.metrics_key, timeout=240) == []
     assert live_series(system.metrics.url) == traffic.expected_live()
 
 

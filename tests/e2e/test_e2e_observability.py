@@ -64,7 +64,7 @@ def test_rules_and_dashboard_read_only_series_that_exist(system: System) -> None
     # One dossier through the pipeline, so the projection has a last event to report.
     traffic = Traffic.generate(1, seed=5)
     assert traffic.send(system.intake.url, system.intake_key, traffic.plan()).rejected == 0
-    assert traffic.report_differences(system.metrics.url) == []
+    assert traffic.report_differences(system.metrics.url, system.metrics_key) == []
     wanted = referenced_series()
     assert {"dossier_pending", "processing_consumer_lag_messages", "processing_outbox_backlog"} <= wanted
     assert wanted - exposed_series(system) == set()

@@ -3,6 +3,7 @@ and /metrics, with exact numbers, whatever the delivery order or duplication, an
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -43,6 +44,7 @@ def test_simulated_quarter_gives_the_exact_report_and_live_series(system: System
             "--quiet",
         ],
         cwd=ROOT,
+        env={**os.environ, "DOSSIER_SIM_METRICS_KEY": system.metrics_key},
         capture_output=True,
         text=True,
         timeout=600,
@@ -59,14 +61,14 @@ def test_every_event_twice_and_shuffled_gives_the_same_report(system: System) ->
     sent = traffic.send(system.intake.url, system.intake_key, traffic.plan(duplicate=True, shuffle=True))
     assert sent.rejected == 0, sent.errors
     assert sent.accepted == 2 * traffic.event_count
-    assert traffic.report_differences(system.metrics.url) == []
+    assert traffic.report_differences(system.metrics.url, system.metrics_key) == []
     assert live_series(system.metrics.url) == traffic.expected_live()
 
 
 def test_bad_input_leaves_the_numbers_untouched(system: System, tmp_path) -> None:  # type: ignore[no-untyped-def]
     traffic = Traffic.generate(300, seed=31)
     assert traffic.send(system.intake.url, system.intake_key, traffic.plan()).rejected == 0
-    assert traffic.report_differences(system.metrics.url) == []
+    assert traffic.report_differences(system.metrics.url, system.metrics_key) == []
     before = live_series(system.metrics.url)
 
     url = system.intake.url
@@ -102,5 +104,5 @@ def test_bad_input_leaves_the_numbers_untouched(system: System, tmp_path) -> Non
     many = {"events": [dict(fresh, event_id=str(uuid.uuid4())) for _ in range(1001)]}
     assert httpx.post(f"{url}/v1/events:batch", json=many, headers=auth, timeout=30).status_code == 422
 
-    assert traffic.report_differences(system.metrics.url, timeout=5) == []
+    assert traffic.report_differences(system.metrics.url, system.metrics_key, timeout=5) == []
     assert live_series(system.metrics.url) == before

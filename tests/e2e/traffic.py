@@ -70,8 +70,9 @@ class Traffic:
             assert time.monotonic() < deadline, f"only {self.progress} events sent after {timeout}s"
             time.sleep(0.05)
 
-    def report_differences(self, metrics_url: str, timeout: float = 180.0) -> list[str]:
-        """Polls the report API until it equals the expected rows; returns what still differs."""
+    def report_differences(self, metrics_url: str, key: str, timeout: float = 180.0) -> list[str]:
+        """Polls the report API (with the reader `key`) until it equals the expected rows; returns
+        what still differs."""
         deadline = time.monotonic() + timeout
         diffs = ["no answer"]
         while time.monotonic() < deadline:
@@ -79,6 +80,7 @@ class Traffic:
                 r = httpx.get(
                     f"{metrics_url}/v1/reports/dossiers",
                     params={"period": self.period.label, "group_by": "agency"},
+                    headers={"Authorization": f"Bearer {key}"},
                     timeout=30,
                 )
                 if r.status_code == 200:

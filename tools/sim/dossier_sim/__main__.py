@@ -4,12 +4,17 @@ Examples:
   dossier-sim --period 2021-Q2 --dossiers 270990            # a past quarter, as fast as possible
   dossier-sim --period 2021-Q2 --dossiers 5000 --expect     # … then compare the report API's numbers
   dossier-sim --dossiers 2000 --rate 500                    # the current period at 500 events/s
+
+--expect reads the report with a metrics reader key: --metrics-key, else the environment variable
+DOSSIER_SIM_METRICS_KEY, else the file --metrics-key-file (default .run/keys/metrics.key, which
+`make run` creates).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import time
@@ -29,6 +34,8 @@ from dossier_sim.mix import DEFAULT_MIX, OutcomeMix
 from dossier_sim.sender import IntakeSender
 
 DEFAULT_KEY_FILE = Path(".run/keys/intake.key")
+DEFAULT_METRICS_KEY_FILE = Path(".run/keys/metrics.key")
+METRICS_KEY_ENV = "DOSSIER_SIM_METRICS_KEY"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -49,6 +56,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         default=DEFAULT_KEY_FILE,
         help=f"file holding the key (default {DEFAULT_KEY_FILE})",
+    )
+    p.add_argument(
+        "--metrics-key",
+        default=os.environ.get(METRICS_KEY_ENV),
+        help=f"metrics reader key for --expect (default: ${METRICS_KEY_ENV}, else --metrics-key-file)",
+    )
+    p.add_argument(
+        "--metrics-key-file",
+        type=Path,
+        default=DEFAULT_METRICS_KEY_FILE,
+        help=f"file holding the metrics reader key (default {DEFAULT_METRICS_KEY_FILE})",
     )
     p.add_argument(
         "--catalog-dir", type=Path, default=None, help="catalog directory (default: the sample catalog)"
@@ -94,7 +112,16 @@ def batches(
     return [stream[i : i + size] for i in range(0, len(stream), size)]
 
 
-async def wait_for_report(args: argparse.Namespace, period: Period, expected: dict[str, Any]) -> list[str]:
+def read_key(given: str | None, path: Path) -> str | None:
+    """The key given, else the one stored in `path` (None when neither exists)."""
+    if given and given.strip():
+        return given.strip()
+    return (path.read_text().strip() or None) if path.exists() else None
+
+
+async def wait_for_report(
+    args: argparse.Namespace, period: Period, expected: dict[str, Any], metrics_key: str
+) -> list[str]:
     params = {"group_by": "agency"}
     if args.from_:
         params.update({"from": args.from_.isoformat(), "to": args.to.isoformat()})
@@ -104,12 +131,16 @@ async def wait_for_report(args: argparse.Namespace, period: Period, expected: di
     deadline = time.monotonic() + args.expect_timeout
     diffs: list[str] = ["no report yet"]
     bar = tqdm(total=want, desc="visible in report", unit="dossier", disable=args.quiet)
-    async with httpx.AsyncClient(timeout=60) as client:
+    headers = {"Authorization": f"Bearer {metrics_key}"}
+    async with httpx.AsyncClient(timeout=60, headers=headers) as client:
         while time.monotonic() < deadline:
             try:
                 response = await client.get(
                     f"{args.metrics_url.rstrip('/')}/v1/reports/dossiers", params=params
                 )
+                if response.status_code in (401, 403):
+                    diffs = [f"report API: {response.status_code}: the metrics key may not read the report"]
+                    break
                 response.raise_for_status()
                 report = response.json()
                 bar.n = report["total"]["received"]["total"]
@@ -165,6 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     if not key:
         print(f"dossier-sim: no key: pass --key or create {args.key_file} (make run does)", file=sys.stderr)
         return 2
+    metrics_key = read_key(args.metrics_key, args.metrics_key_file) if args.expect else ""
+    if metrics_key is None:
+        print(
+            f"dossier-sim: --expect needs a metrics reader key: pass --metrics-key, set "
+            f"{METRICS_KEY_ENV} or create {args.metrics_key_file} (make run does)",
+            file=sys.stderr,
+        )
+        return 2
     plan = batches(dossiers, args.batch_size, duplicate=args.duplicate, shuffle=args.shuffle, seed=args.seed)
     sender = IntakeSender(args.intake_url, key, concurrency=args.concurrency, rate=args.rate)
     with tqdm(total=sum(map(len, plan)), desc="sending", unit="event", disable=args.quiet) as bar:
@@ -181,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.expect:
         t0 = time.monotonic()
-        diffs = asyncio.run(wait_for_report(args, period, expected))
+        diffs = asyncio.run(wait_for_report(args, period, expected, metrics_key))
         if diffs:
             print(f"report differs from what was generated ({len(diffs)} agencies):", file=sys.stderr)
             for line in diffs[:20]:
