@@ -2,7 +2,8 @@
 # Starts the three services (intake :8001, processing :8002, metrics :8003) as background processes,
 # logs under .run/logs/, and returns once each answers /readyz. Usage: services.sh start|stop|status
 # Environment passed through as is: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, DOSSIER_CATALOG_DIR,
-# INTAKE_PORT, PROCESSING_PORT, METRICS_PORT, INTAKE_API_KEYS_FILE, PROCESSING_API_KEYS_FILE, …
+# INTAKE_PORT, PROCESSING_PORT, METRICS_PORT, INTAKE_API_KEYS_FILE, PROCESSING_API_KEYS_FILE,
+# METRICS_API_KEYS_FILE, …
 source "$(dirname "$0")/common.sh"
 PY="$ROOT/.venv/bin/python"
 LOG_DIR="$RUN_DIR/logs"
@@ -30,6 +31,7 @@ start() {
   mkdir -p "$LOG_DIR"
   dev_key intake INTAKE_API_KEYS_FILE
   dev_key processing PROCESSING_API_KEYS_FILE
+  dev_key metrics METRICS_API_KEYS_FILE
   for s in "${SERVICES[@]}"; do
     local pidfile="$RUN_DIR/$s.pid"
     if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then log "$s already running"; continue; fi
@@ -50,14 +52,19 @@ start() {
 Dossier tracking is running:
   intake      http://127.0.0.1:${PORTS[intake]}/docs      (POST /v1/events, /v1/events:batch)
   processing  http://127.0.0.1:${PORTS[processing]}/docs  (GET /v1/dossiers, /v1/sync/changes)
-  metrics     http://127.0.0.1:${PORTS[metrics]}/v1/stats/live
-  report      http://127.0.0.1:${PORTS[metrics]}/v1/reports/dossiers?period=2021-Q2
+  metrics     http://127.0.0.1:${PORTS[metrics]}/metrics  (open)  /v1/stats/live  (reader key)
+  report      http://127.0.0.1:${PORTS[metrics]}/v1/reports/dossiers?period=2021-Q2  (reader key)
   prometheus  http://127.0.0.1:${PROMETHEUS_PORT:-9090}/  (when installed)
   logs        $LOG_DIR/
 MSG
   if [ -s "$KEY_DIR/intake.key" ]; then
     echo "  intake key  $(cat "$KEY_DIR/intake.key")   (development key, stored in $KEY_DIR/intake.key)"
     echo "  sync key    $(cat "$KEY_DIR/processing.key")   (development key, stored in $KEY_DIR/processing.key)"
+  fi
+  if [ -s "$KEY_DIR/metrics.key" ]; then
+    echo "  metrics key $(cat "$KEY_DIR/metrics.key")   (development reader key, stored in $KEY_DIR/metrics.key)"
+    echo "  report:     curl -H \"Authorization: Bearer \$(cat $KEY_DIR/metrics.key)\" \\"
+    echo "                'http://127.0.0.1:${PORTS[metrics]}/v1/reports/dossiers?period=2021-Q2'"
   fi
   echo "Stop everything with: make stop"
 }
