@@ -54,7 +54,6 @@ class StatusConsumer:
         self.pending: set[int] = set()  # assigned, not loaded yet (paused until then)
         self.stale: set[int] = set()  # in the index but not assigned now (kept until the next assignment)
         self.assigned = False  # member of the group with a current assignment
-        self.assigned_once = asyncio.Event()
         self.failing: str | None = None  # why the consumer cannot progress, while it cannot
         self._lock = asyncio.Lock()
 
@@ -188,7 +187,6 @@ class StatusConsumer:
             async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
                 async with owner._lock:
                     owner._assigned(consumer, {tp.partition for tp in assigned})
-                owner.assigned_once.set()
 
         await consumer.start()
         backoff = Backoff(self.settings.max_backoff_s)
