@@ -3,18 +3,20 @@ written to Kafka, or a rejection with at most 20 bounded errors."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from dossier_contracts.event_codec import EVENT_TYPES, encode_event, event_to_proto, proto_to_event
 from dossier_core.catalog import default_catalog_dir, load_catalog
 from dossier_intake.admission import Rejection, admit
 from dossier_intake.errors import MAX_ERRORS, MAX_FIELD_CHARS, MAX_MESSAGE_CHARS
 from dossier_intake.examples import example_event
-from dossier_intake.schemas import DATA_FIELDS
+from dossier_intake.schemas import CODE_PATTERN, DATA_FIELDS, EVENT_ADAPTER, TEXT_PATTERN
 from dossier_runtime.api_keys import ApiKey
 
 CATALOG = load_catalog(default_catalog_dir())
@@ -148,3 +150,25 @@ def test_many_unknown_keys_list_20_and_count_the_rest(extra: int, data_extra: in
     assert len(outcome.errors) + outcome.errors_truncated == extra + data_extra
     assert {e["type"] for e in outcome.errors} == {"extra_forbidden"}
     assert not set(DATA_FIELDS) & {e["field"] for e in outcome.errors}
+
+
+def accepted(raw: Any) -> bool:
+    try:
+        EVENT_ADAPTER.validate_python(raw, context={"now": datetime(2025, 4, 5, tzinfo=UTC)})
+    except ValidationError:
+        return False
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=50) | st.text(alphabet=" \u00a0\u3000\t\nx\u202e\u200b\ufeff", max_size=8))
+def test_the_json_schema_of_free_text_and_codes_says_what_the_service_accepts(text: str) -> None:
+    """The patterns the OpenAPI document states for texts and codes accept exactly what the
+    service accepts."""
+    for schema_pattern, event_type, name in (
+        (TEXT_PATTERN, "dossier.refused", "reason"),
+        (CODE_PATTERN, "dossier.received", "procedure_code"),
+    ):
+        raw = example_event(event_type)
+        raw["data"] = raw["data"] | {name: text}
+        assert accepted(raw) == (re.fullmatch(schema_pattern, text) is not None), (name, text)

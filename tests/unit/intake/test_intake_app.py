@@ -55,3 +55,45 @@ def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert caught.value.code == 0
     assert "INTAKE_API_KEYS_FILE" in capsys.readouterr().out
+
+
+def test_openapi_declares_every_answer_each_endpoint_gives() -> None:
+    doc = create_app(IntakeSettings()).openapi()
+    expected = {
+        ("/v1/events", "post"): {"202", "400", "401", "403", "413", "422", "429", "503"},
+        ("/v1/events:batch", "post"): {"200", "400", "401", "413", "422", "429", "503"},
+        ("/healthz", "get"): {"200"},
+        ("/readyz", "get"): {"200", "503"},
+        ("/metrics", "get"): {"200"},
+    }
+    operations = {(path, method) for path, item in doc["paths"].items() for method in item}
+    assert operations == set(expected)
+    for (path, method), statuses in expected.items():
+        responses = doc["paths"][path][method]["responses"]
+        assert set(responses) == statuses, path
+        for status, response in responses.items():
+            if int(status) >= 400:
+                assert response["content"] == {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                }
+    headers = {
+        (path, status): set(response.get("headers", {}))
+        for path, item in doc["paths"].items()
+        for operation in item.values()
+        for status, response in operation["responses"].items()
+    }
+    assert headers[("/v1/events", "401")] == {"WWW-Authenticate"}
+    assert headers[("/v1/events:batch", "429")] == headers[("/readyz", "503")] == {"Retry-After"}
+    problem = doc["components"]["schemas"]["Problem"]
+    assert problem["properties"]["errors"]["maxItems"] == 20 and "errors_truncated" in problem["properties"]
+    assert "text/plain" in doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+
+
+def test_openapi_states_the_bounds_json_schema_can_state() -> None:
+    schemas = create_app(IntakeSettings()).openapi()["components"]["schemas"]
+    received = schemas["Received"]["properties"]
+    assert received["occurred_at"]["format"] == "date-time"
+    assert received["agency_code"]["pattern"] == "^[!-~]+$"
+    assert received["dossier_code"]["pattern"].startswith("^[!-~]+-[0-9]{2}")
+    reason = schemas["ReasonData"]["properties"]["reason"]
+    assert reason["maxLength"] == 2000 and "\\u202a-\\u202e" in reason["pattern"]
