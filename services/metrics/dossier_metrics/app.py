@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -39,7 +39,7 @@ from dossier_metrics.schemas import Health, Readiness
 from dossier_metrics.settings import MetricsSettings
 from dossier_metrics.store import ProjectionStore
 from dossier_runtime.kafka import broker_reachable
-from dossier_runtime.problems import Problem, install_problem_handlers
+from dossier_runtime.problems import Problem, install_problem_handlers, problem_response
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -145,6 +145,11 @@ def create_app(settings: MetricsSettings | None = None, *, clock: Clock = wall_c
 
     app = FastAPI(title="Dossier metrics", version="1", lifespan=lifespan)
     install_problem_handlers(app)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        """A defect: a problem without details (the traceback goes to the log)."""
+        return problem_response(Problem(500, "Internal error"), request.url.path)
     install_openapi(app, sorted(catalog.agencies))
     app.include_router(reports.router)
     app.include_router(live.router)

@@ -24,10 +24,12 @@ from dossier_core.dossier import Dossier
 from dossier_core.periods import parse_period
 from dossier_core.report import contribution
 from dossier_metrics import reports
+from dossier_metrics.app import create_app
 from dossier_metrics.auth import KeyStore
 from dossier_metrics.report_form import text_cell
 from dossier_metrics.report_gate import ReportGate
 from dossier_metrics.reports import ReportBuilder, period_contribution
+from dossier_metrics.settings import MetricsSettings
 from dossier_runtime.api_keys import create_key
 from dossier_runtime.problems import install_problem_handlers
 from tests.unit.metrics.conftest import dossier_factory
@@ -458,3 +460,29 @@ async def test_text_cells_never_become_formulas(tmp_path: Path, keys: Keys) -> N
             # JSON is data, not a spreadsheet: the names are as in the catalog
             body = (await client.get(query)).json()
             assert {r["name"] for r in body["rows"]} >= set(names.values())
+
+
+class BrokenSource(SnapshotList):
+    def snapshots_for_period(
+        self, start: datetime, end: datetime, agencies: Sequence[str] | None
+    ) -> AsyncIterator[tuple[str, bytes]]:
+        raise RuntimeError("a defect")
+
+
+async def test_a_defect_is_a_problem_without_details(catalog: Catalog, keys: Keys) -> None:
+    app = create_app(MetricsSettings(api_keys_file=keys.path))
+    app.state.reports = ReportBuilder(catalog, BrokenSource(catalog, []))
+    app.state.keys = KeyStore(keys.path)
+    app.state.report_gate = ReportGate(2, 5)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://m") as client:
+        response = await client.get("/v1/reports/dossiers?period=2021-Q2", headers=Keys.auth(keys.everything))
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Internal error",
+        "status": 500,
+        "instance": "/v1/reports/dossiers",
+    }
+    assert app.state.report_gate.running == 0
