@@ -109,6 +109,7 @@ async def test_a_database_outage_keeps_the_counters_and_makes_the_service_unread
     stream_builder: Callable[..., Any],
     run_app: Callable[..., Any],
     wait: Wait,
+    metrics_key: str,
 ) -> None:
     settings = settings.model_copy(update={"database_url": private_postgres.url, "max_backoff_s": 0.5})
     stream = stream_builder(catalog, dossiers=60, stale=0)
@@ -137,6 +138,16 @@ async def test_a_database_outage_keeps_the_counters_and_makes_the_service_unread
         assert await readiness(client) == 503
         assert live_totals(app) == before  # kept, not zeroed
         assert "metrics_consumer_progressing 0.0" in (await client.get("/metrics")).text
+        auth = {"Authorization": f"Bearer {metrics_key}"}
+        live = await client.get("/v1/stats/live", headers=auth)
+        assert live.status_code == 200  # the live figures answer from the index
+        assert sum(a["received"]["total"] for a in live.json()["agencies"]) == sum(
+            c[0] + c[1] + c[2] for c in before.values()
+        )
+        report = await client.get("/v1/reports/dossiers?period=2021-Q2", headers=auth)
+        assert report.status_code == 503, report.text
+        assert report.headers["content-type"] == "application/problem+json"
+        assert report.json()["title"] == "Database unavailable" and report.headers["retry-after"]
         outage_scrapes = watch.scrapes
 
         await asyncio.to_thread(private_postgres.start)
