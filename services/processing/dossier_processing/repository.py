@@ -148,27 +148,29 @@ _INSERT_OUTBOX = text(
 
 
 async def write_plan(conn: AsyncConnection, plan: BatchPlan) -> None:
-    """Events, re-folded dossiers and their outbox snapshots, in the caller's transaction."""
-    if not plan.events:
-        return
+    """Events, re-folded dossiers and their outbox snapshots, in the caller's transaction. A dossier
+    may change without new events (flagged when its later events exceed the event limit)."""
     ev = plan.events
-    inserted = await conn.execute(
-        _INSERT_EVENTS,
-        {
-            "event_id": [e.event_id for e in ev],
-            "seq": [e.seq for e in ev],
-            "dossier_code": [e.dossier_code for e in ev],
-            "agency_code": [e.agency_code for e in ev],
-            "type": [e.type for e in ev],
-            "occurred_at": [e.occurred_at for e in ev],
-            "payload": [e.payload for e in ev],
-            "partition": [e.partition for e in ev],
-            "offset": [e.offset for e in ev],
-        },
-    )
-    if inserted.rowcount != len(ev):
-        raise ConcurrentChange(f"{len(ev) - inserted.rowcount} events were stored meanwhile")
+    if ev:
+        inserted = await conn.execute(
+            _INSERT_EVENTS,
+            {
+                "event_id": [e.event_id for e in ev],
+                "seq": [e.seq for e in ev],
+                "dossier_code": [e.dossier_code for e in ev],
+                "agency_code": [e.agency_code for e in ev],
+                "type": [e.type for e in ev],
+                "occurred_at": [e.occurred_at for e in ev],
+                "payload": [e.payload for e in ev],
+                "partition": [e.partition for e in ev],
+                "offset": [e.offset for e in ev],
+            },
+        )
+        if inserted.rowcount != len(ev):
+            raise ConcurrentChange(f"{len(ev) - inserted.rowcount} events were stored meanwhile")
     ds = plan.dossiers
+    if not ds:
+        return
     upserted = await conn.execute(_UPSERT_DOSSIERS, {n: [getattr(d, n) for d in ds] for n in _NAMES})
     if upserted.rowcount != len(ds):
         raise ConcurrentChange("a dossier's version moved meanwhile")

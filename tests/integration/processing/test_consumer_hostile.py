@@ -82,9 +82,12 @@ async def test_the_501st_event_of_a_dossier_is_dead_lettered_and_the_dossier_fla
         event("processing", A, START + timedelta(minutes=n), step=f"bước {n}") for n in range(1, 501)
     ]
     fresh = received(B)
-    await produce(s, [*history, fresh])
+    await produce(s, history[:-1])
     async with running_app(s) as client:
+        await wait_until(lambda: _count(s, 500), what="500 events applied")
+        await produce(s, [history[-1]])  # alone in its batch: the dossier is full when it comes
         (letter,) = await letters(s, 1)
+        await produce(s, [fresh])
         await wait_until(lambda: stored(s, fresh.event_id), what="the next dossier applied")
         await wait_until(lambda: _flag_published(s), what="the flagged snapshot published")
         view = (
