@@ -105,6 +105,8 @@ class StatusConsumer:
                 stored = await self.projector.store.stored_offsets(self.topic, partitions)
                 for partition in partitions:
                     tp = TopicPartition(self.topic, partition)
+                    if tp not in consumer.assignment():
+                        continue  # a rebalance has begun; its revocation will follow
                     if partition in stored:
                         consumer.seek(tp, stored[partition])
                     else:
@@ -137,8 +139,9 @@ class StatusConsumer:
                     raise
                 except Exception as exc:
                     # Nothing of this batch was committed: read it and the rest again later.
+                    assignment = consumer.assignment()
                     for later, later_records in items[n:]:
-                        if later.partition in self.owned:
+                        if later.partition in self.owned and later in assignment:
                             consumer.seek(later, later_records[0].offset)
                     raise BatchFailed(f"partition {tp.partition}: {type(exc).__name__}: {exc}") from exc
                 count += len(messages)

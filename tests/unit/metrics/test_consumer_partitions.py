@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from aiokafka import TopicPartition
+
 from dossier_core.calendar import VN_TZ, WorkingCalendar
 from dossier_metrics.consumer import Backoff, StatusConsumer
 from dossier_metrics.counters import WIDTH
@@ -49,6 +51,10 @@ class Kafka:
     def __init__(self) -> None:
         self.paused: set[int] = set()
         self.positions: dict[int, int] = {}
+        self.assigned: set[int] = set()
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition(TOPIC, p) for p in self.assigned}
 
     def pause(self, *tps: Any) -> None:
         self.paused |= {tp.partition for tp in tps}
@@ -78,6 +84,7 @@ async def test_revoked_partitions_stay_until_the_next_assignment(calendar: Worki
     store, kafka = Store(), Kafka()
     store.counters, store.offsets = {0: 5, 1: 7, 2: 11}, {0: 50, 1: 70}
     consumer = consumer_with(store, calendar)
+    kafka.assigned = {0, 1, 2}
     consumer._assigned(kafka, {0, 1, 2})  # type: ignore[arg-type]
     assert kafka.paused == {0, 1, 2} and not consumer.progressing  # nothing read before it is loaded
     await consumer._load_pending(kafka)  # type: ignore[arg-type]
@@ -91,6 +98,7 @@ async def test_revoked_partitions_stay_until_the_next_assignment(calendar: Worki
     assert received(consumer) == 23
     store.counters[1] = 8  # meanwhile, partition 1 moved on
     # The new assignment keeps 0 and 1; 2 went to another member and leaves the index now.
+    kafka.assigned = {0, 1}
     consumer._assigned(kafka, {0, 1})  # type: ignore[arg-type]
     assert received(consumer) == 12 and sorted(consumer.projector.index.partitions) == [0, 1]
     await consumer._load_pending(kafka)  # type: ignore[arg-type]
@@ -102,6 +110,7 @@ async def test_a_load_that_fails_is_tried_again_and_keeps_what_the_index_holds(
 ) -> None:
     store, kafka = Store(), Kafka()
     store.counters = {0: 5}
+    kafka.assigned = {0}
     consumer = consumer_with(store, calendar)
     consumer._assigned(kafka, {0})  # type: ignore[arg-type]
     await consumer._load_pending(kafka)  # type: ignore[arg-type]
@@ -115,6 +124,19 @@ async def test_a_load_that_fails_is_tried_again_and_keeps_what_the_index_holds(
     store.down = False
     await consumer._load_pending(kafka)  # type: ignore[arg-type]
     assert consumer.owned == {0} and kafka.paused == set() and received(consumer) == 5
+
+
+async def test_a_partition_whose_rebalance_has_begun_is_not_loaded(calendar: WorkingCalendar) -> None:
+    store, kafka = Store(), Kafka()
+    store.counters = {0: 5, 1: 7}
+    consumer = consumer_with(store, calendar)
+    kafka.assigned = {0, 1}
+    consumer._assigned(kafka, {0, 1})  # type: ignore[arg-type]
+    kafka.assigned = {0}  # the consumer already let partition 1 go; the revocation comes next
+    await consumer._load_pending(kafka)  # type: ignore[arg-type]
+    assert consumer.owned == {0} and consumer.pending == {1} and kafka.positions == {0: 0}
+    consumer._revoked({0, 1})
+    assert consumer.stale == {0, 1} and received(consumer) == 5
 
 
 def test_backoff_grows_to_its_maximum_and_starts_again_after_a_success() -> None:
