@@ -150,6 +150,7 @@ def create_app(settings: MetricsSettings | None = None, *, clock: Clock = wall_c
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         """A defect: a problem without details (the traceback goes to the log)."""
         return problem_response(Problem(500, "Internal error"), request.url.path)
+
     install_openapi(app, sorted(catalog.agencies))
     app.include_router(reports.router)
     app.include_router(live.router)
