@@ -300,7 +300,7 @@ def _refold(
         last_event_id = chosen[-1][1].event_id if chosen else before.last_event_id
         return _fold_row(history, version, last_event_id, flagged, catalog, now)
 
-    kept, failed, result = keep_applicable(new, attempt)
+    kept, failed, result = keep_applicable(new, attempt, base_counts=bool(before.events))
     for (item, _), exc in failed:
         plan.rejected.append(Rejected.of(item, Reason.UNAPPLIABLE, describe(exc)))
     if result is None:
@@ -333,7 +333,7 @@ def _refold(
 
 
 def keep_applicable(
-    new: Sequence[T], attempt: Callable[[list[T]], R]
+    new: Sequence[T], attempt: Callable[[list[T]], R], *, base_counts: bool = False
 ) -> tuple[list[T], list[tuple[T, Exception]], R | None]:
     """The items of `new` that `attempt` accepts together, the ones it fails on (with the error), and
     the result of the attempt with all kept items (`None` if the last attempt did not include them all).
@@ -341,6 +341,9 @@ def keep_applicable(
     All items are tried at once first. On failure, a binary search over prefixes finds the first item
     whose addition makes `attempt` fail; it is set aside and the search goes on with the items after it.
     A batch without failure costs one attempt; each failing item costs about log2(len(new)) more.
+    With `base_counts` (the attempt without any new item means something: a stored history), a first
+    failure also tries that base: if it fails too, no item is to blame more than another and all are
+    set aside with its error at once, instead of one binary search per item.
     """
     kept: list[T] = []
     failed: list[tuple[T, Exception]] = []
@@ -350,6 +353,11 @@ def keep_applicable(
             return [*kept, *rest], failed, attempt([*kept, *rest])
         except Exception as exc:  # the domain could not apply one of them: find which
             errors: dict[int, Exception] = {len(rest): exc}
+        if base_counts and not kept and not failed:
+            try:
+                attempt([])
+            except Exception as exc:  # the base alone fails
+                return [], [(item, exc) for item in rest], None
         ok, failing = 0, len(rest)  # kept + rest[:ok] is assumed to work, kept + rest[:failing] fails
         while failing - ok > 1:
             middle = (ok + failing) // 2

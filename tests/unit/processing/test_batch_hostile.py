@@ -216,3 +216,15 @@ def test_undecodable_messages_keep_their_key_and_bytes() -> None:
         Reason.UNDECODABLE,
         None,
     )
+
+
+def test_when_the_stored_history_alone_no_longer_folds_the_new_events_are_set_aside_at_once() -> None:
+    attempts: list[list[int]] = []
+
+    def attempt(items: list[int]) -> int:
+        attempts.append(items)
+        raise ValueError("the stored history does not fold")
+
+    kept, failed, result = keep_applicable(list(range(100)), attempt, base_counts=True)
+    assert (kept, result) == ([], None) and [i for i, _ in failed] == list(range(100))
+    assert attempts == [list(range(100)), []]
