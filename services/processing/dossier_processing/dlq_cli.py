@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from dossier_core.calendar import VN_TZ
 from dossier_processing.dlq import (
@@ -346,8 +347,16 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: ProcessingSettings) -> int:
+    """Exit status: 0 done, 1 Kafka unreachable or refusing (a replay may then be partial: run it again,
+    the events already replayed are duplicates)."""
     selection = Selection(frozenset(args.reason or ()), args.since, args.until)
-    if args.dlq_command == "list":
-        return asyncio.run(list_letters(settings, selection, max(0, args.limit), sys.stdout, sys.stderr))
-    to_topic = args.to or settings.events_topic
-    return asyncio.run(replay_letters(settings, selection, args.dry_run, to_topic, sys.stdout, sys.stderr))
+    try:
+        if args.dlq_command == "list":
+            return asyncio.run(list_letters(settings, selection, max(0, args.limit), sys.stdout, sys.stderr))
+        to_topic = args.to or settings.events_topic
+        return asyncio.run(
+            replay_letters(settings, selection, args.dry_run, to_topic, sys.stdout, sys.stderr)
+        )
+    except KafkaError as exc:
+        print(f"Kafka at {settings.kafka_bootstrap_servers}: {exc}", file=sys.stderr)
+        return 1

@@ -112,3 +112,6 @@ async def test_help_and_a_bad_time_are_explained(processing_settings: Processing
     assert code == 2 and "neither an ISO 8601 instant" in err
     code, _, err = await cli(processing_settings, "replay")
     assert code == 2 and "--reason" in err
+    unreachable = processing_settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"})
+    code, _, err = await cli(unreachable, "list")
+    assert code == 1 and "Kafka at 127.0.0.1:1" in err and "Traceback" not in err

@@ -35,4 +35,4 @@ def test_help_lists_the_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    assert "serve" in out and "migrate" in out
+    assert "serve" in out and "migrate" in out and "dlq" in out
