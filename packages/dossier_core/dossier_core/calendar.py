@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 __all__ = [
+    "BEYOND_CALENDAR",
     "DEFAULT_HOURS",
     "FIRST_YEAR",
     "LAST_YEAR",
@@ -35,6 +36,11 @@ VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 #: covers deadlines of procedures received late in 2099, up to the catalog's longest duration).
 FIRST_YEAR = 1999
 LAST_YEAR = 2130
+
+
+#: Stands for a deadline that falls after the working calendar's last year: later than any instant
+#: the contract admits, so a dossier holding it is in time, and finishing before it is early.
+BEYOND_CALENDAR = datetime(LAST_YEAR + 1, 1, 1, tzinfo=VN_TZ)
 
 
 class CalendarRangeError(ValueError):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from dossier_core.calendar import WorkingCalendar
+from dossier_core.calendar import BEYOND_CALENDAR, CalendarRangeError, WorkingCalendar
 from dossier_core.catalog import SupplementPolicy
 from dossier_core.deadlines import DeadlineRule, legal_deadline
 from dossier_core.events import Channel, StatusCode
@@ -92,7 +92,10 @@ class Dossier:
 
     def effective_due(self, t: datetime, calendar: WorkingCalendar) -> datetime | None:
         """The legal deadline as known at `t`: pauses closed by `t` are applied, and a pause
-        still open at `t` counts up to `t` (so a paused dossier's deadline keeps moving)."""
+        still open at `t` counts up to `t` (so a paused dossier's deadline keeps moving).
+
+        A deadline that pauses push past the working calendar's last year is `BEYOND_CALENDAR`
+        (e.g. a 2099 appointment paused for years): later than any instant that can be asked about."""
         due = self.legal_due_at
         if due is None:
             return None
@@ -103,7 +106,10 @@ class Dossier:
             end = t if pause.ended_at is None or pause.ended_at > t else pause.ended_at
             if end <= start:
                 continue
-            due = self._after_pause(due, pause, start, end, calendar)
+            try:
+                due = self._after_pause(due, pause, start, end, calendar)
+            except CalendarRangeError:
+                due = BEYOND_CALENDAR
         return due
 
     def _after_pause(
@@ -113,6 +119,8 @@ class Dossier:
             restarted = legal_deadline(self.rule, end, calendar)
             if restarted is not None:
                 return restarted
+        if due >= BEYOND_CALENDAR:  # a pause only ever moves such a deadline later
+            return due
         if due >= start:
             # The working time left at the pause is granted again from the resume.
             remaining = calendar.working_minutes_between(start, due)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from dossier_core.calendar import VN_TZ, WorkingCalendar
+from dossier_core.calendar import BEYOND_CALENDAR, VN_TZ, WorkingCalendar
 from dossier_core.catalog import Catalog, DeadlineUnit, SupplementPolicy
 from dossier_core.deadlines import DeadlineRule
 from dossier_core.dossier import Dossier
@@ -212,3 +212,21 @@ def test_a_snapshot_answers_without_the_catalog(catalog: Catalog, cal: WorkingCa
     copy = Dossier(**{name: getattr(d, name) for name in Dossier.__dataclass_fields__})
     t = vn("2021-04-10 10:00")
     assert copy == d and copy.effective_due(t, cal) == d.effective_due(t, cal)
+
+
+def test_a_deadline_paused_past_the_calendar_years_is_later_than_any_instant(catalog: Catalog) -> None:
+    cal = catalog.calendar()
+    events = [
+        received("2000-01-04 09:00", due_at=vn("2099-12-30 17:00")),
+        event(2, EventType.SUPPLEMENT_REQUESTED, "2000-01-04 10:00", reason="thiếu giấy tờ"),
+    ]
+    dossier = fold(events, catalog)
+    assert dossier.effective_due(vn("2026-12-01 09:00"), cal) == vn("2125-12-20 16:00")  # still computed
+    now = vn("2099-06-01 09:00")
+    assert dossier.effective_due(now, cal) == BEYOND_CALENDAR
+    assert dossier.pending_state(now, cal) is PendingState.IN_TIME
+    resume = event(3, EventType.SUPPLEMENT_RECEIVED, "2099-06-01 08:00")
+    resumed = fold([*events, resume], catalog)
+    finished = fold([*events, resume, event(4, EventType.RESOLVED, "2099-06-02 08:00")], catalog)
+    assert resumed.effective_due(now, cal) == BEYOND_CALENDAR
+    assert finished.timeliness(cal) is Timeliness.EARLY
