@@ -22,7 +22,7 @@ from dossier_intake.publisher import EventPublisher
 from dossier_intake.routes import direct_routes, router
 from dossier_intake.settings import IntakeSettings
 from dossier_intake.state import IntakeState
-from dossier_runtime.kafka import ensure_topics
+from dossier_runtime.kafka import ensure_topics, retention
 from dossier_runtime.problems import install_problem_handlers
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,10 @@ def create_app(
             settings.dlq_topic: settings.topic_partitions,
         }
         await ensure_topics(
-            settings.kafka_bootstrap_servers, topics, timeout_s=settings.kafka_startup_timeout_s
+            settings.kafka_bootstrap_servers,
+            topics,
+            timeout_s=settings.kafka_startup_timeout_s,
+            configs={settings.dlq_topic: retention(settings.dlq_retention_days)},
         )
         publisher = EventPublisher(settings, metrics)
         await publisher.start(settings.kafka_startup_timeout_s)

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from dossier_runtime.kafka import DLQ_RETENTION_DAYS
 from dossier_runtime.settings import ServiceSettings
 
 
@@ -17,6 +18,8 @@ class IntakeSettings(ServiceSettings):
     api_keys_file: Path = Path("intake_api_keys.csv")
     events_topic: str = "dossier.events.v1"
     dlq_topic: str = "dossier.events.dlq.v1"
+    #: days the DLQ topic keeps dead letters when this service creates it (-1: for good)
+    dlq_retention_days: int = Field(default=DLQ_RETENTION_DAYS, ge=-1)
     topic_partitions: int = Field(default=12, ge=1)
 
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)

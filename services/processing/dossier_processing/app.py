@@ -30,7 +30,7 @@ from dossier_processing.retry import until_done
 from dossier_processing.settings import ProcessingSettings
 from dossier_processing.state import AppState
 from dossier_runtime.api_keys import ApiKeyRing
-from dossier_runtime.kafka import broker_reachable, ensure_topics
+from dossier_runtime.kafka import broker_reachable, ensure_topics, retention
 from dossier_runtime.problems import Problem, install_problem_handlers
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,11 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
             t: settings.topic_partitions
             for t in (settings.events_topic, settings.status_topic, settings.dlq_topic)
         }
-        await until_done("create the topics", lambda: ensure_topics(settings.kafka_bootstrap_servers, topics))
+        dlq_configs = {settings.dlq_topic: retention(settings.dlq_retention_days)}
+        await until_done(
+            "create the topics",
+            lambda: ensure_topics(settings.kafka_bootstrap_servers, topics, configs=dlq_configs),
+        )
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             enable_idempotence=True,

@@ -12,6 +12,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from dossier_contracts import EVENTS_DLQ_TOPIC, EVENTS_TOPIC, STATUS_TOPIC
+from dossier_runtime.kafka import DLQ_RETENTION_DAYS
 from dossier_runtime.settings import DEFAULT_DATABASE_URL, ServiceSettings, shared_field
 
 PREFIX = "PROCESSING_"
@@ -28,6 +29,8 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
     events_topic: str = EVENTS_TOPIC
     status_topic: str = STATUS_TOPIC
     dlq_topic: str = EVENTS_DLQ_TOPIC
+    #: days the DLQ topic keeps dead letters when this service creates it (-1: for good)
+    dlq_retention_days: int = Field(default=DLQ_RETENTION_DAYS, ge=-1)
     topic_partitions: int = 12  # same default as intake and metrics: whoever starts first creates the topics
     consumer_group: str = "dossier-processing"
     batch_size: int = 5000
