@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 
 import pytest
 
+from dossier_core.calendar import VN_TZ
 from dossier_core.catalog import default_catalog_dir, load_catalog
 from dossier_core.periods import parse_period
 from dossier_sim.expect import differences, expected_rows, total
@@ -74,3 +76,20 @@ def test_mix_rejects_nonsense() -> None:
     with pytest.raises(ValueError):
         OutcomeMix.parse("early=0")
     assert OutcomeMix.parse("early=1,late=3").weights[Outcome.LATE] == 0.75
+
+
+def test_the_current_period_is_cut_at_now() -> None:
+    from dossier_core.events import parse_instant
+    from dossier_sim.generator import happened_by
+
+    catalog = load_catalog(default_catalog_dir())
+    dossiers = list(
+        ProvinceGenerator(catalog, parse_period("2021-Q2"), OutcomeMix.parse(DEFAULT_MIX)).dossiers(300)
+    )
+    now = datetime(2021, 5, 20, 12, 0, tzinfo=VN_TZ)
+    cut = happened_by(dossiers, now)
+    assert 0 < len(cut) < len(dossiers)
+    assert all(parse_instant(e["occurred_at"]) <= now for d in cut for e in d.events)  # type: ignore[operator]
+    kept = {d.code: d for d in dossiers}
+    # each kept dossier keeps the beginning of its own history, in order
+    assert all(d.events == kept[d.code].events[: len(d.events)] for d in cut)

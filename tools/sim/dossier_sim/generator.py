@@ -56,6 +56,19 @@ class SimulatedDossier:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
+def happened_by(
+    dossiers: Iterator[SimulatedDossier] | list[SimulatedDossier], now: datetime
+) -> list[SimulatedDossier]:
+    """The dossiers as they stand at `now`: later events left out, dossiers not begun yet dropped
+    (intake refuses events dated more than a day ahead of its clock)."""
+    out = []
+    for d in dossiers:
+        events = [e for e in d.events if (parse_instant(e["occurred_at"]) or now) <= now]
+        if events:
+            out.append(SimulatedDossier(d.code, d.agency, d.outcome, events))
+    return out
+
+
 class ProvinceGenerator:
     def __init__(self, catalog: Catalog, period: Period, mix: OutcomeMix, seed: int = 1) -> None:
         self.catalog, self.period, self.mix = catalog, period, mix
