@@ -59,7 +59,7 @@ Dossier tracking is running:
 MSG
   if [ -s "$KEY_DIR/intake.key" ]; then
     echo "  intake key  $(cat "$KEY_DIR/intake.key")   (development key, stored in $KEY_DIR/intake.key)"
-    echo "  sync key    $(cat "$KEY_DIR/processing.key")   (development key, stored in $KEY_DIR/processing.key)"
+    echo "  processing key $(cat "$KEY_DIR/processing.key")   (development reader and sync key, stored in $KEY_DIR/processing.key)"
   fi
   if [ -s "$KEY_DIR/metrics.key" ]; then
     echo "  metrics key $(cat "$KEY_DIR/metrics.key")   (development reader key, stored in $KEY_DIR/metrics.key)"
