@@ -25,10 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossier
-from dossier_core.calendar import CalendarRangeError, WorkingCalendar
 from dossier_core.catalog import Catalog
-from dossier_core.dossier import Dossier
-from dossier_core.events import Channel
 from dossier_core.periods import Period, parse_period
 from dossier_core.report import ReportInvariantError, ReportRow, contribution
 from dossier_metrics.auth import Reader, allows_everything, forbidden, visibility
@@ -120,29 +117,6 @@ def _agency_in_period(catalog: Catalog, code: str, period: Period) -> bool:
     )
 
 
-def period_contribution(dossier: Dossier, period: Period, calendar: WorkingCalendar) -> ReportRow:
-    """`contribution`, for any period a report may ask. A dossier still open at the period's end
-    whose deadline by then lies beyond the working calendar's last year (a pause open since long
-    before a period far in the future) is in time at that end: its row is the domain's with the
-    deadline comparison settled that way."""
-    try:
-        return contribution(dossier, period, calendar)
-    except CalendarRangeError:
-        start, end = period.start_instant, period.end_instant
-        received_at, ended_at = dossier.received_at, dossier.ended_at
-        if received_at is None or not dossier.is_received or received_at >= end:
-            return ReportRow()
-        if ended_at is not None and ended_at < end:
-            raise  # the end is judged at the end instant, never beyond the calendar
-        row = ReportRow(in_time=1, paused=1 if dossier.is_paused_at(end) else 0)
-        if received_at < start:
-            row.carried_over = 1
-        else:
-            setattr(row, (dossier.channel or Channel.DIRECT).value, 1)
-        row.rescheduled = sum(1 for at in dossier.reschedules if start <= at < end)
-        return row
-
-
 class SnapshotSource(Protocol):
     """Where snapshots come from (`store.ProjectionStore` on the readers' engine in the service)."""
 
@@ -198,7 +172,7 @@ class ReportBuilder:
                 dossier = snapshot_to_dossier(decode_snapshot(payload))
                 if allows is not None and not allows(dossier.agency_code):
                     continue
-                row = period_contribution(dossier, period, self.calendar)
+                row = contribution(dossier, period, self.calendar)
                 if row == ReportRow():
                     continue
                 k = group(dossier.agency_code, dossier.procedure_code or "", field)
