@@ -169,3 +169,45 @@ def running_system(
                 check=False,
                 capture_output=True,
             )
+
+
+def run_schemathesis(
+    service_url: str,
+    key: str,
+    workdir: Path,
+    *,
+    examples: int,
+    seed: int = 20261201,
+    phases: str | None = None,
+    config: str | None = None,
+    hooks: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Schemathesis with all its checks against a running service's OpenAPI document, with a key.
+
+    Its run state goes under `workdir`, never into the checkout. `config` is the text of a
+    schemathesis.toml, `hooks` a module of schemathesis hooks importable from the checkout."""
+    options = ["--no-color"]
+    if config is not None:
+        (workdir / "schemathesis.toml").write_text(config)
+        options += ["--config-file", str(workdir / "schemathesis.toml")]
+    run = [
+        *("run", f"{service_url}/openapi.json", "--checks", "all"),
+        *("--header", f"Authorization: Bearer {key}"),
+        *("--max-examples", str(examples), "--seed", str(seed)),
+        *("--generation-database", "none", "--request-timeout", "30", "--workers", "2"),
+        *("--suppress-health-check", "all"),
+    ]
+    if phases is not None:
+        run += ["--phases", phases]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if hooks is not None:
+        env["SCHEMATHESIS_HOOKS"] = hooks
+    return subprocess.run(
+        [sys.executable, "-m", "schemathesis.cli", *options, *run],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )

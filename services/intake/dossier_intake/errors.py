@@ -11,10 +11,11 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from dossier_runtime import openapi
 from dossier_runtime.problems import Problem
 
 #: SPEC §3: a problem lists at most 20 errors per event.
-MAX_ERRORS = 20
+MAX_ERRORS = openapi.MAX_ERRORS
 MAX_FIELD_CHARS = 100
 MAX_MESSAGE_CHARS = 300
 

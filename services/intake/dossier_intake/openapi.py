@@ -9,12 +9,17 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from dossier_intake.auth import SECURITY_SCHEME
-from dossier_intake.errors import MAX_ERRORS
 from dossier_intake.examples import BATCH_EXAMPLE, EVENT_EXAMPLES
 from dossier_intake.schemas import EVENT_ADAPTER
-from dossier_runtime.problems import PROBLEM_JSON
+from dossier_runtime.openapi import (
+    PROMETHEUS_TEXT,
+    REF,
+    RETRY_AFTER,
+    WWW_AUTHENTICATE,
+    add_problem_schema,
+    problem,
+)
 
-REF = "#/components/schemas/{model}"
 SECURED: list[dict[str, list[str]]] = [{"apiKey": []}]
 
 
@@ -45,59 +50,11 @@ def batch_body(limit: int) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema, "example": BATCH_EXAMPLE}}}
 
 
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "RFC 9457 problem details",
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "maxItems": MAX_ERRORS,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "field": {"type": "string", "description": "dotted path of the bad field"},
-                    "message": {"type": "string"},
-                    "type": {"type": "string"},
-                },
-                "required": ["field", "message"],
-            },
-        },
-        "errors_truncated": {
-            "type": "integer",
-            "minimum": 1,
-            "description": f"how many errors were left out beyond the first {MAX_ERRORS}",
-        },
-    },
-    "required": ["type", "title", "status"],
-}
-
-_RETRY_AFTER = {"Retry-After": "Seconds to wait before retrying"}
-
-
-def problem(description: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    """A problem response; `headers` names the headers it always carries, with their meaning."""
-    response: dict[str, Any] = {
-        "description": description,
-        "content": {PROBLEM_JSON: {"schema": {"$ref": REF.format(model="Problem")}}},
-    }
-    if headers:
-        response["headers"] = {
-            name: {"description": meaning, "required": True, "schema": {"type": "string"}}
-            for name, meaning in headers.items()
-        }
-    return response
-
-
 _MALFORMED = problem("The body is not JSON (the `body` error says where)")
-_UNAUTHORIZED = problem("No API key, or an unknown one", {"WWW-Authenticate": "The scheme to use: `Bearer`"})
+_UNAUTHORIZED = problem("No API key, or an unknown one", WWW_AUTHENTICATE)
 _TOO_LARGE = problem("The body is over the size limit (INTAKE_MAX_BODY_BYTES); the connection is closed")
-_RATE_LIMITED = problem("This key is over its request rate", _RETRY_AFTER)
-_UNAVAILABLE = problem("Kafka did not acknowledge; nothing was accepted; retry the same events", _RETRY_AFTER)
+_RATE_LIMITED = problem("This key is over its request rate", RETRY_AFTER)
+_UNAVAILABLE = problem("Kafka did not acknowledge; nothing was accepted; retry the same events", RETRY_AFTER)
 
 EVENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _MALFORMED,
@@ -121,13 +78,8 @@ BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: _RATE_LIMITED,
     503: _UNAVAILABLE,
 }
-READY_RESPONSES: dict[int | str, dict[str, Any]] = {503: problem("Kafka is not reachable", _RETRY_AFTER)}
-METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "Prometheus text exposition format",
-        "content": {"text/plain": {"schema": {"type": "string"}}},
-    }
-}
+READY_RESPONSES: dict[int | str, dict[str, Any]] = {503: problem("Kafka is not reachable", RETRY_AFTER)}
+METRICS_RESPONSES = PROMETHEUS_TEXT
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -140,9 +92,8 @@ def install_openapi(app: FastAPI) -> None:
             event = EVENT_ADAPTER.json_schema(ref_template=REF, mode="validation")
             schemas.update(event.pop("$defs", {}))
             schemas["Event"] = event
-            schemas["Problem"] = PROBLEM_SCHEMA
             doc["components"]["securitySchemes"] = {"apiKey": SECURITY_SCHEME}
-            app.openapi_schema = doc
+            app.openapi_schema = add_problem_schema(doc)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from dossier_metrics.schemas import Problem
+from dossier_runtime.openapi import not_null
 from dossier_runtime.problems import PROBLEM_JSON
 
 _DESCRIPTIONS = {
@@ -36,20 +37,6 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
-    """An optional query parameter is absent or a string: `anyOf: [string, null]` says more than
-    a query string can carry, so it becomes the string's schema."""
-    kinds = schema.get("anyOf")
-    if not kinds:
-        return schema
-    others = [kind for kind in kinds if kind != {"type": "null"}]
-    if len(others) != 1:
-        return schema
-    merged = {k: v for k, v in schema.items() if k != "anyOf"}
-    merged.update(others[0])
-    return merged
-
-
 def install_openapi(app: FastAPI, agency_codes: Sequence[str]) -> None:
     """Problem responses are declared with the `Problem` model; here their media type becomes
     `application/problem+json`, which is what the service sends. `agency` parameters list the
@@ -63,7 +50,7 @@ def install_openapi(app: FastAPI, agency_codes: Sequence[str]) -> None:
             for operations in doc.get("paths", {}).values():
                 for operation in operations.values():
                     for parameter in operation.get("parameters", []):
-                        parameter["schema"] = _without_null(parameter["schema"])
+                        parameter["schema"] = not_null(parameter["schema"])
                         if parameter["name"] == "agency" and parameter["in"] == "query":
                             parameter["schema"] = {"type": "string", "enum": list(agency_codes)}
                     for status, response in operation.get("responses", {}).items():

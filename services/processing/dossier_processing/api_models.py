@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from dossier_core.dossier import EndKind, PauseKind
 from dossier_core.events import Channel
 from dossier_core.timeliness import Timeliness
-from dossier_runtime.problems import PROBLEM_JSON
+from dossier_runtime.openapi import (
+    PROMETHEUS_TEXT,
+    RETRY_AFTER,
+    WWW_AUTHENTICATE,
+    add_problem_schema,
+    not_null,
+    problem,
+)
 
 #: agency codes as intake accepts them (SPEC §3): printable ASCII
 CODE_PATTERN = r"^[!-~]+$"
@@ -24,7 +31,6 @@ CURSOR_PATTERN = r"^[!-~]+$"
 SYNC_CURSOR_PATTERN = r"^[0-9]{1,19}\.[!-~]*$"
 MAX_CURSOR = 400
 DOSSIER_EXAMPLE = "000.00.18.H49-250303-0001"
-REF = "#/components/schemas/{model}"
 
 
 class _Model(BaseModel):
@@ -128,51 +134,9 @@ class Health(_Model):
     status: Literal["ok"]
 
 
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "RFC 9457 problem details",
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "field": {"type": "string", "description": "dotted path of the bad parameter"},
-                    "message": {"type": "string"},
-                    "type": {"type": ["string", "null"]},
-                },
-                "required": ["field", "message"],
-            },
-        },
-        "errors_truncated": {"type": "integer", "minimum": 1},
-    },
-    "required": ["type", "title", "status"],
-}
-
-
-def problem(description: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    """A problem response; `headers` names the headers it always carries, with their meaning."""
-    response: dict[str, Any] = {
-        "description": description,
-        "content": {PROBLEM_JSON: {"schema": {"$ref": REF.format(model="Problem")}}},
-    }
-    if headers:
-        response["headers"] = {
-            name: {"description": meaning, "required": True, "schema": {"type": "string"}}
-            for name, meaning in headers.items()
-        }
-    return response
-
-
-RETRY_AFTER = {"Retry-After": "Seconds to wait before retrying"}
 UNAUTHORIZED = problem(
     "No API key, or an unknown one (`Authorization: Bearer <key>` from PROCESSING_API_KEYS_FILE)",
-    {"WWW-Authenticate": "The scheme to use: `Bearer`"},
+    WWW_AUTHENTICATE,
 )
 INVALID = problem("A parameter is invalid; `errors` names each one")
 UNAVAILABLE = problem("The database is unreachable; nothing was read", RETRY_AFTER)
@@ -200,12 +164,7 @@ SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
 READY_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: problem("The database or Kafka is unreachable, or a worker stopped", RETRY_AFTER),
 }
-METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "Prometheus text exposition format",
-        "content": {"text/plain": {"schema": {"type": "string"}}},
-    }
-}
+METRICS_RESPONSES = PROMETHEUS_TEXT
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -217,11 +176,11 @@ def install_openapi(app: FastAPI) -> None:
             doc = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
-            doc.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+            add_problem_schema(doc)
             paths = doc.get("paths", {})
             for operation in (op for path in paths.values() for op in path.values()):
                 for parameter in operation.get("parameters", ()):
-                    parameter["schema"] = _not_null(parameter["schema"])
+                    parameter["schema"] = not_null(parameter["schema"])
             if "/readyz" in paths:
                 paths["/readyz"]["get"]["responses"].update({str(k): v for k, v in READY_RESPONSES.items()})
             if "/metrics" in paths:
@@ -232,15 +191,3 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
-    """An optional parameter may be left out, but it is never `null`: `anyOf [X, null]` → X."""
-    branches = schema.get("anyOf")
-    if not isinstance(branches, list):
-        return schema
-    kept = [b for b in branches if b != {"type": "null"}]
-    if len(kept) != 1:
-        return schema
-    rest = {k: v for k, v in schema.items() if k != "anyOf"}
-    return {**kept[0], **rest}

@@ -9,16 +9,15 @@ what JSON Schema cannot say (the catalog, the dossier code's agency prefix and d
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from intake_harness import Keys, Server
 
+from tests.support import run_schemathesis
+
 pytestmark = pytest.mark.integration
 
-SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 EXAMPLES_PER_OPERATION = 25
 CONFIG = """
 [[operations]]
@@ -29,34 +28,8 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "422",
 
 
 def test_schemathesis_finds_nothing(server: Server, keys: Keys, tmp_path: Path) -> None:
-    config = tmp_path / "schemathesis.toml"
-    config.write_text(CONFIG)
-    run = subprocess.run(
-        [
-            str(SCHEMATHESIS),
-            "--config-file",
-            str(config),
-            "--no-color",
-            "run",
-            f"{server.url}/openapi.json",
-            "--checks",
-            "all",
-            "--header",
-            f"Authorization: Bearer {keys.qn}",
-            "--max-examples",
-            str(EXAMPLES_PER_OPERATION),
-            "--seed",
-            "1",
-            "--generation-database",
-            "none",
-            "--request-timeout",
-            "30",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    run = run_schemathesis(
+        server.url, keys.qn, tmp_path, examples=EXAMPLES_PER_OPERATION, seed=1, config=CONFIG
     )
     report = run.stdout + run.stderr
     assert run.returncode == 0, report

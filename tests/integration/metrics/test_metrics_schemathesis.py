@@ -6,9 +6,6 @@ valid is accepted and what it calls invalid is refused; the key is enforced."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,7 @@ import httpx
 import pytest
 
 from dossier_core.catalog import Catalog
-from tests.support import ROOT, ServiceProcess
+from tests.support import ServiceProcess, run_schemathesis
 
 pytestmark = pytest.mark.integration
 
@@ -47,44 +44,13 @@ async def test_schemathesis_finds_nothing(
             raise AssertionError("the projection never caught up")
 
     run = await asyncio.to_thread(
-        subprocess.run,
-        [
-            sys.executable,
-            "-m",
-            "schemathesis.cli",
-            "run",
-            f"{metrics_process.url}/openapi.json",
-            "--checks",
-            "all",
-            "--header",
-            f"Authorization: Bearer {metrics_key}",
-            "--phases",
-            "examples,coverage,fuzzing",
-            "--max-examples",
-            str(EXAMPLES_PER_OPERATION),
-            "--seed",
-            "20261201",
-            "--workers",
-            "2",
-            "--request-timeout",
-            "30",
-            "--suppress-health-check",
-            "all",
-            "--report",
-            "junit",
-            "--report-dir",
-            str(tmp_path / "schemathesis"),
-        ],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "SCHEMATHESIS_HOOKS": "tests.integration.metrics.schemathesis_hooks",
-            "PYTHONPATH": str(ROOT),
-            "NO_COLOR": "1",
-        },
-        capture_output=True,
-        text=True,
-        timeout=240,
+        run_schemathesis,
+        metrics_process.url,
+        metrics_key,
+        tmp_path,
+        examples=EXAMPLES_PER_OPERATION,
+        phases="examples,coverage,fuzzing",
+        hooks="tests.integration.metrics.schemathesis_hooks",
     )
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
     assert "Traceback" not in metrics_process.tail(400)

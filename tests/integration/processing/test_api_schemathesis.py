@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from processing_harness import produce, scalar, wait_until
 
 from dossier_processing.api_models import DOSSIER_EXAMPLE
 from dossier_processing.settings import ProcessingSettings
-from tests.support import ROOT, ServiceProcess, free_port
+from tests.support import ServiceProcess, free_port, run_schemathesis
 
 pytestmark = pytest.mark.integration
 
@@ -65,39 +63,12 @@ async def test_schemathesis_finds_nothing(
     await wait_until(lambda: _stored(s, total), what="events applied")
 
     run = await asyncio.to_thread(
-        subprocess.run,
-        [
-            sys.executable,
-            "-m",
-            "schemathesis.cli",
-            "run",
-            f"{processing_process.url}/openapi.json",
-            "--checks",
-            "all",
-            "--header",
-            f"Authorization: Bearer {processing_key}",
-            "--phases",
-            "examples,coverage,fuzzing",
-            "--max-examples",
-            str(EXAMPLES_PER_OPERATION),
-            "--seed",
-            "20261201",
-            "--workers",
-            "2",
-            "--request-timeout",
-            "30",
-            "--suppress-health-check",
-            "all",
-            "--report",
-            "junit",
-            "--report-dir",
-            str(tmp_path / "schemathesis"),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=240,
+        run_schemathesis,
+        processing_process.url,
+        processing_key,
+        tmp_path,
+        examples=EXAMPLES_PER_OPERATION,
+        phases="examples,coverage,fuzzing",
     )
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
     assert "Traceback" not in processing_process.tail(400)
