@@ -22,7 +22,6 @@ from dossier_core.report import ReportRow, contribution
 from dossier_metrics.app import Projection
 from dossier_metrics.db import create_engine
 from dossier_metrics.report_gate import ReportGate
-from dossier_metrics.reports import period_contribution
 from dossier_metrics.settings import MetricsSettings
 
 pytestmark = pytest.mark.integration
@@ -84,7 +83,7 @@ async def test_bad_and_extreme_ranges(
         period, calendar = Period.between(date(2099, 1, 1), date(2099, 12, 31)), catalog.calendar()
         expected = ReportRow()
         for dossier in stream.final.values():
-            expected = expected + period_contribution(dossier, period, calendar)
+            expected = expected + contribution(dossier, period, calendar)
         assert far.json()["total"] == expected.to_dict()
         assert expected.pending_total > expected.paused > 0
 
