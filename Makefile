@@ -6,20 +6,33 @@ BIN := $(VENV)/bin
 GEN := packages/dossier_contracts/dossier_contracts/gen
 PROTOS := $(wildcard proto/dossier/v1/*.proto)
 
-.PHONY: help install test-tools proto proto-check proto-baseline infra-up infra-down run stop status test test-unit lint bench bench-core bench-intake bench-processing bench-metrics bench-e2e clean
+.PHONY: help install lock test-tools proto proto-check proto-baseline infra-up infra-down run stop status test test-unit lint bench bench-core bench-intake bench-processing bench-metrics bench-e2e clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(BIN)/python:
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+# uv installs the whole workspace from uv.lock (every package pinned, with hashes); uv itself comes from
+# requirements-uv.txt (pinned, with hashes) into its own small venv under .cache.
+UV_VERSION := $(shell sed -n 's/^uv==\([0-9.]*\).*/\1/p' requirements-uv.txt)
+UV_HOME := .cache/uv-$(UV_VERSION)
+UV := $(UV_HOME)/bin/uv
+export UV_PYTHON := $(PY)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+MANIFESTS := pyproject.toml uv.lock $(wildcard packages/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+$(UV): requirements-uv.txt
+	rm -rf $(UV_HOME) && $(PY) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/pip install -q --only-binary :all: --require-hashes -r requirements-uv.txt
+
+$(VENV)/.installed: $(MANIFESTS) | $(UV)
+	$(UV) sync --locked --all-packages
 	touch $@
 
-install: $(VENV)/.installed ## create .venv and install the project with its dev tools
+install: $(VENV)/.installed ## install every workspace member, dev tools and bench packages into .venv from uv.lock
+
+lock: $(UV) ## re-resolve uv.lock after editing a pyproject.toml (other pins stay as they are)
+	$(UV) lock
 
 proto: $(VENV)/.installed ## regenerate Python code from proto/ (pinned grpcio-tools + mypy-protobuf)
 	rm -rf $(GEN) && mkdir -p $(GEN)

@@ -66,7 +66,11 @@ def test_every_dependency_is_a_service(compose: dict[str, Any]) -> None:
 
 
 def test_service_commands_are_console_scripts_and_ports_match(compose: dict[str, Any]) -> None:
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    members = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]["members"]
+    projects = [
+        tomllib.loads((ROOT / member / "pyproject.toml").read_text())["project"] for member in members
+    ]
+    scripts = {script for project in projects for script in project.get("scripts", {})}
     for name, port in SERVICE_PORTS.items():
         service = compose["services"][name]
         assert service["command"][0] in scripts
