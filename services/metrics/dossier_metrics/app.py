@@ -1,7 +1,9 @@
 """Wiring: settings → catalog, engines, store, live index, consumer, collector, keys, routes.
 
-`create_app` builds the FastAPI application; its lifespan owns the engines and the consumer task.
-The consumer writes through one engine; reports read through a second one with a pool of their own.
+`build_state` builds every part of the service into one `MetricsState` without opening anything;
+`running` is the bootstrap (migrations, the consumer task, and closing it all); `create_app` builds the
+FastAPI application, whose lifespan runs that bootstrap. The consumer writes through one engine;
+reports read through a second one with a pool of their own.
 """
 
 from __future__ import annotations
@@ -9,16 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dossier_core.calendar import VN_TZ
@@ -26,39 +25,34 @@ from dossier_core.catalog import Catalog, load_catalog
 from dossier_metrics import live, reports
 from dossier_metrics.auth import KeyStore
 from dossier_metrics.collector import AgencyRegistry, DossierCollector
-from dossier_metrics.consumer import Backoff, StatusConsumer
-from dossier_metrics.db import create_engine, create_report_engine, database_reachable
+from dossier_metrics.consumer import StatusConsumer
+from dossier_metrics.db import create_engine, create_report_engine
 from dossier_metrics.index import Clock, LiveIndex
 from dossier_metrics.migrations import upgrade
-from dossier_metrics.openapi import install_openapi, problems
+from dossier_metrics.openapi import install_openapi
 from dossier_metrics.operations import OperationsCollector, operations_text
 from dossier_metrics.projector import Projector
 from dossier_metrics.report_gate import ReportGate
 from dossier_metrics.reports import ReportBuilder
-from dossier_metrics.schemas import Health, Readiness
+from dossier_metrics.schemas import Readiness
 from dossier_metrics.settings import MetricsSettings
+from dossier_metrics.state import STATE, MetricsState, Projection
 from dossier_metrics.store import ProjectionStore
-from dossier_runtime.kafka import broker_reachable
+from dossier_runtime.health import Check, Reason, database_check, health_router, kafka_check
 from dossier_runtime.problems import Problem, install_problem_handlers, problem_response
+from dossier_runtime.retry import Backoff, until_done
+from dossier_runtime.state import lifespan
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
+#: `/readyz` answers 503 with this `Retry-After` while the service is not ready.
+READY_RETRY_AFTER_S = 2
+
+Migrate = Callable[[AsyncEngine, str], Awaitable[None]]
+Consume = Callable[[], Coroutine[Any, Any, None]]
 
 
 def wall_clock() -> datetime:
     return datetime.now(VN_TZ)
-
-
-@dataclass
-class Projection:
-    """The parts that together keep and expose the projection (shared by `serve` and `rebuild`)."""
-
-    catalog: Catalog
-    engine: AsyncEngine
-    store: ProjectionStore
-    index: LiveIndex
-    projector: Projector
-    consumer: StatusConsumer
 
 
 def build_projection(
@@ -73,25 +67,90 @@ def build_projection(
     return Projection(catalog, engine, store, index, projector, StatusConsumer(settings, projector))
 
 
-async def until_done(what: str, action: Callable[[], Awaitable[T]], maximum_s: float) -> T:
-    """Run `action` until it succeeds (PostgreSQL may still be starting)."""
-    backoff = Backoff(maximum_s)
-    while True:
+def build_state(
+    settings: MetricsSettings, *, clock: Clock = wall_clock, catalog: Catalog | None = None
+) -> MetricsState:
+    """Every part of the service, wired, before anything is opened: the keys file is read, but no
+    connection is made and no task started (so a test builds it without Kafka or PostgreSQL)."""
+    keys = KeyStore(settings.api_keys_file)  # a bad file stops the start, naming file and line
+    projection = build_projection(settings, clock, catalog)
+    report_engine = create_report_engine(
+        settings.database_url,
+        settings.db_schema,
+        pool_size=settings.report_concurrency,
+        statement_timeout_ms=settings.report_statement_timeout_ms,
+        pool_timeout_s=settings.report_pool_timeout_s,
+    )
+    gate = ReportGate(settings.report_concurrency, settings.report_retry_after_s)
+    return MetricsState(
+        settings=settings,
+        catalog=projection.catalog,
+        keys=keys,
+        projection=projection,
+        collector=DossierCollector(projection.index, AgencyRegistry(projection.catalog.agencies)),
+        report_engine=report_engine,
+        reports=ReportBuilder(projection.catalog, ProjectionStore(report_engine)),
+        report_gate=gate,
+        operations=OperationsCollector(projection.consumer, gate),
+    )
+
+
+@asynccontextmanager
+async def running(
+    state: MetricsState, *, migrate: Migrate = upgrade, consume: Consume | None = None
+) -> AsyncIterator[MetricsState]:
+    """The bootstrap: bring the schema to the latest revision (tried again while PostgreSQL does not
+    answer), run the status consumer (`consume`, by default the real one) as `state.consumer_task`;
+    on leaving, stop the consumer and close both engines."""
+    settings = state.settings
+    try:
+        await until_done(
+            "migrate the database",
+            lambda: migrate(state.projection.engine, settings.db_schema),
+            Backoff(max_s=settings.max_backoff_s),
+        )
+        work = consume() if consume is not None else state.projection.consumer.run_forever()
+        task = state.consumer_task = asyncio.create_task(work, name="status-consumer")
+        log.info(
+            "metrics service started",
+            extra={"schema": settings.db_schema, "topic": settings.status_topic, "keys": len(state.keys)},
+        )
         try:
-            return await action()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            delay = backoff.next()
-            log.warning(
-                f"cannot {what}; retrying", extra={"error": f"{type(exc).__name__}: {exc}", "in_s": delay}
-            )
-            await asyncio.sleep(delay)
+            yield state
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, settings.shutdown_grace_s)
+    finally:
+        await state.report_engine.dispose()
+        await state.projection.engine.dispose()
+        log.info("metrics service stopped")
 
 
-def _reload_keys_on_sighup(keys: KeyStore) -> None:
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, keys.reload)
+async def consumer_ready(state: MetricsState) -> Reason:
+    """`consumer`: running, storing what it reads, with its assignment loaded."""
+    consumer, task = state.projection.consumer, state.consumer_task
+    if task is None or task.done():
+        return "the status consumer has stopped"
+    if consumer.failing is not None:
+        return f"cannot store what it reads: {consumer.failing}"
+    if not consumer.assigned or consumer.pending:
+        return "partitions are being assigned or loaded"
+    return None
+
+
+def readiness_checks(settings: MetricsSettings) -> list[Check[MetricsState]]:
+    """What `/readyz` asks, in this order: PostgreSQL, Kafka, the status consumer."""
+    return [
+        database_check(lambda state: state.projection.engine),
+        kafka_check(settings.kafka_bootstrap_servers),
+        Check("consumer", consumer_ready),
+    ]
+
+
+def exposition(state: MetricsState) -> bytes:
+    """`/metrics`: the SPEC §5 series (Prometheus text format), then the service's own health series."""
+    return state.collector.render_text() + operations_text(state.operations)
 
 
 def create_app(settings: MetricsSettings | None = None, *, clock: Clock = wall_clock) -> FastAPI:
@@ -99,51 +158,13 @@ def create_app(settings: MetricsSettings | None = None, *, clock: Clock = wall_c
     catalog = load_catalog(settings.catalog_dir)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        keys = KeyStore(settings.api_keys_file)
-        projection = build_projection(settings, clock, catalog)
-        report_engine = create_report_engine(
-            settings.database_url,
-            settings.db_schema,
-            pool_size=settings.report_concurrency,
-            statement_timeout_ms=settings.report_statement_timeout_ms,
-            pool_timeout_s=settings.report_pool_timeout_s,
-        )
-        try:
-            await until_done(
-                "migrate the database",
-                lambda: upgrade(projection.engine, settings.db_schema),
-                settings.max_backoff_s,
-            )
-            collector = DossierCollector(projection.index, AgencyRegistry(catalog.agencies))
-            gate = ReportGate(settings.report_concurrency, settings.report_retry_after_s)
-            app.state.settings = settings
-            app.state.keys = keys
-            app.state.projection = projection
-            app.state.collector = collector
-            app.state.report_engine = report_engine
-            app.state.reports = ReportBuilder(catalog, ProjectionStore(report_engine))
-            app.state.report_gate = gate
-            app.state.operations = OperationsCollector(projection.consumer, gate)
-            _reload_keys_on_sighup(keys)
-            task = asyncio.create_task(projection.consumer.run_forever(), name="status-consumer")
-            app.state.consumer_task = task
-            log.info(
-                "metrics service started",
-                extra={"schema": settings.db_schema, "topic": settings.status_topic, "keys": len(keys.ring)},
-            )
-            try:
-                yield
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(task, settings.shutdown_grace_s)
-        finally:
-            await report_engine.dispose()
-            await projection.engine.dispose()
-            log.info("metrics service stopped")
+    async def open_state() -> AsyncIterator[MetricsState]:
+        state = build_state(settings, clock=clock, catalog=catalog)
+        async with running(state) as started:
+            with started.keys.reloading_on_sighup():
+                yield started
 
-    app = FastAPI(title="Dossier metrics", version="1", lifespan=lifespan)
+    app = FastAPI(title="Dossier metrics", version="1", lifespan=lifespan(STATE, open_state))
     install_problem_handlers(app)
 
     @app.exception_handler(Exception)
@@ -154,43 +175,16 @@ def create_app(settings: MetricsSettings | None = None, *, clock: Clock = wall_c
     install_openapi(app, sorted(catalog.agencies))
     app.include_router(reports.router)
     app.include_router(live.router)
-
-    @app.get("/healthz", tags=["health"], response_model=Health)
-    async def healthz() -> dict[str, str]:
-        """Alive (no dependency is asked)."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["health"], response_model=Readiness, responses=problems(503))
-    async def readyz(request: Request) -> dict[str, Any]:
-        """Ready while PostgreSQL and Kafka answer and the consumer stores what it reads."""
-        projection: Projection = request.app.state.projection
-        consumer = projection.consumer
-        task: asyncio.Task[None] = request.app.state.consumer_task
-        errors = []
-        if not await database_reachable(projection.engine):
-            errors.append({"field": "database", "message": "PostgreSQL does not answer"})
-        if not await broker_reachable(settings.kafka_bootstrap_servers):
-            errors.append({"field": "kafka", "message": "Kafka does not answer"})
-        if task.done():
-            errors.append({"field": "consumer", "message": "the status consumer has stopped"})
-        elif consumer.failing is not None:
-            errors.append({"field": "consumer", "message": f"cannot store what it reads: {consumer.failing}"})
-        elif not consumer.assigned or consumer.pending:
-            errors.append({"field": "consumer", "message": "partitions are being assigned or loaded"})
-        if errors:
-            raise Problem(503, "Not ready", errors=errors, headers={"Retry-After": "2"})
-        return {"status": "ready", "partitions": sorted(consumer.owned)}
-
-    @app.get(
-        "/metrics",
-        tags=["health"],
-        response_class=PlainTextResponse,
-        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    app.include_router(
+        health_router(
+            STATE.of,
+            readiness_checks(settings),
+            render=exposition,
+            retry_after_s=READY_RETRY_AFTER_S,
+            ready_when="PostgreSQL and Kafka answer and the consumer stores what it reads",
+            ready_model=Readiness,
+            ready_details=lambda state: {"partitions": sorted(state.projection.consumer.owned)},
+            tags=["health"],
+        )
     )
-    async def metrics(request: Request) -> Response:
-        """The SPEC §5 series (Prometheus text format), then the service's own health series."""
-        collector: DossierCollector = request.app.state.collector
-        body = collector.render_text() + operations_text(request.app.state.operations)
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
-
     return app

@@ -4,7 +4,6 @@ allow. The file is reloaded on SIGHUP; keys themselves are never logged."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated
@@ -12,10 +11,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dossier_runtime.api_keys import ApiKey, ApiKeyRing
+from dossier_runtime.api_keys import ApiKey
+from dossier_runtime.keys import KeyFile
 from dossier_runtime.problems import Problem
-
-log = logging.getLogger(__name__)
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -24,26 +22,11 @@ bearer = HTTPBearer(
 )
 
 
-class KeyStore:
-    """The keys in force; `reload()` swaps them at once and keeps the previous ones on error."""
+class KeyStore(KeyFile):
+    """The readers' keys in force (`METRICS_API_KEYS_FILE`), reloaded on SIGHUP; none without a file."""
 
     def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self.ring = ApiKeyRing.load(path) if path is not None else ApiKeyRing()
-        if path is None:
-            log.warning("METRICS_API_KEYS_FILE is not set: every report and live-stats read is refused")
-
-    def reload(self) -> bool:
-        if self.path is None:
-            return False
-        try:
-            ring = ApiKeyRing.load(self.path)
-        except Exception as exc:
-            log.error("API keys not reloaded; the previous keys stay in force", extra={"error": str(exc)})
-            return False
-        self.ring = ring
-        log.info("API keys reloaded", extra={"keys": len(ring), "file": str(self.path)})
-        return True
+        super().__init__(path, setting="METRICS_API_KEYS_FILE")
 
 
 def unauthorized(detail: str) -> Problem:
@@ -56,8 +39,8 @@ def reader(
     """The caller's key; 401 without one or with an unknown one."""
     if credentials is None:
         raise unauthorized("Send a reader key as `Authorization: Bearer <key>`.")
-    keys: KeyStore = request.app.state.keys
-    key = keys.ring.authenticate(credentials.credentials.strip())
+    keys: KeyFile = request.app.state.keys
+    key = keys.authenticate(credentials.credentials.strip())
     if key is None:
         raise unauthorized("Unknown API key.")
     return key

@@ -1,5 +1,6 @@
-"""The metrics service's PostgreSQL engines. Every connection's `search_path` is the service's own
-schema, so tables are named without a schema and a fresh schema is a fresh projection.
+"""The metrics service's PostgreSQL engines (built by `dossier_runtime.db`) and what its errors mean.
+Every connection's `search_path` is the service's own schema, so tables are named without a schema
+and a fresh schema is a fresh projection.
 
 The consumer writes through one engine; reports read through another (`report_engine`) with a small
 pool, a `statement_timeout` and read-only transactions, so no number of report requests can take the
@@ -7,11 +8,10 @@ connections the consumer needs."""
 
 from __future__ import annotations
 
-import asyncio
-
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dossier_runtime import db
 
 # SQLSTATE classes that depend on the data written, so trying again gives the same error:
 # 22 data exception (e.g. a NUL character in a string), 23 integrity violation, 54 program limit.
@@ -19,21 +19,9 @@ _DETERMINISTIC_CLASSES = ("22", "23", "54")
 QUERY_CANCELED = "57014"
 
 
-def async_url(database_url: str) -> str:
-    """`postgresql://…` (as in SPEC §7) → the asyncpg dialect URL SQLAlchemy needs."""
-    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
-        if database_url.startswith(prefix):
-            return "postgresql+asyncpg://" + database_url[len(prefix) :]
-    raise ValueError("DATABASE_URL must be a postgresql:// URL")
-
-
 def create_engine(database_url: str, schema: str, *, pool_size: int = 5) -> AsyncEngine:
-    return create_async_engine(
-        async_url(database_url),
-        pool_size=pool_size,
-        pool_pre_ping=True,
-        connect_args={"server_settings": {"search_path": schema, "application_name": "dossier-metrics"}},
-    )
+    """The writers' engine (the status consumer, migrations, a rebuild)."""
+    return db.create_engine(database_url, schema, application_name="dossier-metrics", pool_size=pool_size)
 
 
 def create_report_engine(
@@ -41,20 +29,14 @@ def create_report_engine(
 ) -> AsyncEngine:
     """The readers' engine: `pool_size` connections and no overflow, each statement cut off after
     `statement_timeout_ms`, every transaction read-only."""
-    return create_async_engine(
-        async_url(database_url),
+    return db.create_engine(
+        database_url,
+        schema,
+        application_name="dossier-metrics-reports",
         pool_size=pool_size,
         max_overflow=0,
-        pool_timeout=pool_timeout_s,
-        pool_pre_ping=True,
-        connect_args={
-            "server_settings": {
-                "search_path": schema,
-                "application_name": "dossier-metrics-reports",
-                "statement_timeout": str(statement_timeout_ms),
-                "default_transaction_read_only": "on",
-            }
-        },
+        pool_timeout_s=pool_timeout_s,
+        session=db.read_only(statement_timeout_ms),
     )
 
 
@@ -72,12 +54,3 @@ def is_deterministic(exc: BaseException) -> bool:
     deadlock, …) is transient."""
     code = sqlstate(exc)
     return code is not None and code.startswith(_DETERMINISTIC_CLASSES)
-
-
-async def database_reachable(engine: AsyncEngine, *, timeout_s: float = 3.0) -> bool:
-    try:
-        async with asyncio.timeout(timeout_s), engine.connect() as conn:
-            await conn.execute(text("select 1"))
-        return True
-    except Exception:
-        return False
