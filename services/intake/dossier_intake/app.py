@@ -1,19 +1,21 @@
-"""Wiring: settings → catalog, keys, topics, producer → routes. The lifespan owns the producer."""
+"""Wiring: settings → catalog, keys, topics, producer → routes.
+
+`running` is the bootstrap: it opens one `IntakeState` (the producer flushed and the keys' SIGHUP
+handler removed when it closes), with the Kafka parts replaceable so a test can open it without a
+broker. `create_app` builds the FastAPI application, whose lifespan runs that bootstrap.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
 from dossier_core.catalog import load_catalog
 from dossier_intake import __doc__ as DESCRIPTION
-from dossier_intake.auth import KeyStore
 from dossier_intake.draining import UnreadBodyDrain
 from dossier_intake.limits import RateLimiter
 from dossier_intake.observability import IntakeMetrics, RequestMetricsMiddleware
@@ -21,60 +23,71 @@ from dossier_intake.openapi import install_openapi
 from dossier_intake.publisher import EventPublisher
 from dossier_intake.routes import direct_routes, router
 from dossier_intake.settings import IntakeSettings
-from dossier_intake.state import IntakeState
+from dossier_intake.state import INTAKE, IntakeState
 from dossier_runtime.kafka import ensure_topics, retention
+from dossier_runtime.keys import KeyFile
 from dossier_runtime.problems import install_problem_handlers
+from dossier_runtime.state import lifespan
 
 log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+#: `ensure_topics`' shape: bootstrap, partitions by topic, then `timeout_s` and `configs`.
+CreateTopics = Callable[..., Awaitable[None]]
+NewPublisher = Callable[[IntakeSettings, IntakeMetrics], EventPublisher]
 
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def create_app(
-    settings: IntakeSettings | None = None, clock: Callable[[], datetime] = system_clock
-) -> FastAPI:
+@asynccontextmanager
+async def running(
+    settings: IntakeSettings,
+    metrics: IntakeMetrics,
+    clock: Clock = system_clock,
+    *,
+    create_topics: CreateTopics = ensure_topics,
+    new_publisher: NewPublisher = EventPublisher,
+) -> AsyncIterator[IntakeState]:
+    """The bootstrap: catalog, keys file, topics, a started producer. On leaving, the SIGHUP handler
+    is removed and the producer flushes whatever is still buffered."""
+    catalog = load_catalog(settings.catalog_dir)  # CatalogError names file, line and column
+    keys = KeyFile(settings.api_keys_file, setting="INTAKE_API_KEYS_FILE", observer=metrics)
+    topics = {
+        settings.events_topic: settings.topic_partitions,
+        settings.dlq_topic: settings.topic_partitions,
+    }
+    configs: Mapping[str, Mapping[str, str]] = {settings.dlq_topic: retention(settings.dlq_retention_days)}
+    await create_topics(
+        settings.kafka_bootstrap_servers, topics, timeout_s=settings.kafka_startup_timeout_s, configs=configs
+    )
+    publisher = new_publisher(settings, metrics)
+    await publisher.start(settings.kafka_startup_timeout_s)
+    limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    state = IntakeState(settings, catalog, keys, limiter, publisher, metrics, clock)
+    try:
+        with keys.reloading_on_sighup():
+            log.info(
+                "intake ready",
+                extra={"topic": settings.events_topic, "keys": len(keys), "agencies": len(catalog.agencies)},
+            )
+            yield state
+    finally:
+        await publisher.stop()  # flushes whatever is still buffered
+        log.info("intake stopped; producer flushed")
+
+
+def create_app(settings: IntakeSettings | None = None, clock: Clock = system_clock) -> FastAPI:
     """The intake app; `clock` (aware) is what `occurred_at` is compared with."""
     settings = settings or IntakeSettings()
     metrics = IntakeMetrics()
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        catalog = load_catalog(settings.catalog_dir)  # CatalogError names file, line and column
-        keys = KeyStore(settings.api_keys_file, metrics)
-        topics = {
-            settings.events_topic: settings.topic_partitions,
-            settings.dlq_topic: settings.topic_partitions,
-        }
-        await ensure_topics(
-            settings.kafka_bootstrap_servers,
-            topics,
-            timeout_s=settings.kafka_startup_timeout_s,
-            configs={settings.dlq_topic: retention(settings.dlq_retention_days)},
-        )
-        publisher = EventPublisher(settings, metrics)
-        await publisher.start(settings.kafka_startup_timeout_s)
-        limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-        app.state.intake = IntakeState(settings, catalog, keys, limiter, publisher, metrics, clock)
-        reload_on_sighup = _watch_sighup(keys)
-        log.info(
-            "intake ready",
-            extra={"topic": settings.events_topic, "keys": len(keys.ring), "agencies": len(catalog.agencies)},
-        )
-        try:
-            yield
-        finally:
-            if reload_on_sighup:
-                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
-            await publisher.stop()  # flushes whatever is still buffered
-            log.info("intake stopped; producer flushed")
 
     app = FastAPI(
         title="Dossier intake",
         version="1.0.0",
         description=DESCRIPTION,
-        lifespan=lifespan,
+        lifespan=lifespan(INTAKE, lambda: running(settings, metrics, clock)),
         docs_url="/docs",
     )
     app.include_router(router)
@@ -85,13 +98,3 @@ def create_app(
     # outermost, so that every early answer (413, 401, 429, …) waits until the body is read
     app.add_middleware(UnreadBodyDrain, max_bytes=settings.drain_max_bytes, max_seconds=settings.drain_max_s)
     return app
-
-
-def _watch_sighup(keys: KeyStore) -> bool:
-    """Reload the keys file on SIGHUP; possible only when the loop runs in the main thread."""
-    try:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, keys.reload)
-    except (RuntimeError, ValueError, NotImplementedError):
-        log.warning("SIGHUP reload unavailable in this thread")
-        return False
-    return True

@@ -8,11 +8,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dossier_intake.admission import EVENT_TYPES
+from dossier_runtime.keys import Outcome
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class IntakeMetrics:
+    """The intake's series; also what the keys file tells how many keys are in force and how each
+    reload went (a `dossier_runtime.keys.KeyObserver`)."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
@@ -53,6 +57,12 @@ class IntakeMetrics:
         self.key_reloads = Counter(
             "intake_api_keys_reloads_total", "Reloads of the keys file by outcome", ["outcome"], registry=r
         )
+
+    def keys_in_force(self, count: int) -> None:
+        self.api_keys.set(count)
+
+    def keys_reloaded(self, outcome: Outcome) -> None:
+        self.key_reloads.labels(outcome).inc()
 
     def event_rejected(self, event_type: str | None, status: int) -> None:
         label = event_type if event_type in EVENT_TYPES else "unknown"
