@@ -1,7 +1,8 @@
 """The state of one dossier and the answers that depend on the instant asked about.
 
 A `Dossier` is built by `dossier_core.lifecycle.fold`, or rebuilt field by field from a
-stored snapshot: everything below needs only its fields and a working calendar.
+stored snapshot: everything below needs only its fields and a working calendar. What pauses do to
+the deadline is the pause rule of `dossier_core.pauses`.
 """
 
 from __future__ import annotations
@@ -10,21 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from dossier_core.calendar import BEYOND_CALENDAR, CalendarRangeError, WorkingCalendar
-from dossier_core.catalog import SupplementPolicy
-from dossier_core.deadlines import DeadlineRule, legal_deadline
-from dossier_core.events import Channel, StatusCode
+from dossier_core.calendar import WorkingCalendar
+from dossier_core.codes import Channel, StatusCode
+from dossier_core.deadlines import DeadlineRule
+from dossier_core.pauses import Pause, PauseKind, effective_due
 from dossier_core.timeliness import PendingState, Timeliness, classify_finish
 
 __all__ = ["Dossier", "EndKind", "Pause", "PauseKind"]
-
-
-class PauseKind(StrEnum):
-    """Why the legal clock stopped: statuses 5, 6 and 8 (non-terminal)."""
-
-    SUPPLEMENT = "supplement"
-    FEE = "fee"
-    SUSPENSION = "suspension"
 
 
 class EndKind(StrEnum):
@@ -35,20 +28,6 @@ class EndKind(StrEnum):
     WITHDRAWN = "withdrawn"
     REFUSED = "refused"
     NOT_ACCEPTED = "not_accepted"
-
-
-@dataclass(frozen=True)
-class Pause:
-    """A stop of the legal clock; `ended_at` is None while it lasts. Fee and suspension
-    pauses always extend; a supplement follows the procedure's policy."""
-
-    kind: PauseKind
-    started_at: datetime
-    ended_at: datetime | None
-    policy: SupplementPolicy = SupplementPolicy.EXTEND
-
-    def is_active_at(self, t: datetime) -> bool:
-        return self.started_at <= t and (self.ended_at is None or t < self.ended_at)
 
 
 @dataclass(frozen=True)
@@ -91,42 +70,9 @@ class Dossier:
         return any(pause.is_active_at(t) for pause in self.pauses)
 
     def effective_due(self, t: datetime, calendar: WorkingCalendar) -> datetime | None:
-        """The legal deadline as known at `t`: pauses closed by `t` are applied, and a pause
-        still open at `t` counts up to `t` (so a paused dossier's deadline keeps moving).
-
-        A deadline that pauses push past the working calendar's last year is `BEYOND_CALENDAR`
-        (e.g. a 2099 appointment paused for years): later than any instant that can be asked about."""
-        due = self.legal_due_at
-        if due is None:
-            return None
-        for pause in sorted(self.pauses, key=lambda p: p.started_at):
-            start = pause.started_at
-            if start >= t:
-                break
-            end = t if pause.ended_at is None or pause.ended_at > t else pause.ended_at
-            if end <= start:
-                continue
-            try:
-                due = self._after_pause(due, pause, start, end, calendar)
-            except CalendarRangeError:
-                due = BEYOND_CALENDAR
-        return due
-
-    def _after_pause(
-        self, due: datetime, pause: Pause, start: datetime, end: datetime, calendar: WorkingCalendar
-    ) -> datetime:
-        if pause.policy is SupplementPolicy.RESTART and self.rule is not None:
-            restarted = legal_deadline(self.rule, end, calendar)
-            if restarted is not None:
-                return restarted
-        if due >= BEYOND_CALENDAR:  # a pause only ever moves such a deadline later
-            return due
-        if due >= start:
-            # The working time left at the pause is granted again from the resume.
-            remaining = calendar.working_minutes_between(start, due)
-            return calendar.add_working_minutes(end, remaining)
-        paused = calendar.working_minutes_between(start, end)
-        return calendar.add_working_minutes(due, paused) if paused > 0 else due
+        """The legal deadline as known at `t`, after the pauses (`pauses.effective_due`: closed ones
+        applied, an open one counted up to `t`); `BEYOND_CALENDAR` when pushed past the calendar."""
+        return effective_due(self.legal_due_at, self.pauses, self.rule, t, calendar)
 
     def timeliness(self, calendar: WorkingCalendar) -> Timeliness | None:
         """Early / on time / late for a finished dossier, against the legal deadline."""

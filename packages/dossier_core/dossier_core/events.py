@@ -1,128 +1,118 @@
-"""Dossier events as the counters send them (SPEC §3), and the national status codes."""
+"""A dossier event: the envelope every event shares (SPEC §3) around the typed data of its type.
+
+`DossierEvent(event_id, type, dossier_code, agency_code, occurred_at, data, seq)` mirrors the SPEC §3
+JSON. Its `data` is the type's data class from `event_data` (e.g. `DossierReceived(...)`); a mapping
+with Python or JSON values (`{"channel": "direct", "due_at": "2021-04-07T17:00:00+07:00"}`) is
+converted to it by `data_of`. `seq` is the arrival order, used only to break ties between events with
+the same `occurred_at`.
+
+The codes (`EventType`, `Channel`, `StatusCode`, `STATUS_LABELS`) and `EVENT_STATUS` are importable
+from here too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from enum import IntEnum, StrEnum
-from types import MappingProxyType
-from typing import Any
+from typing import Any, get_args, get_type_hints
+
+from dossier_core.codes import STATUS_LABELS, Channel, EventType, StatusCode
+from dossier_core.event_data import DATA_CLASSES, EVENT_STATUS, EventData
 
 __all__ = [
     "EVENT_STATUS",
     "STATUS_LABELS",
     "Channel",
     "DossierEvent",
+    "EventData",
     "EventType",
+    "MismatchedData",
     "StatusCode",
+    "data_of",
     "parse_instant",
 ]
 
 
-class EventType(StrEnum):
-    SUBMITTED = "dossier.submitted"
-    NOT_ACCEPTED = "dossier.not_accepted"
-    RECEIVED = "dossier.received"
-    PROCESSING = "dossier.processing"
-    SUPPLEMENT_REQUESTED = "dossier.supplement_requested"
-    SUPPLEMENT_RECEIVED = "dossier.supplement_received"
-    FEE_REQUESTED = "dossier.fee_requested"
-    FEE_PAID = "dossier.fee_paid"
-    SUSPENDED = "dossier.suspended"
-    RESUMED = "dossier.resumed"
-    RESCHEDULED = "dossier.rescheduled"
-    RESOLVED = "dossier.resolved"
-    RETURNED = "dossier.returned"
-    WITHDRAWN = "dossier.withdrawn"
-    REFUSED = "dossier.refused"
-
-
-class Channel(StrEnum):
-    """How the dossier reached the agency (KenhThucHien 1/2/3)."""
-
-    DIRECT = "direct"
-    ONLINE = "online"
-    POSTAL = "postal"
-
-    @property
-    def portal_code(self) -> int:
-        return {"direct": 1, "online": 2, "postal": 3}[self.value]
-
-
-class StatusCode(IntEnum):
-    """National dossier status (TrangThaiHoSo)."""
-
-    SUBMITTED = 1
-    RECEIVED = 2
-    NOT_ACCEPTED = 3
-    PROCESSING = 4
-    SUPPLEMENT_REQUESTED = 5
-    FEE_REQUESTED = 6
-    WITHDRAWN = 7
-    STOPPED = 8
-    RESOLVED = 9
-    RETURNED = 10
-
-    @property
-    def label(self) -> str:
-        """The Vietnamese name used on the national portal."""
-        return STATUS_LABELS[self]
-
-
-STATUS_LABELS: Mapping[StatusCode, str] = MappingProxyType(
-    {
-        StatusCode.SUBMITTED: "Mới đăng ký",
-        StatusCode.RECEIVED: "Đã tiếp nhận",
-        StatusCode.NOT_ACCEPTED: "Không được tiếp nhận",
-        StatusCode.PROCESSING: "Đang xử lý",
-        StatusCode.SUPPLEMENT_REQUESTED: "Yêu cầu bổ sung",
-        StatusCode.FEE_REQUESTED: "Yêu cầu thực hiện nghĩa vụ tài chính",
-        StatusCode.WITHDRAWN: "Công dân yêu cầu rút hồ sơ",
-        StatusCode.STOPPED: "Dừng xử lý",
-        StatusCode.RESOLVED: "Đã xử lý xong",
-        StatusCode.RETURNED: "Đã trả kết quả",
-    }
-)
-
-#: The status each event leads to (`None`: the status is unchanged).
-EVENT_STATUS: Mapping[EventType, StatusCode | None] = MappingProxyType(
-    {
-        EventType.SUBMITTED: StatusCode.SUBMITTED,
-        EventType.NOT_ACCEPTED: StatusCode.NOT_ACCEPTED,
-        EventType.RECEIVED: StatusCode.RECEIVED,
-        EventType.PROCESSING: StatusCode.PROCESSING,
-        EventType.SUPPLEMENT_REQUESTED: StatusCode.SUPPLEMENT_REQUESTED,
-        EventType.SUPPLEMENT_RECEIVED: StatusCode.PROCESSING,
-        EventType.FEE_REQUESTED: StatusCode.FEE_REQUESTED,
-        EventType.FEE_PAID: StatusCode.PROCESSING,
-        EventType.SUSPENDED: StatusCode.STOPPED,
-        EventType.RESUMED: StatusCode.PROCESSING,
-        EventType.RESCHEDULED: None,
-        EventType.RESOLVED: StatusCode.RESOLVED,
-        EventType.RETURNED: StatusCode.RETURNED,
-        EventType.WITHDRAWN: StatusCode.WITHDRAWN,
-        EventType.REFUSED: StatusCode.STOPPED,
-    }
-)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class DossierEvent:
-    """One thing that happened to a dossier. `seq` is the arrival order, used only to break
-    ties between events with the same `occurred_at`."""
+    """One thing that happened to a dossier."""
 
     event_id: str
     type: EventType
     dossier_code: str
     agency_code: str
     occurred_at: datetime
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: EventData | MismatchedData
     seq: int = 0
 
-    def __post_init__(self) -> None:
-        if self.occurred_at.tzinfo is None or self.occurred_at.utcoffset() is None:
-            raise ValueError(f"occurred_at must carry an offset: {self.occurred_at.isoformat()}")
+    def __init__(
+        self,
+        event_id: str,
+        type: EventType,
+        dossier_code: str,
+        agency_code: str,
+        occurred_at: datetime,
+        data: EventData | Mapping[str, Any] | None = None,
+        seq: int = 0,
+    ) -> None:
+        if occurred_at.utcoffset() is None:
+            raise ValueError(f"occurred_at must carry an offset: {occurred_at.isoformat()}")
+        data_type = getattr(data, "TYPE", None)  # cheaper than isinstance against an ABC
+        if data_type is None:
+            data = data_of(type, data or {})
+        elif data_type is not type:
+            raise ValueError(f"a {type} event cannot carry the data of {data_type}")
+        # Set as a frozen dataclass's own __init__ would, at a third of its cost: events are made
+        # on the hot path.
+        fields = self.__dict__
+        fields["event_id"] = event_id
+        fields["type"] = type
+        fields["dossier_code"] = dossier_code
+        fields["agency_code"] = agency_code
+        fields["occurred_at"] = occurred_at
+        fields["data"] = data
+        fields["seq"] = seq
+
+    def with_seq(self, seq: int) -> DossierEvent:
+        """The same event with another arrival order (a field copy: nothing to check again)."""
+        copy = object.__new__(DossierEvent)
+        vars(copy).update(vars(self), seq=seq)
+        return copy
+
+
+@dataclass(frozen=True)
+class MismatchedData(Mapping[str, Any]):
+    """A `data` mapping with keys its event type does not have. Only a Python caller can make one
+    (nothing decoded from the topic is one): it reads as given, and the fold uses `fitting`, the
+    fields the type has."""
+
+    fitting: EventData
+    given: Mapping[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.given[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.given)
+
+    def __len__(self) -> int:
+        return len(self.given)
+
+
+def data_of(event_type: EventType, values: Mapping[str, Any]) -> EventData | MismatchedData:
+    """The data of `event_type` from a mapping with Python or JSON values (`None`: absent). A value
+    of the wrong kind raises `ValueError`; keys of other types give a `MismatchedData`."""
+    converters = _CONVERTERS[event_type]
+    known: dict[str, Any] = {}
+    for name, convert in converters.items():
+        value = values.get(name)
+        if value is not None:
+            known[name] = convert(name, value)
+    data = DATA_CLASSES[event_type].from_typed(known)
+    if any(name not in converters for name, value in values.items() if value is not None):
+        return MismatchedData(data, dict(values))
+    return data
 
 
 def parse_instant(value: object) -> datetime | None:
@@ -137,3 +127,45 @@ def parse_instant(value: object) -> datetime | None:
     else:
         return None
     return parsed if parsed.tzinfo is not None and parsed.utcoffset() is not None else None
+
+
+def _instant(name: str, value: object) -> datetime:
+    parsed = parse_instant(value)
+    if parsed is None:
+        raise ValueError(f"data.{name} {value!r} is not an instant with an offset")
+    return parsed
+
+
+def _channel(name: str, value: object) -> Channel:
+    if isinstance(value, str) and value in _CHANNELS:
+        return Channel(value)
+    raise ValueError(f"data.{name} {value!r} is not a channel ({'|'.join(Channel)})")
+
+
+_CHANNELS = frozenset(Channel)
+
+
+def _of_kind(kind: type) -> Callable[[str, object], Any]:
+    def convert(name: str, value: object) -> Any:
+        # bool is an int in Python, but not in JSON: neither stands for the other here.
+        if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+            return value
+        raise ValueError(f"data.{name} {value!r} is not {kind.__name__}")
+
+    return convert
+
+
+def _converter(hint: object) -> Callable[[str, object], Any]:
+    kind = next(arg for arg in get_args(hint) if arg is not type(None))
+    if kind is datetime:
+        return _instant
+    if kind is Channel:
+        return _channel
+    return _of_kind(kind)
+
+
+#: For each event type, how each `data` field is read from a Python or JSON value.
+_CONVERTERS: Mapping[EventType, Mapping[str, Callable[[str, object], Any]]] = {
+    event_type: {name: _converter(hint) for name, hint in get_type_hints(cls).items() if name in cls.FIELDS}
+    for event_type, cls in DATA_CLASSES.items()
+}

@@ -1,8 +1,9 @@
-"""The dossier lifecycle as a pure fold of its events (SPEC §3–§4).
+"""The dossier lifecycle as a pure fold of its typed events (SPEC §3–§4).
 
 Events are taken in `occurred_at` order (ties by arrival), duplicates by `event_id` are
 dropped, and a transition that makes no sense is kept as an anomaly on the dossier without
-changing its state. The fold never raises on odd sequences.
+changing its state. The fold never raises on odd sequences. Which events pause the clock, and
+what a pause does to the deadline, is the pause rule of `dossier_core.pauses`.
 """
 
 from __future__ import annotations
@@ -10,26 +11,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from dossier_core.calendar import WorkingCalendar
-from dossier_core.catalog import Catalog, SupplementPolicy
+from dossier_core.catalog import Catalog
+from dossier_core.codes import Channel, EventType
 from dossier_core.deadlines import legal_deadline, rule_for
 from dossier_core.dossier import Dossier, EndKind, Pause, PauseKind
-from dossier_core.events import EVENT_STATUS, Channel, DossierEvent, EventType, parse_instant
+from dossier_core.event_data import (
+    EVENT_STATUS,
+    DossierReceived,
+    DossierRescheduled,
+    DossierSubmitted,
+    EventData,
+)
+from dossier_core.events import DossierEvent, MismatchedData
+from dossier_core.pauses import PAUSED_BY, RESUMED_BY, policy_for
 
 __all__ = ["Dossier", "EndKind", "Pause", "PauseKind", "fold"]
 
-_PAUSES: Mapping[EventType, PauseKind] = {
-    EventType.SUPPLEMENT_REQUESTED: PauseKind.SUPPLEMENT,
-    EventType.FEE_REQUESTED: PauseKind.FEE,
-    EventType.SUSPENDED: PauseKind.SUSPENSION,
-}
-_RESUMES: Mapping[EventType, PauseKind] = {
-    EventType.SUPPLEMENT_RECEIVED: PauseKind.SUPPLEMENT,
-    EventType.FEE_PAID: PauseKind.FEE,
-    EventType.RESUMED: PauseKind.SUSPENSION,
-}
 _ENDINGS: Mapping[EventType, EndKind] = {
     EventType.RESOLVED: EndKind.RESOLVED,
     EventType.RETURNED: EndKind.RETURNED,
@@ -80,7 +80,7 @@ class _Fold:
         self.calendar: WorkingCalendar = catalog.calendar()
         self.anomalies: list[str] = []
         self.last: EventType | None = None
-        self.pre_receipt: dict[str, Any] = {}
+        self.submitted: DossierSubmitted | None = None
 
     def flag(self, anomaly: str) -> None:
         self.anomalies.append(anomaly)
@@ -101,70 +101,69 @@ class _Fold:
     def apply(self, event: DossierEvent) -> None:
         d = self.dossier
         kind = event.type
-        if d.end_kind is EndKind.NOT_ACCEPTED or (d.received_at is None and kind is not EventType.RECEIVED):
-            self._before_receipt(event)
-        elif kind is EventType.RECEIVED and d.received_at is None:
-            self._received(event)
+        given = event.data  # below, `type() is`: far cheaper than isinstance against an ABC
+        data = cast(EventData, given.fitting if type(given) is MismatchedData else given)
+        receipt = data if type(data) is DossierReceived else None
+        if d.end_kind is EndKind.NOT_ACCEPTED or (d.received_at is None and receipt is None):
+            self._before_receipt(event, data)
+        elif receipt is not None and d.received_at is None:
+            self._received(event, receipt)
         elif kind is EventType.RETURNED and d.end_kind is EndKind.RESOLVED:
             self.accept(event)
         elif d.end_kind is not None or kind in (EventType.SUBMITTED, EventType.NOT_ACCEPTED):
             self.reject(event)
         elif kind in _ENDINGS:
             self._ended(event, _ENDINGS[kind])
-        elif kind in _PAUSES:
-            self._paused(event, _PAUSES[kind])
-        elif kind in _RESUMES:
-            self._resumed(event, _RESUMES[kind])
-        elif kind is EventType.RESCHEDULED:
-            self._rescheduled(event)
+        elif kind in PAUSED_BY:
+            self._paused(event, PAUSED_BY[kind])
+        elif kind in RESUMED_BY:
+            self._resumed(event, RESUMED_BY[kind])
+        elif type(data) is DossierRescheduled:
+            self._rescheduled(event, data)
         elif kind is EventType.PROCESSING and not self._open_pause():
             self.accept(event)
         else:
             self.reject(event)
 
-    def _before_receipt(self, event: DossierEvent) -> None:
+    def _before_receipt(self, event: DossierEvent, data: EventData) -> None:
         d = self.dossier
-        if d.end_kind is None and event.type is EventType.SUBMITTED:
-            self.pre_receipt = dict(event.data)
-            self.accept(event, submitted_at=d.submitted_at or event.occurred_at, **self._identity(event))
+        if d.end_kind is None and type(data) is DossierSubmitted:
+            self.submitted = data
+            code, channel = self._identity(data)
+            at = d.submitted_at or event.occurred_at
+            self.accept(event, submitted_at=at, procedure_code=code, channel=channel)
         elif d.end_kind is None and event.type is EventType.NOT_ACCEPTED:
             at = event.occurred_at
             self.accept(event, ended_at=at, end_kind=EndKind.NOT_ACCEPTED)
         else:
             self.reject(event)
 
-    def _identity(self, event: DossierEvent) -> dict[str, Any]:
-        data = {**self.pre_receipt, **{k: v for k, v in event.data.items() if v not in (None, "")}}
-        code = data.get("procedure_code")
-        channel: Channel | None = None
-        raw_channel = data.get("channel")
-        if raw_channel is not None:
-            try:
-                channel = Channel(raw_channel)
-            except ValueError:
-                self.flag(f"bad_channel: {raw_channel!r} on {event.type}")
-        return {"procedure_code": str(code) if code else None, "channel": channel}
+    def _identity(self, data: DossierSubmitted | DossierReceived) -> tuple[str | None, Channel | None]:
+        """Procedure and channel: the event's own, else those of the last submission."""
+        submitted = self.submitted
+        code = data.procedure_code or (submitted.procedure_code if submitted else None)
+        channel = data.channel
+        if channel is None and submitted is not None:
+            channel = submitted.channel
+        return code or None, channel
 
-    def _received(self, event: DossierEvent) -> None:
-        identity = self._identity(event)
-        if identity["channel"] is None:
+    def _received(self, event: DossierEvent, data: DossierReceived) -> None:
+        code, channel = self._identity(data)
+        if channel is None:
             self.flag(f"missing_channel: {event.type} has no channel, counted as direct")
-            identity["channel"] = Channel.DIRECT
+            channel = Channel.DIRECT
         at = event.occurred_at
-        procedure = self.catalog.procedures.get(identity["procedure_code"] or "")
+        procedure = self.catalog.procedures.get(code or "")
         rule = computed = None
         if procedure is None:
-            self.flag(f"unknown_procedure: {identity['procedure_code']!r}")
+            self.flag(f"unknown_procedure: {code!r}")
         else:
-            rule = rule_for(procedure, identity["channel"])
+            rule = rule_for(procedure, channel)
             computed = legal_deadline(rule, at, self.calendar)
-        declared = self._instant(event, "due_at")
+        declared = data.due_at
         if declared is not None and computed is not None and declared != computed:
             self.flag(f"due_at_mismatch: declared {_iso(declared)}, computed {_iso(computed)}")
         legal = declared or computed
-        applicant = event.data.get("applicant_type")
-        if isinstance(applicant, bool) or not isinstance(applicant, int):
-            applicant = None
         self.accept(
             event,
             received_at=at,
@@ -172,19 +171,11 @@ class _Fold:
             legal_due_at=legal,
             computed_due_at=computed,
             appointment_at=legal,
-            applicant_type=applicant,
-            on_site=event.data.get("on_site") is True,
-            **identity,
+            applicant_type=data.applicant_type,
+            on_site=data.on_site is True,
+            procedure_code=code,
+            channel=channel,
         )
-
-    def _instant(self, event: DossierEvent, key: str) -> datetime | None:
-        raw = event.data.get(key)
-        if raw is None or raw == "":
-            return None
-        parsed = parse_instant(raw)
-        if parsed is None:
-            self.flag(f"bad_data: {event.type} {key} {raw!r} is not an instant with an offset")
-        return parsed
 
     def _open_pause(self) -> Pause | None:
         pauses = self.dossier.pauses
@@ -200,11 +191,8 @@ class _Fold:
         if self._open_pause() is not None:
             self.reject(event)
             return
-        policy = SupplementPolicy.EXTEND
         procedure = self.catalog.procedures.get(self.dossier.procedure_code or "")
-        if kind is PauseKind.SUPPLEMENT and procedure is not None:
-            policy = procedure.supplement_policy
-        pause = Pause(kind, event.occurred_at, None, policy)
+        pause = Pause(kind, event.occurred_at, None, policy_for(kind, procedure))
         self.accept(event, pauses=(*self.dossier.pauses, pause))
 
     def _resumed(self, event: DossierEvent, kind: PauseKind) -> None:
@@ -214,11 +202,10 @@ class _Fold:
             return
         self.accept(event, pauses=self._close_pause(event.occurred_at))
 
-    def _rescheduled(self, event: DossierEvent) -> None:
-        new_appointment = self._instant(event, "new_appointment_at")
+    def _rescheduled(self, event: DossierEvent, data: DossierRescheduled) -> None:
         changes: dict[str, Any] = {"reschedules": (*self.dossier.reschedules, event.occurred_at)}
-        if new_appointment is not None:
-            changes["appointment_at"] = new_appointment
+        if data.new_appointment_at is not None:
+            changes["appointment_at"] = data.new_appointment_at
         self.accept(event, **changes)
 
     def _ended(self, event: DossierEvent, kind: EndKind) -> None:
