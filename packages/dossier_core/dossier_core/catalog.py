@@ -1,24 +1,25 @@
-"""Reference data: agencies, procedures and the government's swap days (SPEC §2).
+"""Reference data: agencies, procedures and the government's swap days (SPEC §2), as the pure core
+takes them: a ready `Catalog`.
 
-A catalog is a directory of three UTF-8 CSV files with a header row. Extra columns are
-ignored. Any bad value stops loading with a `CatalogError` naming file, line and column.
+Reading a catalog from its CSV files is the adapter `dossier_core.catalog_csv`; its `load_catalog`,
+`default_catalog_dir` and `CatalogError` are still importable from here.
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from pathlib import Path
-from types import MappingProxyType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dossier_core.calendar import WorkingCalendar
+    from dossier_core.catalog_csv import CatalogError, default_catalog_dir, load_catalog
 
 __all__ = [
+    "MAX_DURATION",
+    "UNITS_WITH_DURATION",
     "Agency",
     "AgencyLevel",
     "Catalog",
@@ -30,10 +31,6 @@ __all__ = [
     "default_catalog_dir",
     "load_catalog",
 ]
-
-AGENCIES_FILE = "agencies.csv"
-PROCEDURES_FILE = "procedures.csv"
-CALENDAR_FILE = "calendar.csv"
 
 
 class AgencyLevel(StrEnum):
@@ -58,24 +55,11 @@ class OnlineLevel(StrEnum):
 
 
 class SupplementPolicy(StrEnum):
-    """What a supplement request does to the legal clock when the dossier comes back."""
+    """What a supplement request does to the legal clock when the dossier comes back (the pause
+    rule: `dossier_core.pauses`)."""
 
     EXTEND = "extend"
     RESTART = "restart"
-
-
-class CatalogError(Exception):
-    """A catalog file that cannot be used, located by file, line and column."""
-
-    def __init__(self, file: str, line: int, column: str | None, message: str) -> None:
-        self.file = file
-        self.line = line
-        self.column = column
-        self.message = message
-        where = file if line <= 0 else f"{file}:{line}"
-        if column:
-            where = f"{where}:{column}"
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)
@@ -123,188 +107,21 @@ class Catalog:
         return self._calendar[0]
 
 
-def default_catalog_dir() -> Path:
-    """The sample catalog shipped with the package (Quảng Ninh province)."""
-    return Path(__file__).resolve().parent / "sample_catalog"
-
-
-def load_catalog(directory: Path) -> Catalog:
-    """Read and check `agencies.csv`, `procedures.csv` and `calendar.csv` from a directory."""
-    directory = Path(directory)
-    agencies = _load_agencies(directory)
-    procedures = _load_procedures(directory)
-    days_off, working_days = _load_calendar(directory)
-    return Catalog(
-        agencies=MappingProxyType(agencies),
-        procedures=MappingProxyType(procedures),
-        days_off=days_off,
-        working_days=working_days,
-    )
-
-
-class _Row:
-    """One CSV record with the helpers that turn its cells into typed values."""
-
-    def __init__(self, file: str, line: int, cells: Mapping[str, str | None]) -> None:
-        self.file = file
-        self.line = line
-        self.cells = cells
-
-    def error(self, column: str, message: str) -> CatalogError:
-        return CatalogError(self.file, self.line, column, message)
-
-    def text(self, column: str) -> str:
-        return (self.cells.get(column) or "").strip()
-
-    def required(self, column: str) -> str:
-        value = self.text(column)
-        if not value:
-            raise self.error(column, "value is required")
-        return value
-
-    def optional(self, column: str) -> str | None:
-        return self.text(column) or None
-
-    def choice(self, column: str, enum: type[_E]) -> _E:
-        value = self.text(column)
-        try:
-            return enum(value)
-        except ValueError:
-            allowed = "|".join(member.value for member in enum)
-            raise self.error(column, f"{value!r} is not one of {allowed}") from None
-
-    def count(self, column: str) -> int | None:
-        value = self.text(column)
-        if not value:
-            return None
-        if not value.isdigit():
-            raise self.error(column, f"{value!r} is not a whole number of 0 or more")
-        return int(value)
-
-    def day(self, column: str) -> date | None:
-        value = self.text(column)
-        if not value:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise self.error(column, f"{value!r} is not a date (YYYY-MM-DD)") from None
-
-
-_E = TypeVar("_E", bound=StrEnum)
-
-
-def _rows(directory: Path, file: str, required: tuple[str, ...]) -> Iterator[_Row]:
-    path = directory / file
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise CatalogError(file, 0, None, f"cannot open {path}: {exc.strerror or exc}") from exc
-    with handle:
-        reader = csv.DictReader(handle)
-        try:
-            header = reader.fieldnames or []
-            for column in required:
-                if column not in header:
-                    raise CatalogError(file, 1, column, "missing required column")
-            for cells in reader:
-                if not any((value or "").strip() for value in cells.values()):
-                    continue
-                yield _Row(file, reader.line_num, cells)
-        except UnicodeDecodeError as exc:
-            raise CatalogError(file, reader.line_num + 1, None, f"not UTF-8 text: {exc.reason}") from exc
-        except csv.Error as exc:
-            raise CatalogError(file, reader.line_num, None, f"malformed CSV: {exc}") from exc
-
-
-def _unique(rows: Iterator[_Row], key: Callable[[_Row], object], column: str) -> Iterator[_Row]:
-    seen: dict[object, int] = {}
-    for row in rows:
-        value = key(row)
-        if value in seen:
-            raise row.error(column, f"duplicate {column} {row.text(column)!r} (first on line {seen[value]})")
-        seen[value] = row.line
-        yield row
-
-
-def _load_agencies(directory: Path) -> dict[str, Agency]:
-    agencies: dict[str, Agency] = {}
-    lines: dict[str, _Row] = {}
-    rows = _rows(directory, AGENCIES_FILE, ("code", "name", "level", "parent_code"))
-    for row in _unique(rows, lambda r: r.text("code"), "code"):
-        agency = Agency(
-            code=row.required("code"),
-            name=row.required("name"),
-            level=row.choice("level", AgencyLevel),
-            parent_code=row.optional("parent_code"),
-            valid_from=row.day("valid_from"),
-            valid_to=row.day("valid_to"),
-        )
-        if agency.valid_from and agency.valid_to and agency.valid_to < agency.valid_from:
-            raise row.error("valid_to", f"{agency.valid_to} is before valid_from {agency.valid_from}")
-        agencies[agency.code] = agency
-        lines[agency.code] = row
-    for code, agency in agencies.items():
-        if agency.parent_code is None:
-            continue
-        if agency.parent_code not in agencies:
-            raise lines[code].error("parent_code", f"unknown agency {agency.parent_code!r}")
-        _check_no_cycle(code, agencies, lines[code])
-    return agencies
-
-
-def _check_no_cycle(code: str, agencies: Mapping[str, Agency], row: _Row) -> None:
-    seen = {code}
-    parent = agencies[code].parent_code
-    while parent is not None:
-        if parent in seen:
-            raise row.error("parent_code", f"agency {code!r} is its own ancestor")
-        seen.add(parent)
-        parent = agencies[parent].parent_code
-
-
-_UNITS_WITH_DURATION = {DeadlineUnit.WORKING_DAYS, DeadlineUnit.WORKING_HOURS, DeadlineUnit.CALENDAR_DAYS}
+#: The units whose rule needs a `duration`.
+UNITS_WITH_DURATION = {DeadlineUnit.WORKING_DAYS, DeadlineUnit.WORKING_HOURS, DeadlineUnit.CALENDAR_DAYS}
 #: The longest duration a procedure may have (days or hours): far beyond any legal deadline, and short
 #: enough that every deadline of a dossier received by 2099 stays inside the working calendar's years.
 MAX_DURATION = 3650
 
 
-def _load_procedures(directory: Path) -> dict[str, Procedure]:
-    procedures: dict[str, Procedure] = {}
-    required = ("code", "name", "field", "duration", "unit", "online_level", "supplement_policy")
-    for row in _unique(_rows(directory, PROCEDURES_FILE, required), lambda r: r.text("code"), "code"):
-        procedure = Procedure(
-            code=row.required("code"),
-            name=row.required("name"),
-            field=row.text("field"),
-            duration=row.count("duration"),
-            unit=row.choice("unit", DeadlineUnit),
-            online_level=row.choice("online_level", OnlineLevel),
-            supplement_policy=row.choice("supplement_policy", SupplementPolicy),
-            online_duration=row.count("online_duration"),
-        )
-        if procedure.unit in _UNITS_WITH_DURATION and procedure.duration is None:
-            raise row.error("duration", f"value is required for unit {procedure.unit}")
-        for column in ("duration", "online_duration"):
-            value = getattr(procedure, column)
-            if value is not None and value > MAX_DURATION:
-                raise row.error(column, f"{value} is over the longest duration allowed ({MAX_DURATION})")
-        procedures[procedure.code] = procedure
-    return procedures
+_FROM_CSV = frozenset({"CatalogError", "default_catalog_dir", "load_catalog"})
 
+if not TYPE_CHECKING:
 
-class _DayKind(StrEnum):
-    DAY_OFF = "day_off"
-    WORKING_DAY = "working_day"
+    def __getattr__(name: str) -> Any:
+        """The names of the CSV adapter, imported on first use (it imports this module)."""
+        if name in _FROM_CSV:
+            from dossier_core import catalog_csv
 
-
-def _load_calendar(directory: Path) -> tuple[frozenset[date], frozenset[date]]:
-    days_off: set[date] = set()
-    working: set[date] = set()
-    for row in _unique(_rows(directory, CALENDAR_FILE, ("date", "kind")), lambda r: r.day("date"), "date"):
-        day = row.day("date")
-        if day is None:
-            raise row.error("date", "value is required")
-        kind = row.choice("kind", _DayKind)
-        (days_off if kind is _DayKind.DAY_OFF else working).add(day)
-    return frozenset(days_off), frozenset(working)
+            return getattr(catalog_csv, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

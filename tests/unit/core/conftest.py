@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dossier_core.calendar import WorkingCalendar
-from dossier_core.catalog import Catalog, default_catalog_dir, load_catalog
+from dossier_core.catalog import Catalog
+from dossier_core.catalog_csv import default_catalog_dir, load_catalog
 
 
 @pytest.fixture(scope="session")

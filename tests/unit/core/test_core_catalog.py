@@ -8,15 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dossier_core.catalog import (
-    AgencyLevel,
-    Catalog,
-    CatalogError,
-    DeadlineUnit,
-    SupplementPolicy,
-    default_catalog_dir,
-    load_catalog,
-)
+from dossier_core import catalog as catalog_module
+from dossier_core.catalog import AgencyLevel, Catalog, DeadlineUnit, SupplementPolicy
+from dossier_core.catalog_csv import CatalogError, default_catalog_dir, load_catalog
 
 
 def test_sample_catalog_covers_every_unit_and_policy(catalog: Catalog) -> None:
@@ -151,3 +145,11 @@ def test_bad_encoding(copy: Path) -> None:
     (copy / "calendar.csv").write_bytes(b"date,kind,note\n2025-04-26,working_day,\xff\xfe\n")
     with pytest.raises(CatalogError, match=r"^calendar\.csv"):
         load_catalog(copy)
+
+
+def test_the_loader_is_still_importable_from_the_catalog_module() -> None:
+    assert catalog_module.load_catalog is load_catalog
+    assert catalog_module.default_catalog_dir is default_catalog_dir
+    assert catalog_module.CatalogError is CatalogError
+    with pytest.raises(AttributeError):
+        _ = catalog_module.no_such_name  # type: ignore[attr-defined]

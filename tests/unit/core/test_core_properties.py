@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dossier_core.calendar import VN_TZ, WorkingCalendar
-from dossier_core.catalog import Catalog, default_catalog_dir, load_catalog
+from dossier_core.catalog import Catalog
+from dossier_core.catalog_csv import default_catalog_dir, load_catalog
 from dossier_core.events import DossierEvent, EventType
 from dossier_core.lifecycle import fold
 from dossier_core.periods import Period
