@@ -1,6 +1,8 @@
-"""`Dossier` (domain) ↔ `DossierStatusChanged` (the snapshot on `dossier.status.v1`), and protobuf
-events → domain events. A snapshot carries every field of the dossier, so `snapshot_to_dossier`
-gives back an equal `Dossier` and consumers answer time-dependent questions with the domain core."""
+"""`Dossier` (domain) ↔ `DossierStatusChanged` (the snapshot on `dossier.status.v1`). A snapshot
+carries every field of the dossier, so `snapshot_to_dossier` gives back an equal `Dossier` and
+consumers answer time-dependent questions with the domain core.
+
+`event_from_proto` (protobuf events → domain events, `upcast.py`) is importable from here too."""
 
 from __future__ import annotations
 
@@ -8,22 +10,24 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from dossier_contracts.event_codec import (
-    CHANNEL_FROM_PROTO,
-    CHANNEL_TO_PROTO,
-    event_data_of,
-    event_type_of,
-    from_timestamp,
-    occurred_at_of,
-    to_timestamp,
-)
 from dossier_contracts.gen.dossier.v1 import events_pb2, status_pb2
+from dossier_contracts.upcast import event_from_proto
+from dossier_contracts.wire_values import CHANNEL_FROM_PROTO, CHANNEL_TO_PROTO, from_timestamp, to_timestamp
 from dossier_core.calendar import WorkingCalendar
 from dossier_core.catalog import DeadlineUnit, SupplementPolicy
+from dossier_core.codes import StatusCode
 from dossier_core.deadlines import DeadlineRule
 from dossier_core.dossier import Dossier, EndKind, Pause, PauseKind
-from dossier_core.events import Channel, DossierEvent, EventType, StatusCode
 from dossier_core.timeliness import Timeliness
+
+__all__ = [
+    "TIMELINESS_FROM_PROTO",
+    "decode_snapshot",
+    "dossier_to_snapshot",
+    "encode_snapshot",
+    "event_from_proto",
+    "snapshot_to_dossier",
+]
 
 _PAUSE_KIND = {
     PauseKind.SUPPLEMENT: status_pb2.PAUSE_KIND_SUPPLEMENT,
@@ -79,9 +83,7 @@ def dossier_to_snapshot(
         agency_code=dossier.agency_code,
         procedure_code=dossier.procedure_code or "",
         field=field,
-        channel=CHANNEL_TO_PROTO[dossier.channel.value]
-        if dossier.channel
-        else events_pb2.CHANNEL_UNSPECIFIED,
+        channel=CHANNEL_TO_PROTO[dossier.channel] if dossier.channel else events_pb2.CHANNEL_UNSPECIFIED,
         end_kind=_END_KIND[dossier.end_kind] if dossier.end_kind else status_pb2.END_KIND_UNSPECIFIED,
         anomalies=list(dossier.anomalies),
         on_site=dossier.on_site,
@@ -124,12 +126,11 @@ def snapshot_to_dossier(msg: status_pb2.DossierStatusChanged) -> Dossier:
         rule = DeadlineRule(
             DeadlineUnit(msg.rule.unit), msg.rule.duration if msg.rule.HasField("duration") else None
         )
-    channel = CHANNEL_FROM_PROTO.get(msg.channel)
     return Dossier(
         dossier_code=msg.dossier_code,
         agency_code=msg.agency_code,
         procedure_code=msg.procedure_code or None,
-        channel=Channel(channel) if channel else None,
+        channel=CHANNEL_FROM_PROTO.get(msg.channel),
         status=StatusCode(msg.status_code),
         submitted_at=_get_time(msg, "submitted_at"),
         received_at=_get_time(msg, "received_at"),
@@ -170,16 +171,3 @@ def decode_snapshot(raw: bytes) -> status_pb2.DossierStatusChanged:
     if not msg.dossier_code or msg.version == 0:
         raise ValueError("snapshot lacks dossier_code or version")
     return msg
-
-
-def event_from_proto(msg: events_pb2.DossierEvent, seq: int = 0) -> DossierEvent:
-    """The domain event of a protobuf envelope; `seq` is its arrival order (e.g. log position)."""
-    return DossierEvent(
-        event_id=msg.event_id,
-        type=EventType(event_type_of(msg)),
-        dossier_code=msg.dossier_code,
-        agency_code=msg.agency_code,
-        occurred_at=occurred_at_of(msg),
-        data=event_data_of(msg),
-        seq=seq,
-    )
