@@ -1,37 +1,69 @@
-"""One example per event type, shown in the OpenAPI document (and checked by the unit tests)."""
+"""One example per event type, shown in the OpenAPI document (and checked by the unit tests).
+
+The examples are the domain's data classes, written out as SPEC §3 JSON: an example cannot name a
+field its type does not have, and every event type has one (checked on import).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
+
+from dossier_contracts.event_json import data_to_json
+from dossier_core.calendar import VN_TZ
+from dossier_core.codes import Channel, EventType
+from dossier_core.event_data import (
+    DossierNotAccepted,
+    DossierReceived,
+    DossierRefused,
+    DossierRescheduled,
+    DossierResolved,
+    DossierResumed,
+    DossierSubmitted,
+    DossierSuspended,
+    DossierWithdrawn,
+    EventData,
+    FeePaid,
+    FeeRequested,
+    ProcessingStarted,
+    ResultReturned,
+    SupplementReceived,
+    SupplementRequested,
+)
 
 _AGENCY = "000.00.10.H49"
 _DOSSIER = f"{_AGENCY}-250405-0001"
-_DATA: dict[str, dict[str, Any]] = {
-    "dossier.submitted": {"procedure_code": "1.004194", "channel": "online"},
-    "dossier.not_accepted": {"reason": "Hồ sơ không thuộc thẩm quyền giải quyết"},
-    "dossier.received": {
-        "procedure_code": "1.004194",
-        "channel": "direct",
-        "due_at": "2025-04-10T17:00:00+07:00",
-        "applicant_type": 1,
-        "on_site": False,
-    },
-    "dossier.processing": {"step": "Thẩm định", "department": "Phòng Quản lý hành chính về trật tự xã hội"},
-    "dossier.supplement_requested": {"reason": "Thiếu bản sao giấy khai sinh"},
-    "dossier.supplement_received": {},
-    "dossier.fee_requested": {"amount": 15000},
-    "dossier.fee_paid": {},
-    "dossier.suspended": {"reason": "Chờ xác minh của cơ quan liên quan"},
-    "dossier.resumed": {},
-    "dossier.rescheduled": {
-        "new_appointment_at": "2025-04-14T09:00:00+07:00",
-        "reason": "Xin lỗi công dân vì chậm trả kết quả do chờ xác minh",
-    },
-    "dossier.resolved": {"result": "Đã cấp xác nhận tạm trú"},
-    "dossier.returned": {},
-    "dossier.withdrawn": {"reason": "Công dân xin rút hồ sơ"},
-    "dossier.refused": {"reason": "Không đủ điều kiện đăng ký tạm trú"},
-}
+_EXAMPLES: tuple[EventData, ...] = (
+    DossierSubmitted(procedure_code="1.004194", channel=Channel.ONLINE),
+    DossierNotAccepted(reason="Hồ sơ không thuộc thẩm quyền giải quyết"),
+    DossierReceived(
+        procedure_code="1.004194",
+        channel=Channel.DIRECT,
+        due_at=datetime(2025, 4, 10, 17, 0, tzinfo=VN_TZ),
+        applicant_type=1,
+        on_site=False,
+    ),
+    ProcessingStarted(step="Thẩm định", department="Phòng Quản lý hành chính về trật tự xã hội"),
+    SupplementRequested(reason="Thiếu bản sao giấy khai sinh"),
+    SupplementReceived(),
+    FeeRequested(amount=15000),
+    FeePaid(),
+    DossierSuspended(reason="Chờ xác minh của cơ quan liên quan"),
+    DossierResumed(),
+    DossierRescheduled(
+        new_appointment_at=datetime(2025, 4, 14, 9, 0, tzinfo=VN_TZ),
+        reason="Xin lỗi công dân vì chậm trả kết quả do chờ xác minh",
+    ),
+    DossierResolved(result="Đã cấp xác nhận tạm trú"),
+    ResultReturned(),
+    DossierWithdrawn(reason="Công dân xin rút hồ sơ"),
+    DossierRefused(reason="Không đủ điều kiện đăng ký tạm trú"),
+)
+#: The example `data` of each event type, as JSON.
+EXAMPLE_DATA: Mapping[EventType, dict[str, Any]] = {data.TYPE: data_to_json(data) for data in _EXAMPLES}
+if list(EXAMPLE_DATA) != list(EventType):
+    raise TypeError(f"event types without exactly one example: {set(EventType) ^ set(EXAMPLE_DATA)}")
 
 
 def example_event(event_type: str, n: int = 0) -> dict[str, Any]:
@@ -41,12 +73,13 @@ def example_event(event_type: str, n: int = 0) -> dict[str, Any]:
         "dossier_code": _DOSSIER,
         "agency_code": _AGENCY,
         "occurred_at": "2025-04-05T09:15:00+07:00",
-        "data": _DATA[event_type],
+        "data": EXAMPLE_DATA[EventType(event_type)],
     }
 
 
 EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
-    t.removeprefix("dossier."): {"summary": t, "value": example_event(t, i)} for i, t in enumerate(_DATA)
+    t.removeprefix("dossier."): {"summary": t.value, "value": example_event(t, i)}
+    for i, t in enumerate(EXAMPLE_DATA)
 }
 BATCH_EXAMPLE: dict[str, Any] = {
     "events": [

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from dossier_core.catalog import Catalog, default_catalog_dir, load_catalog
+from dossier_core.catalog import Catalog
+from dossier_core.catalog_csv import default_catalog_dir, load_catalog
 from dossier_intake.admission import Rejection, admit
 from dossier_intake.examples import example_event
 from dossier_runtime.api_keys import ApiKey

@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from dossier_contracts.event_codec import EVENT_TYPES, encode_event, event_to_proto, proto_to_event
-from dossier_core.catalog import default_catalog_dir, load_catalog
+from dossier_core.catalog_csv import default_catalog_dir, load_catalog
 from dossier_intake.admission import Rejection, admit
+from dossier_intake.bounded import CODE_PATTERN, TEXT_PATTERN
 from dossier_intake.errors import MAX_ERRORS, MAX_FIELD_CHARS, MAX_MESSAGE_CHARS
 from dossier_intake.examples import example_event
-from dossier_intake.schemas import CODE_PATTERN, DATA_FIELDS, EVENT_ADAPTER, TEXT_PATTERN
+from dossier_intake.schemas import DATA_FIELDS, EVENT_ADAPTER
 from dossier_runtime.api_keys import ApiKey
 
 CATALOG = load_catalog(default_catalog_dir())

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dossier_core.catalog import default_catalog_dir, load_catalog
+from dossier_core.catalog_csv import default_catalog_dir, load_catalog
 from dossier_intake.__main__ import main
 from dossier_intake.admission import Rejection, admit
 from dossier_intake.app import create_app
