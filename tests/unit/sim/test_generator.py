@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from dossier_core.calendar import VN_TZ
-from dossier_core.catalog import default_catalog_dir, load_catalog
+from dossier_core.catalog_csv import default_catalog_dir, load_catalog
 from dossier_core.periods import parse_period
 from dossier_sim.expect import differences, expected_rows, total
 from dossier_sim.generator import ProvinceGenerator

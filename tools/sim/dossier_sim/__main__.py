@@ -26,7 +26,7 @@ import httpx
 from tqdm import tqdm
 
 from dossier_core.calendar import VN_TZ
-from dossier_core.catalog import CatalogError, default_catalog_dir, load_catalog
+from dossier_core.catalog_csv import CatalogError, default_catalog_dir, load_catalog
 from dossier_core.periods import Period, parse_period
 from dossier_sim.expect import differences, expected_rows, total
 from dossier_sim.generator import ProvinceGenerator, SimulatedDossier, happened_by

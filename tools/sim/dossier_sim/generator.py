@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from dossier_contracts.event_json import event_from_json
 from dossier_core.calendar import VN_TZ, WorkingCalendar
 from dossier_core.catalog import Agency, AgencyLevel, Catalog, OnlineLevel, Procedure
+from dossier_core.codes import Channel
 from dossier_core.deadlines import legal_deadline, rule_for
-from dossier_core.events import Channel, DossierEvent, EventType, parse_instant
+from dossier_core.events import DossierEvent, parse_instant
 from dossier_core.lifecycle import fold
 from dossier_core.periods import Period
 from dossier_sim.mix import Outcome, OutcomeMix
@@ -31,21 +33,7 @@ LEVEL_WEIGHTS = {AgencyLevel.PROVINCE: 0.55, AgencyLevel.DISTRICT: 0.25, AgencyL
 
 def domain_event(event: dict[str, Any], seq: int) -> DossierEvent:
     """The domain event of a generated JSON event (what intake and processing will make of it)."""
-    data = dict(event["data"])
-    for name in ("due_at", "new_appointment_at"):
-        if name in data:
-            data[name] = parse_instant(data[name])
-    occurred_at = parse_instant(event["occurred_at"])
-    assert occurred_at is not None
-    return DossierEvent(
-        event_id=event["event_id"],
-        type=EventType(event["type"]),
-        dossier_code=event["dossier_code"],
-        agency_code=event["agency_code"],
-        occurred_at=occurred_at,
-        data=data,
-        seq=seq,
-    )
+    return event_from_json(event, seq)
 
 
 @dataclass
