@@ -1,12 +1,12 @@
 """`dossier-processing [serve|migrate|dlq]`: run the service (default), only migrate its schema, or list
-and replay dead letters (`dlq list|replay`, see `dlq_cli.py`)."""
+and replay dead letters (`dlq list|replay`, see `ingest/dlq_cli.py`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 
-from dossier_processing import dlq_cli
+from dossier_processing.ingest import dlq_cli
 from dossier_processing.settings import ProcessingSettings
 from dossier_runtime.logs import configure_logging
 
@@ -45,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         "Configured by PROCESSING_* environment variables (see docs/processing.md).",
     )
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("serve", help="migrate, then run the consumer, relay, push worker and HTTP API (default)")
+    sub.add_parser(
+        "serve",
+        help="migrate, then run the HTTP API and the workers PROCESSING_RUN_CONSUMER, _RUN_RELAY and "
+        "_RUN_PORTAL choose (default)",
+    )
     sub.add_parser("migrate", help="bring the database schema to the latest revision and exit")
     dlq_cli.add_parser(sub)
     args = parser.parse_args(argv)

@@ -6,13 +6,23 @@
   status topic refuses them for good.
 - `relay_positions`: where the relay's last confirmed write to the status topic ended, per partition.
 - `sync_state` / `sync_cursor`: the push worker's progress towards the national portal.
+
+The rows the consumer writes are defined once, here: `EventRow` and `DossierRow` name each column with its
+type, and the `events` and `dossiers` tables (and the consumer's bulk statements, `ingest/sql.py`) are
+derived from them. A new `dossiers` column is a new `DossierRow` field (computed in `ingest/rows.py`) and a
+new migration; migrations are history and never derived.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import types
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any, get_args, get_type_hints
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Boolean,
     Column,
@@ -23,9 +33,13 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    any_,
+    cast,
+    literal,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.types import UserDefinedType
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine, UserDefinedType
 
 
 class Xid8(UserDefinedType[Any]):
@@ -40,53 +54,92 @@ class Xid8(UserDefinedType[Any]):
 metadata = MetaData()
 TS = DateTime(timezone=True)
 
+
+def sql(column_type: TypeEngine[Any], *, primary_key: bool = False) -> dict[str, Any]:
+    """A row field's column: its type (the column is nullable when the field's type admits None)."""
+    return {"sql_type": column_type, "primary_key": primary_key}
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """An applied event as the `events` table stores it (`applied_at` is the database's clock)."""
+
+    event_id: str = field(metadata=sql(Text(), primary_key=True))
+    seq: int = field(metadata=sql(BigInteger()))
+    dossier_code: str = field(metadata=sql(Text()))
+    agency_code: str = field(metadata=sql(Text()))
+    type: str = field(metadata=sql(Text()))
+    occurred_at: datetime = field(metadata=sql(TS))
+    payload: bytes = field(metadata=sql(LargeBinary()))
+    kafka_partition: int | None = field(metadata=sql(Integer()))
+    kafka_offset: int | None = field(metadata=sql(BigInteger()))
+
+
+@dataclass(frozen=True)
+class DossierRow:
+    """The `dossiers` row of a dossier at a new version (`change_xid` and `updated_at` are the writing
+    transaction's). `pauses` and `anomalies` are JSON text; `snapshot` the encoded status snapshot."""
+
+    dossier_code: str = field(metadata=sql(Text(), primary_key=True))
+    agency_code: str = field(metadata=sql(Text()))
+    procedure_code: str | None = field(metadata=sql(Text()))
+    channel: str | None = field(metadata=sql(Text()))
+    status_code: int = field(metadata=sql(SmallInteger()))
+    submitted_at: datetime | None = field(metadata=sql(TS))
+    received_at: datetime | None = field(metadata=sql(TS))
+    legal_due_at: datetime | None = field(metadata=sql(TS))
+    due_at: datetime | None = field(metadata=sql(TS))
+    appointment_at: datetime | None = field(metadata=sql(TS))
+    finished_at: datetime | None = field(metadata=sql(TS))
+    ended_at: datetime | None = field(metadata=sql(TS))
+    returned_at: datetime | None = field(metadata=sql(TS))
+    end_kind: str | None = field(metadata=sql(Text()))
+    timeliness: str | None = field(metadata=sql(Text()))
+    is_open: bool = field(metadata=sql(Boolean()))
+    paused_since: datetime | None = field(metadata=sql(TS))
+    pauses: str = field(metadata=sql(JSONB()))
+    anomalies: str = field(metadata=sql(JSONB()))
+    reschedule_count: int = field(metadata=sql(Integer()))
+    applicant_type: int | None = field(metadata=sql(SmallInteger()))
+    on_site: bool = field(metadata=sql(Boolean()))
+    event_count: int = field(metadata=sql(Integer()))
+    version: int = field(metadata=sql(BigInteger()))
+    last_event_id: str = field(metadata=sql(Text()))
+    snapshot: bytes = field(metadata=sql(LargeBinary()))
+
+
+def row_columns(row_type: type[Any]) -> Iterator[Column[Any]]:
+    """The columns of a row dataclass, in field order: type from the field, nullable when its
+    annotation admits None."""
+    hints = get_type_hints(row_type)
+    for f in fields(row_type):
+        hint = hints[f.name]
+        optional = isinstance(hint, types.UnionType) and type(None) in get_args(hint)
+        yield Column(f.name, f.metadata["sql_type"], primary_key=f.metadata["primary_key"], nullable=optional)
+
+
 events = Table(
     "events",
     metadata,
-    Column("event_id", Text, primary_key=True),
-    Column("seq", BigInteger, nullable=False),
-    Column("dossier_code", Text, nullable=False),
-    Column("agency_code", Text, nullable=False),
-    Column("type", Text, nullable=False),
-    Column("occurred_at", TS, nullable=False),
-    Column("payload", LargeBinary, nullable=False),
-    Column("kafka_partition", Integer),
-    Column("kafka_offset", BigInteger),
+    *row_columns(EventRow),
     Column("applied_at", TS, nullable=False),
 )
 
 dossiers = Table(
     "dossiers",
     metadata,
-    Column("dossier_code", Text, primary_key=True),
-    Column("agency_code", Text, nullable=False),
-    Column("procedure_code", Text),
-    Column("channel", Text),
-    Column("status_code", SmallInteger, nullable=False),
-    Column("submitted_at", TS),
-    Column("received_at", TS),
-    Column("legal_due_at", TS),
-    Column("due_at", TS),
-    Column("appointment_at", TS),
-    Column("finished_at", TS),
-    Column("ended_at", TS),
-    Column("returned_at", TS),
-    Column("end_kind", Text),
-    Column("timeliness", Text),
-    Column("is_open", Boolean, nullable=False),
-    Column("paused_since", TS),
-    Column("pauses", JSONB, nullable=False),
-    Column("anomalies", JSONB, nullable=False),
-    Column("reschedule_count", Integer, nullable=False),
-    Column("applicant_type", SmallInteger),
-    Column("on_site", Boolean, nullable=False),
-    Column("event_count", Integer, nullable=False),
-    Column("version", BigInteger, nullable=False),
-    Column("last_event_id", Text, nullable=False),
-    Column("snapshot", LargeBinary, nullable=False),
+    *row_columns(DossierRow),
     Column("change_xid", Xid8, nullable=False),
     Column("updated_at", TS, nullable=False),
 )
+#: every `dossiers` column but `change_xid` (read as text where needed: xid8 has no binary codec in asyncpg)
+READ_COLUMNS = [c for c in dossiers.c if c.name != "change_xid"]
+
+
+def agency_like(patterns: Sequence[str]) -> ColumnElement[bool]:
+    """`dossiers` rows whose agency matches one of these SQL `LIKE` patterns (a reader's scope)."""
+    return dossiers.c.agency_code.like(any_(cast(literal(list(patterns), ARRAY(Text)), ARRAY(Text))))
+
 
 outbox = Table(
     "outbox",

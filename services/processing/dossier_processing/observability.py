@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from dossier_processing.failures import Reason
+from dossier_processing.ingest.failures import Reason
 
 _BATCH_SIZES = (1, 10, 100, 500, 1000, 2000, 5000, 10000)
 _LATENCIES = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

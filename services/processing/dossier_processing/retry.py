@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from prometheus_client import Counter
 
-from dossier_processing.failures import DeterministicFailure, describe
+from dossier_processing.ingest.failures import DeterministicFailure, describe
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,14 +1,15 @@
 """Settings of the processing service: environment variables prefixed `PROCESSING_` (SPEC §7).
 
 `DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS` and `DOSSIER_CATALOG_DIR` are read unprefixed; the prefixed
-spelling (`PROCESSING_DATABASE_URL`) wins when both are set.
+spelling (`PROCESSING_DATABASE_URL`) wins when both are set. `PROCESSING_RUN_CONSUMER`, `_RUN_RELAY` and
+`_RUN_PORTAL` choose the workers an instance runs (`workers()`); the HTTP API always runs.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from dossier_contracts import EVENTS_DLQ_TOPIC, EVENTS_TOPIC, STATUS_TOPIC
@@ -60,4 +61,31 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
 
     run_consumer: bool = True
     run_relay: bool = True
+    #: the push worker; unset = on when `portal_url` is set (on needs `portal_url`)
+    run_portal: bool | None = None
     shutdown_timeout_s: float = 30.0
+
+    @model_validator(mode="after")
+    def _portal_needs_a_url(self) -> ProcessingSettings:
+        if self.run_portal and not self.portal_url:
+            raise ValueError("PROCESSING_RUN_PORTAL=true needs PROCESSING_PORTAL_URL")
+        return self
+
+    @property
+    def portal_runs(self) -> bool:
+        """Whether this instance runs the push worker."""
+        return bool(self.portal_url) if self.run_portal is None else self.run_portal
+
+    @property
+    def uses_kafka(self) -> bool:
+        """Whether a worker of this instance reads or writes Kafka (the consumer or the relay)."""
+        return self.run_consumer or self.run_relay
+
+    def workers(self) -> list[str]:
+        """The names of the workers this instance runs, in start order."""
+        chosen = {
+            "consumer": self.run_consumer,
+            "outbox-relay": self.run_relay,
+            "portal-push": self.portal_runs,
+        }
+        return [name for name, runs in chosen.items() if runs]

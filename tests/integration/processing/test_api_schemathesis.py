@@ -15,8 +15,8 @@ import pytest
 from processing_factory import interleave, stream
 from processing_harness import produce, scalar, wait_until
 
-from dossier_processing.api_models import DOSSIER_EXAMPLE
 from dossier_processing.settings import ProcessingSettings
+from dossier_processing.views.api_models import DOSSIER_EXAMPLE
 from tests.support import ServiceProcess, free_port, run_schemathesis
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ from test_portal_sync import serve
 from dossier_core.catalog import load_catalog
 from dossier_processing.db import make_engine
 from dossier_processing.observability import Metrics
-from dossier_processing.portal import PortalPusher
+from dossier_processing.portal.pusher import PortalPusher
 from dossier_processing.settings import ProcessingSettings
 
 pytestmark = pytest.mark.integration

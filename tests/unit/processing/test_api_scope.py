@@ -8,8 +8,13 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dossier_processing.api import decode_list_cursor, decode_sync_cursor, sql_scope
-from dossier_processing.api_models import CURSOR_PATTERN, SYNC_CURSOR_PATTERN
+from dossier_processing.access import sql_scope
+from dossier_processing.cursors import (
+    CURSOR_PATTERN,
+    SYNC_CURSOR_PATTERN,
+    decode_list_cursor,
+    decode_sync_cursor,
+)
 from dossier_runtime.api_keys import ApiKey
 
 AGENCIES = ["000.00.18.H49", "000.00.31.H49", "000.01.31.H49", "000.00.18.H22", "a_b%c\\d", "X18.H49"]

@@ -12,7 +12,8 @@ from processing_factory import START, event, stream
 
 from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossier
 from dossier_core.catalog import default_catalog_dir, load_catalog
-from dossier_processing.batch import Incoming, StoredDossier, decode_messages, process_batch
+from dossier_processing.ingest.decode import Incoming, decode_messages
+from dossier_processing.ingest.plan import StoredDossier, process_batch
 
 CATALOG = load_catalog(default_catalog_dir())
 NOW = START + timedelta(days=400)

@@ -12,16 +12,16 @@ from processing_factory import START, Sent, event, resent, with_id
 
 from dossier_contracts.snapshot_codec import decode_snapshot
 from dossier_core.catalog import default_catalog_dir, load_catalog
-from dossier_processing import batch
-from dossier_processing.batch import (
+from dossier_processing.ingest import plan as plan_module
+from dossier_processing.ingest.decode import Incoming, decode_messages
+from dossier_processing.ingest.failures import Reason
+from dossier_processing.ingest.plan import (
     EVENT_LIMIT_ANOMALY,
-    Incoming,
+    BatchPlan,
     StoredDossier,
-    decode_messages,
     keep_applicable,
     process_batch,
 )
-from dossier_processing.failures import Reason
 
 CATALOG = load_catalog(default_catalog_dir())
 NOW = START + timedelta(days=400)
@@ -46,7 +46,7 @@ def incoming(sent: list[Sent]) -> list[Incoming]:
     return items
 
 
-def run(sent: list[Sent], stored: dict[str, StoredDossier] | None = None, **kw: Any) -> batch.BatchPlan:
+def run(sent: list[Sent], stored: dict[str, StoredDossier] | None = None, **kw: Any) -> BatchPlan:
     items = incoming(sent)
     return process_batch(items, stored or {}, list(range(1, len(items) + 1)), CATALOG, NOW, **kw)
 
@@ -55,7 +55,7 @@ def received(code: str = CODE, at: datetime = START) -> Sent:
     return event("received", code, at, procedure_code="1.004194", channel="direct")
 
 
-def reasons(plan: batch.BatchPlan) -> list[tuple[str | None, Reason]]:
+def reasons(plan: BatchPlan) -> list[tuple[str | None, Reason]]:
     return [(r.event_id, r.reason) for r in plan.rejected]
 
 
@@ -137,7 +137,7 @@ def test_only_the_event_the_fold_cannot_apply_is_set_aside(monkeypatch: pytest.M
         event("processing", CODE, START + timedelta(hours=h), step=f"s{h}") for h in range(1, 9)
     ]
     poison = {sent[3].event_id, sent[6].event_id}
-    real_fold = batch.fold
+    real_fold = plan_module.fold
     calls = []
 
     def fold(history: list[Any], catalog: Any) -> Any:
@@ -147,7 +147,7 @@ def test_only_the_event_the_fold_cannot_apply_is_set_aside(monkeypatch: pytest.M
             raise ValueError(f"cannot apply {sorted(bad)}")
         return real_fold(history, catalog)
 
-    monkeypatch.setattr(batch, "fold", fold)
+    monkeypatch.setattr(plan_module, "fold", fold)
     fresh = received(OTHER)
     plan = run([*sent, fresh])
     assert sorted(r.event_id for r in plan.rejected) == sorted(poison)

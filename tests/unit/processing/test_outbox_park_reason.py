@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from aiokafka import errors
 
-from dossier_processing.outbox import describe, park_reason
+from dossier_processing.relay.parking import describe, park_reason
 
 
 @pytest.mark.parametrize(

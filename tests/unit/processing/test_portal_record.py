@@ -9,15 +9,15 @@ import pytest
 
 from dossier_core.catalog import default_catalog_dir, load_catalog
 from dossier_core.events import DossierEvent, EventType
-from dossier_processing.api import (
+from dossier_processing.cursors import (
     decode_list_cursor,
     decode_sync_cursor,
     encode_list_cursor,
     encode_sync_cursor,
 )
-from dossier_processing.history_cache import HistoryCache
-from dossier_processing.portal import PortalRefused, accepted, backoff_s
-from dossier_processing.portal_record import portal_date, portal_record
+from dossier_processing.ingest.history_cache import HistoryCache
+from dossier_processing.portal.pusher import PortalRefused, accepted, backoff_s
+from dossier_processing.portal.record import portal_date, portal_record
 
 CATALOG = load_catalog(default_catalog_dir())
 

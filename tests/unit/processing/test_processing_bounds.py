@@ -9,7 +9,7 @@ import pytest
 
 from dossier_core.calendar import VN_TZ
 from dossier_core.events import DossierEvent, EventType
-from dossier_processing.bounds import out_of_bounds
+from dossier_processing.ingest.bounds import out_of_bounds
 
 AT = datetime(2025, 3, 3, 8, 0, tzinfo=VN_TZ)
 

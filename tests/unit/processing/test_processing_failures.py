@@ -9,7 +9,12 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.exc import DBAPIError
 
-from dossier_processing.failures import DeterministicFailure, Reason, describe, is_deterministic_db_error
+from dossier_processing.ingest.failures import (
+    DeterministicFailure,
+    Reason,
+    describe,
+    is_deterministic_db_error,
+)
 from dossier_processing.observability import Metrics
 from dossier_processing.retry import Stall, until_done
 

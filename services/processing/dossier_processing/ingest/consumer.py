@@ -28,19 +28,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dossier_core.calendar import VN_TZ
 from dossier_core.catalog import Catalog
-from dossier_processing import repository
-from dossier_processing.batch import (
-    DEFAULT_EVENT_LIMIT,
-    BatchPlan,
-    Incoming,
-    KafkaRecord,
-    Rejected,
-    decode_messages,
-    process_batch,
+from dossier_processing.ingest import sql
+from dossier_processing.ingest.decode import Incoming, KafkaRecord, Rejected, decode_messages
+from dossier_processing.ingest.dlq import DeadLetters
+from dossier_processing.ingest.failures import (
+    DeterministicFailure,
+    Reason,
+    describe,
+    is_deterministic_db_error,
 )
-from dossier_processing.dlq import DeadLetters
-from dossier_processing.failures import DeterministicFailure, Reason, describe, is_deterministic_db_error
-from dossier_processing.history_cache import HistoryCache
+from dossier_processing.ingest.history_cache import HistoryCache
+from dossier_processing.ingest.plan import DEFAULT_EVENT_LIMIT, BatchPlan, process_batch
 from dossier_processing.observability import Metrics
 from dossier_processing.retry import Stall, T, until_done
 from dossier_processing.settings import ProcessingSettings
@@ -61,9 +59,9 @@ async def apply_batch(
     Raises `DeterministicFailure` when the batch can never be written as it is (the pure step failed
     outside any one dossier, or PostgreSQL refused a value); any other error is transient."""
     async with engine.begin() as conn:
-        seqs = await repository.reserve_seqs(conn, len(incoming))
-        payloads = await repository.stored_payloads(conn, [i.event.event_id for i in incoming])
-        stored = await repository.load_stored(conn, sorted({i.event.dossier_code for i in incoming}), cache)
+        seqs = await sql.reserve_seqs(conn, len(incoming))
+        payloads = await sql.stored_payloads(conn, [i.event.event_id for i in incoming])
+        stored = await sql.load_stored(conn, sorted({i.event.dossier_code for i in incoming}), cache)
         try:
             plan = process_batch(
                 incoming, stored, seqs, catalog, now, stored_payloads=payloads, event_limit=event_limit
@@ -71,7 +69,7 @@ async def apply_batch(
         except Exception as exc:
             raise DeterministicFailure(Reason.UNAPPLIABLE, describe(exc)) from exc
         try:
-            await repository.write_plan(conn, plan)
+            await sql.write_plan(conn, plan)
         except Exception as exc:
             if is_deterministic_db_error(exc):
                 raise DeterministicFailure(Reason.UNSTORABLE, describe(exc)) from exc

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from dossier_processing.batch import Rejected
+from dossier_processing.ingest.decode import Rejected
 from dossier_processing.observability import Metrics
 
 log = logging.getLogger(__name__)

@@ -1,34 +1,29 @@
-"""The pure step between `getmany()` and the database: decode, check, drop duplicates, re-fold, build rows.
+"""The pure plan of a batch: drop duplicates, tell `event_id` conflicts, apply the event limit, re-fold.
 
-Nothing here does I/O. `decode_messages` turns Kafka records into domain events (or rejections for the
-DLQ: undecodable or out of bounds); `process_batch` takes those events, the stored history of the dossiers
-they touch, the stored payloads of the event ids they carry and the arrival sequence numbers reserved for
-them, and returns every row the batch must write in one transaction plus the events it sets aside.
+Nothing here does I/O. `process_batch` takes the decoded events of a batch (`decode.py`), the stored
+history of the dossiers they touch, the stored payloads of the event ids they carry and the arrival
+sequence numbers reserved for them, and returns every row the batch must write in one transaction
+(built by `rows.py`) plus the events it sets aside.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
-import orjson
-
-from dossier_contracts.event_codec import decode_event, from_timestamp
-from dossier_contracts.snapshot_codec import (
-    TIMELINESS_FROM_PROTO,
-    dossier_to_snapshot,
-    encode_snapshot,
-    event_from_proto,
-)
+from dossier_contracts.event_codec import decode_event
+from dossier_contracts.snapshot_codec import event_from_proto
 from dossier_core.catalog import Catalog
 from dossier_core.dossier import Dossier
-from dossier_core.events import DossierEvent, EventType, StatusCode
+from dossier_core.events import DossierEvent
 from dossier_core.lifecycle import fold
-from dossier_processing.bounds import out_of_bounds
-from dossier_processing.failures import Reason, describe
+from dossier_processing.ingest.decode import Incoming, Rejected
+from dossier_processing.ingest.failures import Reason, describe
+from dossier_processing.ingest.rows import dossier_row, event_row, returned_at_of
+from dossier_processing.models import DossierRow, EventRow
 
 #: SPEC §3: a dossier holds at most this many events unless configured otherwise.
 DEFAULT_EVENT_LIMIT = 500
@@ -37,53 +32,6 @@ EVENT_LIMIT_ANOMALY = "event_limit_reached"
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class KafkaRecord(Protocol):
-    """What the batch needs of an aiokafka `ConsumerRecord`."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """A decoded event with where it came from."""
-
-    event: DossierEvent
-    raw: bytes
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None = None
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A message set aside: it goes to the DLQ with its original bytes and key, the reason and the error."""
-
-    raw: bytes
-    key: bytes | None
-    topic: str
-    partition: int
-    offset: int
-    reason: Reason
-    error: str
-    event_id: str | None = None
-
-    @classmethod
-    def of(cls, item: Incoming, reason: Reason, error: str) -> Rejected:
-        return cls(
-            item.raw, item.key, item.topic, item.partition, item.offset, reason, error, item.event.event_id
-        )
 
 
 @dataclass
@@ -96,51 +44,6 @@ class StoredDossier:
     events: list[DossierEvent] = field(default_factory=list)
     limit_reached: bool = False
     last_event_id: str = ""
-
-
-@dataclass(frozen=True)
-class EventRow:
-    event_id: str
-    seq: int
-    dossier_code: str
-    agency_code: str
-    type: str
-    occurred_at: datetime
-    payload: bytes
-    partition: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class DossierRow:
-    """The `dossiers` row of a dossier at a new version (see models.dossiers)."""
-
-    dossier_code: str
-    agency_code: str
-    procedure_code: str | None
-    channel: str | None
-    status_code: int
-    submitted_at: datetime | None
-    received_at: datetime | None
-    legal_due_at: datetime | None
-    due_at: datetime | None
-    appointment_at: datetime | None
-    finished_at: datetime | None
-    ended_at: datetime | None
-    returned_at: datetime | None
-    end_kind: str | None
-    timeliness: str | None
-    is_open: bool
-    paused_since: datetime | None
-    pauses: str
-    anomalies: str
-    reschedule_count: int
-    applicant_type: int | None
-    on_site: bool
-    event_count: int
-    version: int
-    last_event_id: str
-    snapshot: bytes
 
 
 @dataclass
@@ -157,36 +60,6 @@ class BatchPlan:
     @property
     def outbox(self) -> list[tuple[str, int, bytes]]:
         return [(d.dossier_code, d.version, d.snapshot) for d in self.dossiers]
-
-
-def decode_messages(records: Iterable[KafkaRecord]) -> tuple[list[Incoming], list[Rejected]]:
-    """Domain events from raw records; anything undecodable or outside the bounds becomes a `Rejected`."""
-    incoming: list[Incoming] = []
-    rejected: list[Rejected] = []
-    for record in records:
-        raw = record.value or b""
-        try:
-            event = event_from_proto(decode_event(raw))
-        except Exception as exc:  # any failure to read one message must not stop the stream
-            rejected.append(
-                Rejected(
-                    raw,
-                    record.key,
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    Reason.UNDECODABLE,
-                    describe(exc),
-                )
-            )
-            continue
-        item = Incoming(event, raw, record.topic, record.partition, record.offset, record.key)
-        problem = out_of_bounds(event)
-        if problem is not None:
-            rejected.append(Rejected.of(item, Reason.OUT_OF_BOUNDS, problem))
-            continue
-        incoming.append(item)
-    return incoming, rejected
 
 
 def content_differences(a: DossierEvent, b: DossierEvent) -> list[str]:
@@ -298,7 +171,11 @@ def _refold(
     def attempt(chosen: list[tuple[Incoming, DossierEvent]]) -> tuple[Dossier, DossierRow]:
         history = [*before.events, *(e for _, e in chosen)]
         last_event_id = chosen[-1][1].event_id if chosen else before.last_event_id
-        return _fold_row(history, version, last_event_id, flagged, catalog, now)
+        dossier = fold(history, catalog)
+        if flagged:
+            dossier = dataclasses.replace(dossier, anomalies=(*dossier.anomalies, EVENT_LIMIT_ANOMALY))
+        row = dossier_row(dossier, version, last_event_id, catalog, now, returned_at_of(dossier, history))
+        return dossier, row
 
     kept, failed, result = keep_applicable(new, attempt, base_counts=bool(before.events))
     for (item, _), exc in failed:
@@ -316,20 +193,7 @@ def _refold(
     plan.anomalies_added += max(0, len(dossier.anomalies) - before.anomaly_count)
     plan.dossiers.append(row)
     plan.histories[code] = [*before.events, *(e for _, e in kept)]
-    plan.events.extend(
-        EventRow(
-            e.event_id,
-            e.seq,
-            code,
-            e.agency_code,
-            e.type.value,
-            e.occurred_at,
-            item.raw,
-            item.partition,
-            item.offset,
-        )
-        for item, e in kept
-    )
+    plan.events.extend(event_row(e, item.raw, item.partition, item.offset) for item, e in kept)
 
 
 def keep_applicable(
@@ -371,92 +235,3 @@ def keep_applicable(
         kept.extend(rest[: failing - 1])
         rest = rest[failing:]
     return kept, failed, None
-
-
-def _fold_row(
-    history: list[DossierEvent],
-    version: int,
-    last_event_id: str,
-    flagged: bool,
-    catalog: Catalog,
-    now: datetime,
-) -> tuple[Dossier, DossierRow]:
-    dossier = fold(history, catalog)
-    if flagged:
-        dossier = dataclasses.replace(dossier, anomalies=(*dossier.anomalies, EVENT_LIMIT_ANOMALY))
-    returned_at = _returned_at(dossier, history)
-    return dossier, dossier_row(dossier, version, last_event_id, catalog, now, returned_at)
-
-
-def _returned_at(dossier: Dossier, events: Iterable[DossierEvent]) -> datetime | None:
-    """When the result went back to the citizen (NgayTra): the first `returned` of a dossier at status 10."""
-    if dossier.status is not StatusCode.RETURNED:
-        return None
-    return min((e.occurred_at for e in events if e.type is EventType.RETURNED), default=None)
-
-
-def dossier_row(
-    dossier: Dossier,
-    version: int,
-    last_event_id: str,
-    catalog: Catalog,
-    now: datetime,
-    returned_at: datetime | None = None,
-) -> DossierRow:
-    """The stored state of a dossier at `version`, with its snapshot for the outbox."""
-    calendar = catalog.calendar()
-    procedure = catalog.procedures.get(dossier.procedure_code or "")
-    snapshot = dossier_to_snapshot(
-        dossier,
-        version=version,
-        changed_at=now,
-        field=procedure.field if procedure else "",
-        calendar=calendar,
-        last_event_id=last_event_id,
-    )
-    ended = dossier.finished_at or dossier.ended_at
-    timeliness = TIMELINESS_FROM_PROTO.get(snapshot.timeliness)
-    if ended is None:  # the snapshot already holds the deadline as of `now`
-        due_at = from_timestamp(snapshot.effective_due_at) if snapshot.HasField("effective_due_at") else None
-    else:
-        due_at = dossier.effective_due(ended, calendar)
-    open_pause = dossier.pauses[-1] if dossier.pauses and dossier.pauses[-1].ended_at is None else None
-    is_open = dossier.is_received and dossier.ended_at is None
-    return DossierRow(
-        dossier_code=dossier.dossier_code,
-        agency_code=dossier.agency_code,
-        procedure_code=dossier.procedure_code,
-        channel=dossier.channel.value if dossier.channel else None,
-        status_code=int(dossier.status),
-        submitted_at=dossier.submitted_at,
-        received_at=dossier.received_at,
-        legal_due_at=dossier.legal_due_at,
-        due_at=due_at,
-        appointment_at=dossier.appointment_at,
-        finished_at=dossier.finished_at,
-        ended_at=dossier.ended_at,
-        returned_at=returned_at,
-        end_kind=dossier.end_kind.value if dossier.end_kind else None,
-        timeliness=timeliness.value if timeliness else None,
-        is_open=is_open,
-        paused_since=open_pause.started_at if open_pause is not None and is_open else None,
-        pauses=orjson.dumps(
-            [
-                {
-                    "kind": p.kind.value,
-                    "started_at": p.started_at,
-                    "ended_at": p.ended_at,
-                    "policy": p.policy.value,
-                }
-                for p in dossier.pauses
-            ]
-        ).decode(),
-        anomalies=orjson.dumps(list(dossier.anomalies)).decode(),
-        reschedule_count=len(dossier.reschedules),
-        applicant_type=dossier.applicant_type,
-        on_site=dossier.on_site,
-        event_count=dossier.event_count,
-        version=version,
-        last_event_id=last_event_id,
-        snapshot=encode_snapshot(snapshot),
-    )

@@ -30,9 +30,9 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dossier_core.catalog import Catalog
-from dossier_processing import repository
 from dossier_processing.observability import Metrics
-from dossier_processing.portal_record import SERVICE, portal_record
+from dossier_processing.portal import sql
+from dossier_processing.portal.record import SERVICE, portal_record
 from dossier_processing.settings import ProcessingSettings
 
 log = logging.getLogger(__name__)
@@ -111,15 +111,15 @@ class PortalPusher:
         name = self.settings.portal_name
         while True:
             async with self.engine.begin() as conn:
-                cursor = await repository.lock_sync_cursor(conn, name)
+                cursor = await sql.lock_sync_cursor(conn, name)
                 if cursor is None:
                     return
                 xid, code = cursor
-                rows = await repository.changes_after(conn, xid, code, 1000)
+                rows = await sql.changes_after(conn, xid, code, 1000)
                 if not rows:
                     return
-                await repository.want_sync(conn, {r.dossier_code: r.version for r in rows})
-                await repository.save_sync_cursor(conn, name, int(rows[-1].xid_text), rows[-1].dossier_code)
+                await sql.want_sync(conn, {r.dossier_code: r.version for r in rows})
+                await sql.save_sync_cursor(conn, name, int(rows[-1].xid_text), rows[-1].dossier_code)
             if len(rows) < 1000:
                 return
 
@@ -127,7 +127,7 @@ class PortalPusher:
         """Claim and post one batch of due dossiers; returns how many were attempted. The claim (row
         locks) lasts until the outcome is committed."""
         async with self.engine.connect() as conn, conn.begin():
-            claimed = await repository.claim_due_for_sync(conn, self.settings.portal_batch_size)
+            claimed = await sql.claim_due_for_sync(conn, self.settings.portal_batch_size)
             if not claimed:
                 return 0
             rows, records, unrecordable = [], [], []
@@ -138,7 +138,7 @@ class PortalPusher:
                 except Exception as exc:  # one odd row waits with its error; it never blocks the batch
                     unrecordable.append((row, f"unrecordable: {type(exc).__name__}: {exc}"[:500]))
             if unrecordable:
-                await repository.mark_sync_failed(conn, self._failures(unrecordable))
+                await sql.mark_sync_failed(conn, self._failures(unrecordable))
                 self.metrics.portal_records.labels("failed").inc(len(unrecordable))
                 log.error(
                     "dossiers without a portal record",
@@ -153,12 +153,12 @@ class PortalPusher:
                 accepted(response)
             except (httpx.HTTPError, PortalRefused, TimeoutError) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
-                await repository.mark_sync_failed(conn, self._failures([(r, error) for r in rows]))
+                await sql.mark_sync_failed(conn, self._failures([(r, error) for r in rows]))
                 self.metrics.portal_requests.labels("failed").inc()
                 self.metrics.portal_records.labels("failed").inc(len(rows))
                 log.warning("portal refused a batch", extra={"error": error, "records": len(rows)})
                 return len(claimed)
-            await repository.mark_synced(conn, {r.dossier_code: r.version for r in rows})
+            await sql.mark_synced(conn, {r.dossier_code: r.version for r in rows})
         self.metrics.portal_requests.labels("accepted").inc()
         self.metrics.portal_records.labels("accepted").inc(len(rows))
         return len(claimed)
@@ -177,7 +177,7 @@ class PortalPusher:
             return
         self._last_ratio = now
         async with self.engine.connect() as conn:
-            received, synced = await repository.sync_counts(conn)
-            pending = await repository.sync_pending(conn)
+            received, synced = await sql.sync_counts(conn)
+            pending = await sql.sync_pending(conn)
         self.metrics.portal_sync_ratio.set(synced / received if received else 1.0)
         self.metrics.portal_pending.set(pending)

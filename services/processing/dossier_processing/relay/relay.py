@@ -6,14 +6,14 @@ own idempotent producer (acks=all, `PROCESSING_RELAY_MAX_REQUEST_SIZE`). After p
 marked sent together with the status topic's end offsets. A crash between the broker's acknowledgement
 and that mark is healed on the next start: the relay reads the topic from the last recorded offsets and
 marks what it finds there as sent (by the `outbox-id` header) before publishing anything else — so each
-snapshot is published once.
+snapshot is published once (`recovery.py`).
 
 A row that can never be published (larger than the maximum request size, or refused by the broker for a
-reason that concerns that record alone) is *parked*: `parked_at` and `park_reason` are set, it is counted
-in `processing_outbox_parked_total{reason}` and `processing_outbox_parked`, and the relay moves on. A
-later version of the same dossier is still published (consumers keep the newest version), so one dossier
-can never stop the others. Every other failure (broker unreachable, timeouts, authorisation) is
-transient: nothing is parked, and the relay retries with a bounded back-off.
+reason that concerns that record alone) is *parked* (`parking.py`): `parked_at` and `park_reason` are
+set, it is counted in `processing_outbox_parked_total{reason}` and `processing_outbox_parked`, and the
+relay moves on. A later version of the same dossier is still published (consumers keep the newest
+version), so one dossier can never stop the others. Every other failure (broker unreachable, timeouts,
+authorisation) is transient: nothing is parked, and the relay retries with a bounded back-off.
 """
 
 from __future__ import annotations
@@ -23,80 +23,21 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka import errors as kafka_errors
 from aiokafka.structs import RecordMetadata
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dossier_processing import repository
 from dossier_processing.observability import Metrics
+from dossier_processing.relay import sql
+from dossier_processing.relay.parking import Outcome, describe, park_reason
+from dossier_processing.relay.recovery import headers_of, reconcile
+from dossier_processing.relay.sql import OutboxRow
 from dossier_processing.settings import ProcessingSettings
 
 log = logging.getLogger(__name__)
-OUTBOX_ID = "outbox-id"
-
-
-def headers_of(row: repository.OutboxRow) -> list[tuple[str, bytes]]:
-    return [(OUTBOX_ID, str(row.id).encode()), ("version", str(row.version).encode())]
-
-
-#: Non-retriable errors that say nothing about the record itself: the topic, the producer or the
-#: connection is at fault, so every record would fail alike. They are retried, never parked.
-_NOT_THE_RECORDS_FAULT: tuple[type[Exception], ...] = (
-    kafka_errors.KafkaTimeoutError,
-    kafka_errors.KafkaUnavailableError,
-    kafka_errors.ProducerClosed,
-    kafka_errors.ProducerFenced,
-    kafka_errors.IllegalStateError,
-    kafka_errors.IllegalOperation,
-    kafka_errors.KafkaConfigurationError,
-    kafka_errors.IncompatibleBrokerVersion,
-    kafka_errors.UnsupportedVersionError,
-    kafka_errors.AuthenticationFailedError,
-    kafka_errors.SaslAuthenticationFailed,
-    kafka_errors.TopicAuthorizationFailedError,
-    kafka_errors.ClusterAuthorizationFailedError,
-    kafka_errors.TransactionalIdAuthorizationFailed,
-    kafka_errors.InvalidTopicError,
-    kafka_errors.InvalidRequiredAcksError,
-    kafka_errors.OutOfOrderSequenceNumber,
-    kafka_errors.InvalidProducerEpoch,
-    kafka_errors.InvalidProducerIdMapping,
-    kafka_errors.UnknownProducerId,
-)
-_TOO_LARGE: tuple[type[Exception], ...] = (
-    kafka_errors.MessageSizeTooLargeError,
-    kafka_errors.RecordTooLargeError,
-    kafka_errors.RecordListTooLargeError,
-)
-
-
-def park_reason(exc: BaseException) -> str | None:
-    """Why a record that failed alone can never be published (`too_large`, `rejected`), or None when
-    the failure is transient or not the record's own (then it is retried, never parked)."""
-    if not isinstance(exc, kafka_errors.KafkaError) or isinstance(exc, _NOT_THE_RECORDS_FAULT):
-        return None
-    if isinstance(exc, _TOO_LARGE):
-        return "too_large"
-    return None if exc.retriable else "rejected"
-
-
-def describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
-
-
-@dataclass
-class Outcome:
-    """What one publishing round did with its rows."""
-
-    published: list[tuple[repository.OutboxRow, RecordMetadata]] = field(default_factory=list)
-    parked: list[tuple[repository.OutboxRow, str, str]] = field(default_factory=list)  # row, reason, error
-
-    def __len__(self) -> int:
-        return len(self.published) + len(self.parked)
 
 
 class LeadershipLost(RuntimeError):
@@ -200,14 +141,14 @@ class OutboxRelay:
         """Hold the relay lock of this schema and publish until stopped or the lock is lost."""
         lock_name = f"{self.settings.db_schema}.outbox-relay"
         async with self.engine.connect() as lock:
-            got = await lock.scalar(text("select pg_try_advisory_lock(hashtext(:n))"), {"n": lock_name})
+            got = await sql.try_lock(lock, lock_name)
             await lock.commit()
             if not got:
                 await self._sleep(2.0)
                 return
             try:
                 await self._start_producer()
-                await self._reconcile()
+                await reconcile(self.engine, self.producer, self.settings.kafka_bootstrap_servers, self.topic)
                 while not self._stopping.is_set():
                     await self._check_lock(lock)
                     if await self.publish_once() == 0:
@@ -215,7 +156,7 @@ class OutboxRelay:
             finally:
                 await self._stop_producer()
                 with contextlib.suppress(Exception):
-                    await lock.execute(text("select pg_advisory_unlock(hashtext(:n))"), {"n": lock_name})
+                    await sql.unlock(lock, lock_name)
                     await lock.commit()
 
     async def _check_lock(self, lock: AsyncConnection) -> None:
@@ -228,7 +169,7 @@ class OutboxRelay:
     async def publish_once(self) -> int:
         """Publish (or park) up to one batch of unsent snapshots; returns how many were settled."""
         async with self.engine.connect() as conn:
-            rows = await repository.unsent(conn, self.settings.relay_batch_size)
+            rows = await sql.unsent(conn, self.settings.relay_batch_size)
         await self._gauges(force=not rows)
         if not rows:
             return 0
@@ -239,14 +180,12 @@ class OutboxRelay:
             settled += await self._publish_alone(refused)
         return settled
 
-    async def _publish_batch(
-        self, rows: Sequence[repository.OutboxRow]
-    ) -> tuple[int, list[repository.OutboxRow]]:
+    async def _publish_batch(self, rows: Sequence[OutboxRow]) -> tuple[int, list[OutboxRow]]:
         """Send every row at once and record the outcome. Rows the producer refuses before sending
         (too large) are parked; rows the broker refuses are returned, to be tried alone. A transient
         error records what was settled and raises (the rest stays unsent, for the next attempt)."""
         outcome = Outcome()
-        sent: list[tuple[repository.OutboxRow, asyncio.Future[RecordMetadata]]] = []
+        sent: list[tuple[OutboxRow, asyncio.Future[RecordMetadata]]] = []
         not_sent: kafka_errors.KafkaError | None = None
         for row in rows:
             try:
@@ -258,7 +197,7 @@ class OutboxRelay:
                     break
                 outcome.parked.append((row, reason, describe(exc)))
         results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
-        refused: list[tuple[repository.OutboxRow, BaseException]] = []
+        refused: list[tuple[OutboxRow, BaseException]] = []
         for (row, _), result in zip(sent, results, strict=True):
             if isinstance(result, BaseException):
                 refused.append((row, result))
@@ -272,7 +211,7 @@ class OutboxRelay:
             raise first if isinstance(first, Exception) else RuntimeError(describe(first))
         return settled, [row for row, _ in refused]
 
-    async def _publish_alone(self, rows: Sequence[repository.OutboxRow]) -> int:
+    async def _publish_alone(self, rows: Sequence[OutboxRow]) -> int:
         """Send each refused row alone, in outbox order, on a fresh producer, and park those refused
         again for a reason of their own. A transient error records what was settled and raises."""
         outcome = Outcome()
@@ -291,7 +230,7 @@ class OutboxRelay:
             settled = await self._record(outcome)
         return settled
 
-    async def _send(self, row: repository.OutboxRow) -> asyncio.Future[RecordMetadata]:
+    async def _send(self, row: OutboxRow) -> asyncio.Future[RecordMetadata]:
         future: asyncio.Future[RecordMetadata] = await self.producer.send(
             self.topic, value=row.payload, key=row.dossier_code.encode(), headers=headers_of(row)
         )
@@ -306,9 +245,9 @@ class OutboxRelay:
         for _, md in outcome.published:
             positions[md.partition] = max(positions.get(md.partition, 0), md.offset + 1)
         async with self.engine.begin() as conn:
-            await repository.mark_sent(conn, [r.id for r, _ in outcome.published])
-            await repository.save_relay_positions(conn, self.topic, positions)
-            await repository.park(conn, [(r.id, f"{reason}: {error}") for r, reason, error in outcome.parked])
+            await sql.mark_sent(conn, [r.id for r, _ in outcome.published])
+            await sql.save_relay_positions(conn, self.topic, positions)
+            await sql.park(conn, [(r.id, f"{reason}: {error}") for r, reason, error in outcome.parked])
         self.metrics.outbox_published.inc(len(outcome.published))
         self.published += len(outcome.published)
         for row, reason, error in outcome.parked:
@@ -335,73 +274,12 @@ class OutboxRelay:
             return
         self._last_gauges = now
         async with self.engine.connect() as conn:
-            count, oldest = await repository.outbox_backlog(conn)
-            parked = await repository.parked_count(conn)
+            count, oldest = await sql.outbox_backlog(conn)
+            parked = await sql.parked_count(conn)
             if now - self._last_purge > 3600:
                 self._last_purge = now
-                await repository.purge_sent_outbox(conn, self.settings.outbox_retention_days)
+                await sql.purge_sent_outbox(conn, self.settings.outbox_retention_days)
                 await conn.commit()
         self.metrics.outbox_backlog.set(count)
         self.metrics.outbox_age.oldest = oldest
         self.metrics.outbox_parked.set(parked)
-
-    async def _reconcile(self) -> None:
-        """Mark as sent whatever reached the topic after the last recorded offsets."""
-        async with self.engine.connect() as conn:
-            positions = await repository.relay_positions(conn, self.topic)
-            anything_sent = await conn.scalar(
-                text("select exists (select 1 from outbox where sent_at is not null)")
-            )
-        reader = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            enable_auto_commit=False,
-            group_id=None,
-            auto_offset_reset="earliest",
-        )
-        await reader.start()
-        try:
-            parts = await self.producer.partitions_for(self.topic)
-            tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
-            if not tps:
-                return
-            ends = await reader.end_offsets(tps)
-            if not positions and not anything_sent:  # nothing of this schema was ever published
-                async with self.engine.begin() as conn:
-                    await repository.save_relay_positions(
-                        conn, self.topic, {tp.partition: ends[tp] for tp in tps}
-                    )
-                return
-            found = await _read_outbox_ids(reader, tps, positions, ends)
-            async with self.engine.begin() as conn:
-                await repository.mark_sent(conn, found)
-                await repository.save_relay_positions(
-                    conn, self.topic, {tp.partition: ends[tp] for tp in tps}
-                )
-            if found:
-                log.info("relay recovered snapshots published before a crash", extra={"count": len(found)})
-        finally:
-            await reader.stop()
-
-
-async def _read_outbox_ids(
-    reader: AIOKafkaConsumer,
-    tps: list[TopicPartition],
-    starts: dict[int, int],
-    ends: dict[TopicPartition, int],
-) -> list[int]:
-    pending = [tp for tp in tps if ends[tp] > starts.get(tp.partition, 0)]
-    if not pending:
-        return []
-    reader.assign(pending)
-    for tp in pending:
-        reader.seek(tp, starts.get(tp.partition, 0))
-    found: list[int] = []
-    while pending:
-        batch = await reader.getmany(*pending, timeout_ms=1000)
-        for msgs in batch.values():
-            for m in msgs:
-                for key, value in m.headers or ():
-                    if key == OUTBOX_ID:
-                        found.append(int(value))
-        pending = [tp for tp in pending if await reader.position(tp) < ends[tp]]
-    return found

@@ -1,152 +1,53 @@
-"""HTTP API (SPEC §6): dossiers with their history, a filtered list, and the national-portal change feed.
+"""The operator views (SPEC §6): a dossier with its history, and the filtered list of dossiers.
 
-Every route needs `Authorization: Bearer <key>` with a key from `PROCESSING_API_KEYS_FILE` and reads
-only the dossiers of the agencies its patterns allow: a dossier of another agency is answered like a
-missing one (404), lists and the change feed leave other agencies out (the patterns narrow the SQL when
-they can be written as `LIKE` patterns; every row is checked against the key again), and `agency=`
-outside the key's scope is 403. No or an unknown key → 401 with `WWW-Authenticate: Bearer`.
-
-Cursors are printable ASCII positions in the listing order, and every string of that shape is one:
-the dossier list's is the last code seen (percent-encoded), the change feed's `<transaction id>.<code>`.
+Every route needs `Authorization: Bearer <key>` with a key from `PROCESSING_API_KEYS_FILE` and reads only
+the dossiers of the agencies its patterns allow (`access.py`): a dossier of another agency is answered like
+a missing one (404), the list leaves other agencies out (the patterns narrow the SQL when they can be
+written as `LIKE` patterns; every row is checked against the key again), and `agency=` outside the key's
+scope is 403. No or an unknown key → 401 with `WWW-Authenticate: Bearer`. The list's cursor is the last
+code seen (`cursors.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
-from urllib.parse import quote, unquote
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Path, Query
 from sqlalchemy import Row
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dossier_contracts.event_codec import decode_event, proto_to_event
 from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossier
 from dossier_core.calendar import VN_TZ
 from dossier_core.dossier import Dossier
 from dossier_core.events import StatusCode
-from dossier_processing import repository
-from dossier_processing.api_models import (
+from dossier_processing.access import Reader, State, reading, sql_scope
+from dossier_processing.cursors import CURSOR_PATTERN, MAX_CURSOR, decode_list_cursor, encode_list_cursor
+from dossier_processing.state import AppState
+from dossier_processing.views import sql
+from dossier_processing.views.api_models import (
     CODE_PATTERN,
-    CURSOR_PATTERN,
     DOSSIER_EXAMPLE,
     DOSSIER_RESPONSES,
     LIST_RESPONSES,
     MAX_CODE,
-    MAX_CURSOR,
     MAX_DOSSIER_CODE,
-    SYNC_CURSOR_PATTERN,
-    SYNC_RESPONSES,
     DossierDetail,
     DossierPage,
-    SyncPage,
 )
-from dossier_processing.portal_record import SERVICE, portal_record
-from dossier_processing.state import AppState
-from dossier_runtime.api_keys import ApiKey
 from dossier_runtime.problems import Problem
 
 router = APIRouter()
 MAX_LIMIT = 500
 #: rows a list request looks at before it answers with what it found and a cursor to go on
 MAX_EXAMINED = 5000
-#: a cursor keeps these characters as they are; others (and `%`) are percent-encoded
-_CURSOR_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
-
-bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="apiKey",
-    description="A key from PROCESSING_API_KEYS_FILE; it reads the dossiers of the agencies it allows.",
-)
 
 
 class PendingFilter(StrEnum):
     IN_TIME = "in_time"
     OVERDUE = "overdue"
     PAUSED = "paused"
-
-
-def state_of(request: Request) -> AppState:
-    state: AppState = request.app.state.processing
-    return state
-
-
-State = Annotated[AppState, Depends(state_of)]
-
-
-def reader(
-    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> ApiKey:
-    """The caller's key, or 401."""
-    key = state.keys.authenticate(credentials.credentials) if credentials is not None else None
-    if key is None:
-        raise Problem(
-            401,
-            "Unauthorized",
-            "A valid API key is required: Authorization: Bearer <key>.",
-            headers={"WWW-Authenticate": 'Bearer realm="processing"'},
-        )
-    return key
-
-
-Reader = Annotated[ApiKey, Depends(reader)]
-
-
-def sql_scope(key: ApiKey) -> list[str] | None:
-    """The key's agency patterns as SQL `LIKE` patterns, or None when SQL cannot narrow the rows
-    (the key allows every agency, or a pattern uses `[...]`, which `LIKE` lacks)."""
-    patterns: list[str] = []
-    for pattern in key.agency_patterns:
-        if pattern == "*" or "[" in pattern:
-            return None
-        escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        patterns.append(escaped.replace("*", "%").replace("?", "_"))
-    return patterns
-
-
-_UNREACHABLE = (TimeoutError, OSError, sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
-
-
-@asynccontextmanager
-async def reading(state: AppState) -> AsyncIterator[AsyncConnection]:
-    """A connection for one request; an unreachable database is a 503, not a 500."""
-    try:
-        async with state.engine.connect() as conn:
-            yield conn
-    except _UNREACHABLE as exc:
-        raise _unavailable() from exc
-    except sa_exc.DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise _unavailable() from exc
-        raise
-
-
-def _unavailable() -> Problem:
-    return Problem(503, "Database unavailable", "Retry in a few seconds.", headers={"Retry-After": "5"})
-
-
-def encode_list_cursor(code: str) -> str:
-    return quote(code, safe=_CURSOR_SAFE)
-
-
-def decode_list_cursor(cursor: str) -> str:
-    """The code after which the page starts (any printable-ASCII string is a position)."""
-    return unquote(cursor, errors="replace").replace("\x00", "")
-
-
-def encode_sync_cursor(xid: int, code: str) -> str:
-    return f"{xid}.{quote(code, safe=_CURSOR_SAFE)}"
-
-
-def decode_sync_cursor(cursor: str) -> tuple[int, str]:
-    """(transaction id, code) after which changes are served."""
-    xid, _, code = cursor.partition(".")
-    return int(xid), decode_list_cursor(code)
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -219,10 +120,10 @@ DossierCode = Annotated[
 async def get_dossier(state: State, key: Reader, dossier_code: DossierCode) -> dict[str, Any]:
     """A dossier's state, deadlines, pauses, anomalies and full event history (in fold order)."""
     async with reading(state) as conn:
-        row = await repository.dossier_by_code(conn, dossier_code)
+        row = await sql.dossier_by_code(conn, dossier_code)
         if row is None or not key.allows(row.agency_code):
             raise Problem(404, "Dossier not found", f"No dossier {dossier_code!r} has been received.")
-        events = await repository.events_of(conn, dossier_code)
+        events = await sql.events_of(conn, dossier_code)
     view = dossier_view(row, state, datetime.now(VN_TZ))
     view["events"] = [
         {**proto_to_event(decode_event(e.payload)), "seq": e.seq, "applied_at": _iso(e.applied_at)}
@@ -253,7 +154,7 @@ async def list_dossiers(
         raise Problem(403, "Forbidden", f"This key may not read agency {agency!r}.")
     now = datetime.now(VN_TZ)
     after = decode_list_cursor(cursor) if cursor else None
-    filters = repository.ListFilter(
+    filters = sql.ListFilter(
         agency, status, pending_state.value if pending_state else None, None if agency else sql_scope(key)
     )
     fetch = min(max(limit + 1, 100), MAX_LIMIT + 1)
@@ -262,7 +163,7 @@ async def list_dossiers(
     examined = 0
     async with reading(state) as conn:
         while True:
-            rows = await repository.list_dossiers(conn, filters, after, fetch, now)
+            rows = await sql.list_dossiers(conn, filters, after, fetch, now)
             for row in rows:
                 if len(items) == limit:
                     more = True
@@ -289,48 +190,3 @@ def _matches(view: dict[str, Any], wanted: PendingFilter | None) -> bool:
     if wanted is PendingFilter.PAUSED:
         return bool(view["paused"])
     return bool(view["pending_state"] == wanted.value)
-
-
-@router.get(
-    "/v1/sync/changes", tags=["national portal sync"], response_model=SyncPage, responses=SYNC_RESPONSES
-)
-async def sync_changes(
-    state: State,
-    key: Reader,
-    cursor: Annotated[
-        str | None,
-        Query(
-            min_length=2,
-            max_length=MAX_CURSOR,
-            pattern=SYNC_CURSOR_PATTERN,
-            description="a `next_cursor`; none = from the first change",
-        ),
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-) -> dict[str, Any]:
-    """Dossiers changed after the cursor, as `DongBoHoSoMC` records, limited to the key's agencies.
-    Poll with `next_cursor`; an empty page keeps the cursor where it was."""
-    xid, code = decode_sync_cursor(cursor) if cursor else (0, "")
-    scope = sql_scope(key)
-    records: list[dict[str, Any]] = []
-    more = False
-    async with reading(state) as conn:
-        for _ in range(20):  # bounded work per request; `has_more` says whether to come back at once
-            rows = await repository.changes_after(conn, xid, code, limit, scope)
-            full = False
-            for row in rows:
-                if key.allows(row.agency_code):
-                    records.append(portal_record(row._mapping, state.catalog))
-                xid, code = int(row.xid_text), row.dossier_code
-                if len(records) == limit:
-                    full = True
-                    break
-            more = full or len(rows) == limit
-            if full or len(rows) < limit:
-                break
-    return {
-        "service": SERVICE,
-        "data": records,
-        "next_cursor": encode_sync_cursor(xid, code) if xid else cursor,
-        "has_more": more,
-    }

@@ -1,0 +1,125 @@
+"""The one place the processing service is wired: settings → catalog, engine, keys (reloaded on SIGHUP),
+schema migration, topics, the dead-letter producer, and the workers the settings ask for; and the
+routers the app serves.
+
+Each worker can run alone (`PROCESSING_RUN_CONSUMER`, `_RUN_RELAY`, `_RUN_PORTAL`), so instances can be
+scaled per workload. Kafka is only set up when a worker uses it: the topics when the consumer or the
+relay runs, the dead-letter producer when the consumer runs. Every step that waits on PostgreSQL or
+Kafka is retried until it succeeds; shutdown stops the workers first (the consumer commits the batch in
+flight), then the producer, then the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter
+
+from dossier_core.catalog import load_catalog
+from dossier_processing import operations
+from dossier_processing.access import load_keys
+from dossier_processing.db import make_engine
+from dossier_processing.ingest.consumer import EventConsumer
+from dossier_processing.ingest.dlq import DeadLetters
+from dossier_processing.migrate import migrate
+from dossier_processing.observability import Metrics
+from dossier_processing.portal import feed
+from dossier_processing.portal.pusher import PortalPusher
+from dossier_processing.relay.relay import OutboxRelay
+from dossier_processing.retry import until_done
+from dossier_processing.settings import ProcessingSettings
+from dossier_processing.state import AppState
+from dossier_processing.views import routes
+from dossier_runtime.kafka import ensure_topics, retention
+
+log = logging.getLogger(__name__)
+
+#: what the app serves, in this order: the operator views, the portal's change feed, operations
+ROUTERS: tuple[APIRouter, ...] = (routes.router, feed.router, operations.router)
+
+
+@contextlib.asynccontextmanager
+async def running(settings: ProcessingSettings, metrics: Metrics) -> AsyncIterator[AppState]:
+    """The service with its workers running, for as long as the context lasts."""
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(log.info, "processing stopped")  # the last thing on the way out
+        catalog = load_catalog(settings.catalog_dir)
+        engine = make_engine(settings.database_url, settings.db_schema, pool_size=settings.db_pool_size)
+        stack.push_async_callback(engine.dispose)
+        state = AppState(settings, engine, catalog, catalog.calendar(), load_keys(settings), metrics)
+        _reload_keys_on_sighup(state)
+        await until_done("migrate the database", lambda: migrate(engine, settings.db_schema))
+        if settings.uses_kafka:
+            await _ensure_topics(settings)
+        producer = None
+        if settings.run_consumer:
+            producer = _dead_letter_producer(settings)
+            await until_done("start the Kafka producer", producer.start)
+            stack.push_async_callback(producer.stop)
+        stack.push_async_callback(state.workers.stop, settings.shutdown_timeout_s)
+        _start_workers(state, producer)
+        log.info(
+            "processing started",
+            extra={
+                "schema": settings.db_schema,
+                "topic": settings.events_topic,
+                "workers": state.workers.names,
+            },
+        )
+        yield state
+
+
+async def _ensure_topics(settings: ProcessingSettings) -> None:
+    topics = {
+        t: settings.topic_partitions
+        for t in (settings.events_topic, settings.status_topic, settings.dlq_topic)
+    }
+    dlq_configs = {settings.dlq_topic: retention(settings.dlq_retention_days)}
+    await until_done(
+        "create the topics",
+        lambda: ensure_topics(settings.kafka_bootstrap_servers, topics, configs=dlq_configs),
+    )
+
+
+def _dead_letter_producer(settings: ProcessingSettings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True, acks="all", linger_ms=5
+    )
+
+
+def _start_workers(state: AppState, producer: AIOKafkaProducer | None) -> None:
+    """Start the workers `settings.workers()` names. The consumer wakes the relay of its own instance
+    after each commit; a relay elsewhere finds the rows at its next idle poll."""
+    settings, workers = state.settings, state.workers
+    relay = OutboxRelay(settings, state.engine, state.metrics) if settings.run_relay else None
+    if settings.run_consumer:
+        if producer is None:
+            raise RuntimeError("the consumer needs the dead-letter producer")
+        dead_letters = DeadLetters(producer, settings.dlq_topic, state.metrics)
+        wake = relay.wake if relay is not None else None
+        consumer = EventConsumer(
+            settings, state.engine, state.catalog, dead_letters, state.metrics, on_commit=wake
+        )
+        workers.start("consumer", consumer.stop, consumer.run(), progressing=consumer.progressing)
+    if relay is not None:
+        workers.start("outbox-relay", relay.stop, relay.run())
+    if settings.portal_runs:
+        pusher = PortalPusher(settings, state.engine, state.catalog, state.metrics)
+        workers.start("portal-push", pusher.stop, pusher.run())
+
+
+def _reload_keys_on_sighup(state: AppState) -> None:
+    def reload() -> None:
+        try:
+            state.keys = load_keys(state.settings)
+            log.info("API keys reloaded", extra={"keys": len(state.keys)})
+        except Exception as exc:
+            log.error("API keys not reloaded; keeping the previous ones", extra={"error": str(exc)})
+
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)

@@ -1,0 +1,163 @@
+"""The portal sync's SQL: the change feed (served by `GET /v1/sync/changes` and followed by the push
+worker), the push worker's cursor, and the per-dossier sync state with its claims (`SKIP LOCKED`).
+Functions take an `AsyncConnection`; writes and locks belong to the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, Text, and_, cast, func, literal, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dossier_processing import models
+
+D = models.dossiers
+
+
+async def changes_after(
+    conn: AsyncConnection, xid: int, code: str, limit: int, agencies_like: Sequence[str] | None = None
+) -> list[Row[Any]]:
+    """Dossiers changed after the (transaction id, code) cursor, only from transactions older than
+    every one still running, so a reader never skips a change that commits later; `agencies_like`
+    (`LIKE` patterns) leaves other agencies out."""
+    cursor = tuple_(D.c.change_xid, D.c.dossier_code) > tuple_(
+        cast(literal(str(xid)), models.Xid8()), literal(code)
+    )
+    horizon = D.c.change_xid < func.pg_snapshot_xmin(func.pg_current_snapshot())
+    scope = models.agency_like(agencies_like) if agencies_like is not None else literal(True)
+    query = (
+        select(*models.READ_COLUMNS, cast(D.c.change_xid, Text).label("xid_text"))
+        .where(and_(cursor, horizon, scope))
+        .order_by(D.c.change_xid, D.c.dossier_code)
+        .limit(limit)
+    )
+    return list(await conn.execute(query))
+
+
+async def lock_sync_cursor(conn: AsyncConnection, name: str) -> tuple[int, str] | None:
+    """The cursor, locked until the end of the caller's transaction; None while another instance
+    holds it (one follower of the change feed at a time)."""
+    lock = text(
+        "select change_xid::text, dossier_code from sync_cursor where name = :n for update skip locked"
+    )
+    row = (await conn.execute(lock, {"n": name})).first()
+    if row is None:
+        if await conn.scalar(text("select exists (select 1 from sync_cursor where name = :n)"), {"n": name}):
+            return None
+        await conn.execute(
+            text(
+                "insert into sync_cursor (name, change_xid, dossier_code) values (:n, cast('0' as xid8), '')"
+                " on conflict (name) do nothing"
+            ),
+            {"n": name},
+        )
+        row = (await conn.execute(lock, {"n": name})).first()
+    return (int(row[0]), row[1]) if row is not None else None
+
+
+async def save_sync_cursor(conn: AsyncConnection, name: str, xid: int, code: str) -> None:
+    await conn.execute(
+        text(
+            """
+            insert into sync_cursor (name, change_xid, dossier_code) values (:n, cast(:x as xid8), :c)
+            on conflict (name) do update
+            set change_xid = excluded.change_xid, dossier_code = excluded.dossier_code
+            """
+        ),
+        {"n": name, "x": xid, "c": code},
+    )
+
+
+async def want_sync(conn: AsyncConnection, versions: dict[str, int]) -> None:
+    """Record that these dossiers must reach the portal at (at least) these versions."""
+    if versions:
+        await conn.execute(
+            text(
+                """
+                insert into sync_state (dossier_code, wanted_version)
+                select * from unnest(cast(:c as text[]), cast(:v as bigint[]))
+                on conflict (dossier_code) do update
+                set wanted_version = greatest(sync_state.wanted_version, excluded.wanted_version)
+                """
+            ),
+            {"c": list(versions), "v": list(versions.values())},
+        )
+
+
+async def claim_due_for_sync(conn: AsyncConnection, limit: int) -> list[Row[Any]]:
+    """Dossiers whose latest version the portal has not accepted yet and whose backoff is over, their
+    `sync_state` rows locked until the end of the caller's transaction. Rows another instance holds
+    are skipped, so each dossier is posted by one instance at a time; the version condition is
+    re-checked on the locked row, so a version the portal already took is never posted again."""
+    S = models.sync_state
+    query = (
+        select(*models.READ_COLUMNS, S.c.attempts, S.c.synced_version)
+        .join(S, S.c.dossier_code == D.c.dossier_code)
+        .where(
+            S.c.wanted_version > S.c.synced_version,
+            D.c.version > S.c.synced_version,
+            S.c.next_attempt_at <= func.now(),
+        )
+        .order_by(S.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(of=S, skip_locked=True)
+    )
+    return list(await conn.execute(query))
+
+
+async def mark_synced(conn: AsyncConnection, versions: dict[str, int]) -> None:
+    if versions:
+        await conn.execute(
+            text(
+                """
+                update sync_state s set synced_version = greatest(s.synced_version, u.v), attempts = 0,
+                       last_error = null, last_attempt_at = now(), synced_at = now()
+                from unnest(cast(:c as text[]), cast(:v as bigint[])) as u(c, v)
+                where s.dossier_code = u.c
+                """
+            ),
+            {"c": list(versions), "v": list(versions.values())},
+        )
+
+
+async def mark_sync_failed(conn: AsyncConnection, failures: dict[str, tuple[str, float]]) -> None:
+    """`failures`: code → (error, seconds to wait before the next attempt)."""
+    if failures:
+        await conn.execute(
+            text(
+                """
+                update sync_state s set attempts = s.attempts + 1, last_error = u.e, last_attempt_at = now(),
+                       next_attempt_at = now() + make_interval(secs => u.w)
+                from unnest(cast(:c as text[]), cast(:e as text[]), cast(:w as float8[])) as u(c, e, w)
+                where s.dossier_code = u.c
+                """
+            ),
+            {
+                "c": list(failures),
+                "e": [e for e, _ in failures.values()],
+                "w": [w for _, w in failures.values()],
+            },
+        )
+
+
+async def sync_counts(conn: AsyncConnection) -> tuple[int, int]:
+    """(received dossiers, received dossiers whose latest version the portal holds)."""
+    row = (
+        await conn.execute(
+            text(
+                """
+                select count(*), count(*) filter (where s.synced_version >= d.version)
+                from dossiers d left join sync_state s using (dossier_code)
+                where d.received_at is not null
+                """
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+async def sync_pending(conn: AsyncConnection) -> int:
+    return int(
+        await conn.scalar(text("select count(*) from sync_state where wanted_version > synced_version")) or 0
+    )
