@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from dossier_core.calendar import BEYOND_CALENDAR, VN_TZ, WorkingCalendar
 from dossier_core.catalog import Catalog, DeadlineUnit, SupplementPolicy
+from dossier_core.codes import Channel, EventType, StatusCode
 from dossier_core.deadlines import DeadlineRule
 from dossier_core.dossier import Dossier
-from dossier_core.events import Channel, DossierEvent, EventType, StatusCode
+from dossier_core.event_data import (
+    DossierNotAccepted,
+    DossierReceived,
+    DossierRescheduled,
+    DossierResolved,
+    DossierResumed,
+    DossierSubmitted,
+    DossierSuspended,
+    DossierWithdrawn,
+    EventData,
+    FeePaid,
+    FeeRequested,
+    ProcessingStarted,
+    ResultReturned,
+    SupplementReceived,
+    SupplementRequested,
+)
+from dossier_core.events import DossierEvent
 from dossier_core.lifecycle import EndKind, PauseKind, fold
 from dossier_core.timeliness import PendingState, Timeliness
 
@@ -22,27 +39,29 @@ def vn(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=VN_TZ)
 
 
-def event(n: int, kind: EventType, at: str, **data: Any) -> DossierEvent:
-    return DossierEvent(f"e{n}", kind, CODE, AGENCY, vn(at), data, seq=n)
+def event(n: int, at: str, data: EventData) -> DossierEvent:
+    return DossierEvent(f"e{n}", data.TYPE, CODE, AGENCY, vn(at), data, seq=n)
 
 
-def received(at: str, procedure: str = "1.004194", channel: str = "direct", **data: Any) -> DossierEvent:
-    return event(1, EventType.RECEIVED, at, procedure_code=procedure, channel=channel, **data)
+def received(
+    at: str, procedure: str = "1.004194", channel: Channel = Channel.DIRECT, due_at: datetime | None = None
+) -> DossierEvent:
+    return event(1, at, DossierReceived(procedure_code=procedure, channel=channel, due_at=due_at))
 
 
 def supplement_over_weekend(procedure: str) -> list[DossierEvent]:
     return [
         received("2021-04-07 09:00", procedure),
-        event(2, EventType.SUPPLEMENT_REQUESTED, "2021-04-09 16:00", reason="thiếu giấy tờ"),
-        event(3, EventType.SUPPLEMENT_RECEIVED, "2021-04-12 08:00"),
+        event(2, "2021-04-09 16:00", SupplementRequested(reason="thiếu giấy tờ")),
+        event(3, "2021-04-12 08:00", SupplementReceived()),
     ]
 
 
 def test_received_starts_the_clock(catalog: Catalog, cal: WorkingCalendar) -> None:
     d = fold(
         [
-            event(0, EventType.SUBMITTED, "2021-04-06 20:00", procedure_code="1.004194", channel="online"),
-            event(1, EventType.RECEIVED, "2021-04-07 09:00"),
+            event(0, "2021-04-06 20:00", DossierSubmitted(procedure_code="1.004194", channel=Channel.ONLINE)),
+            event(1, "2021-04-07 09:00", DossierReceived()),
         ],
         catalog,
     )
@@ -57,7 +76,7 @@ def test_received_starts_the_clock(catalog: Catalog, cal: WorkingCalendar) -> No
 
 
 def test_submitted_only_waits_with_status_1(catalog: Catalog, cal: WorkingCalendar) -> None:
-    d = fold([event(0, EventType.SUBMITTED, "2021-04-06 20:00", procedure_code="1.004194")], catalog)
+    d = fold([event(0, "2021-04-06 20:00", DossierSubmitted(procedure_code="1.004194"))], catalog)
     assert d.status is StatusCode.SUBMITTED and d.received_at is None and d.legal_due_at is None
     assert d.pending_state(vn("2021-05-01 00:00"), cal) is None
 
@@ -87,10 +106,10 @@ def test_fee_and_suspension_always_extend(catalog: Catalog, cal: WorkingCalendar
     d = fold(
         [
             received("2021-04-07 09:00", "1.013835"),
-            event(2, EventType.FEE_REQUESTED, "2021-04-08 09:00", amount=100000),
-            event(3, EventType.FEE_PAID, "2021-04-08 10:00"),
-            event(4, EventType.SUSPENDED, "2021-04-08 14:00", reason="x"),
-            event(5, EventType.RESUMED, "2021-04-08 15:00"),
+            event(2, "2021-04-08 09:00", FeeRequested(amount=100000)),
+            event(3, "2021-04-08 10:00", FeePaid()),
+            event(4, "2021-04-08 14:00", DossierSuspended(reason="x")),
+            event(5, "2021-04-08 15:00", DossierResumed()),
         ],
         catalog,
     )
@@ -108,9 +127,11 @@ def test_declared_due_wins_and_a_mismatch_is_recorded(catalog: Catalog) -> None:
     )
 
 
-def test_declared_due_as_text_is_accepted(catalog: Catalog) -> None:
-    d = fold([received("2021-04-07 09:00", due_at="2021-04-12T09:00:00+07:00")], catalog)
+def test_events_made_from_json_like_data_fold_the_same(catalog: Catalog) -> None:
+    data = {"procedure_code": "1.004194", "channel": "direct", "due_at": "2021-04-12T09:00:00+07:00"}
+    d = fold([DossierEvent("e1", EventType.RECEIVED, CODE, AGENCY, vn("2021-04-07 09:00"), data)], catalog)
     assert d.legal_due_at == vn("2021-04-12 09:00") and d.anomalies == ()
+    assert d == fold([received("2021-04-07 09:00", due_at=vn("2021-04-12 09:00"))], catalog)
 
 
 def test_rescheduling_moves_the_appointment_only(catalog: Catalog, cal: WorkingCalendar) -> None:
@@ -119,13 +140,11 @@ def test_rescheduling_moves_the_appointment_only(catalog: Catalog, cal: WorkingC
             received("2021-04-07 09:00"),
             event(
                 2,
-                EventType.RESCHEDULED,
                 "2021-04-12 08:00",
-                new_appointment_at=vn("2021-04-15 17:00"),
-                reason="xin lỗi",
+                DossierRescheduled(new_appointment_at=vn("2021-04-15 17:00"), reason="xin lỗi"),
             ),
-            event(3, EventType.RESOLVED, "2021-04-14 10:00"),
-            event(4, EventType.RETURNED, "2021-04-15 10:00"),
+            event(3, "2021-04-14 10:00", DossierResolved()),
+            event(4, "2021-04-15 10:00", ResultReturned()),
         ],
         catalog,
     )
@@ -137,13 +156,13 @@ def test_rescheduling_moves_the_appointment_only(catalog: Catalog, cal: WorkingC
 
 
 def test_returned_without_resolved_finishes(catalog: Catalog, cal: WorkingCalendar) -> None:
-    d = fold([received("2021-04-07 09:00"), event(2, EventType.RETURNED, "2021-04-12 16:00")], catalog)
+    d = fold([received("2021-04-07 09:00"), event(2, "2021-04-12 16:00", ResultReturned())], catalog)
     assert d.end_kind is EndKind.RETURNED and d.finished_at == vn("2021-04-12 16:00")
     assert d.timeliness(cal) is Timeliness.ON_TIME
 
 
 def test_early_finish(catalog: Catalog, cal: WorkingCalendar) -> None:
-    d = fold([received("2021-04-07 09:00"), event(2, EventType.RESOLVED, "2021-04-09 16:00")], catalog)
+    d = fold([received("2021-04-07 09:00"), event(2, "2021-04-09 16:00", DossierResolved())], catalog)
     assert d.timeliness(cal) is Timeliness.EARLY
 
 
@@ -151,9 +170,9 @@ def test_impossible_transitions_are_kept_as_anomalies(catalog: Catalog) -> None:
     d = fold(
         [
             received("2021-04-07 09:00"),
-            event(2, EventType.WITHDRAWN, "2021-04-08 09:00"),
-            event(3, EventType.RESOLVED, "2021-04-09 09:00"),
-            event(4, EventType.FEE_PAID, "2021-04-09 10:00"),
+            event(2, "2021-04-08 09:00", DossierWithdrawn()),
+            event(3, "2021-04-09 09:00", DossierResolved()),
+            event(4, "2021-04-09 10:00", FeePaid()),
         ],
         catalog,
     )
@@ -166,7 +185,7 @@ def test_impossible_transitions_are_kept_as_anomalies(catalog: Catalog) -> None:
 
 
 def test_events_before_receipt_are_anomalies(catalog: Catalog) -> None:
-    d = fold([event(2, EventType.PROCESSING, "2021-04-07 08:00"), received("2021-04-07 09:00")], catalog)
+    d = fold([event(2, "2021-04-07 08:00", ProcessingStarted()), received("2021-04-07 09:00")], catalog)
     assert d.anomalies == ("invalid_transition: dossier.processing before dossier.received",)
     assert d.status is StatusCode.RECEIVED
 
@@ -181,9 +200,9 @@ def test_unknown_procedure_has_no_deadline(catalog: Catalog, cal: WorkingCalenda
 def test_not_accepted_is_terminal_and_never_received(catalog: Catalog, cal: WorkingCalendar) -> None:
     d = fold(
         [
-            event(0, EventType.SUBMITTED, "2021-04-06 20:00", procedure_code="1.004194", channel="online"),
-            event(1, EventType.NOT_ACCEPTED, "2021-04-07 09:00", reason="sai thẩm quyền"),
-            event(2, EventType.RECEIVED, "2021-04-07 10:00"),
+            event(0, "2021-04-06 20:00", DossierSubmitted(procedure_code="1.004194", channel=Channel.ONLINE)),
+            event(1, "2021-04-07 09:00", DossierNotAccepted(reason="sai thẩm quyền")),
+            event(2, "2021-04-07 10:00", DossierReceived()),
         ],
         catalog,
     )
@@ -193,15 +212,15 @@ def test_not_accepted_is_terminal_and_never_received(catalog: Catalog, cal: Work
 
 
 def test_duplicates_are_ignored_and_ties_go_by_arrival(catalog: Catalog) -> None:
-    a = event(2, EventType.SUPPLEMENT_REQUESTED, "2021-04-08 09:00")
-    b = DossierEvent("e3", EventType.SUPPLEMENT_RECEIVED, CODE, AGENCY, vn("2021-04-08 09:00"), {}, seq=3)
+    a = event(2, "2021-04-08 09:00", SupplementRequested())
+    b = DossierEvent("e3", EventType.SUPPLEMENT_RECEIVED, CODE, AGENCY, vn("2021-04-08 09:00"), seq=3)
     d = fold([b, received("2021-04-07 09:00"), a, a], catalog)
     assert d.event_count == 3 and d.status is StatusCode.PROCESSING and d.anomalies == ()
 
 
 def test_withdrawal_while_paused_closes_the_pause(catalog: Catalog, cal: WorkingCalendar) -> None:
     d = fold(
-        [*supplement_over_weekend("1.004194")[:2], event(3, EventType.WITHDRAWN, "2021-04-12 10:00")], catalog
+        [*supplement_over_weekend("1.004194")[:2], event(3, "2021-04-12 10:00", DossierWithdrawn())], catalog
     )
     assert d.pauses[0].ended_at == vn("2021-04-12 10:00")
     assert not d.is_open_at(vn("2021-04-12 10:00")) and d.is_open_at(vn("2021-04-12 09:59"))
@@ -218,15 +237,15 @@ def test_a_deadline_paused_past_the_calendar_years_is_later_than_any_instant(cat
     cal = catalog.calendar()
     events = [
         received("2000-01-04 09:00", due_at=vn("2099-12-30 17:00")),
-        event(2, EventType.SUPPLEMENT_REQUESTED, "2000-01-04 10:00", reason="thiếu giấy tờ"),
+        event(2, "2000-01-04 10:00", SupplementRequested(reason="thiếu giấy tờ")),
     ]
     dossier = fold(events, catalog)
     assert dossier.effective_due(vn("2026-12-01 09:00"), cal) == vn("2125-12-20 16:00")  # still computed
     now = vn("2099-06-01 09:00")
     assert dossier.effective_due(now, cal) == BEYOND_CALENDAR
     assert dossier.pending_state(now, cal) is PendingState.IN_TIME
-    resume = event(3, EventType.SUPPLEMENT_RECEIVED, "2099-06-01 08:00")
+    resume = event(3, "2099-06-01 08:00", SupplementReceived())
     resumed = fold([*events, resume], catalog)
-    finished = fold([*events, resume, event(4, EventType.RESOLVED, "2099-06-02 08:00")], catalog)
+    finished = fold([*events, resume, event(4, "2099-06-02 08:00", DossierResolved())], catalog)
     assert resumed.effective_due(now, cal) == BEYOND_CALENDAR
     assert finished.timeliness(cal) is Timeliness.EARLY

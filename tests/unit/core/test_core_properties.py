@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from dossier_core.calendar import VN_TZ, WorkingCalendar
 from dossier_core.catalog import Catalog
 from dossier_core.catalog_csv import default_catalog_dir, load_catalog
-from dossier_core.events import DossierEvent, EventType
+from dossier_core.codes import Channel, EventType
+from dossier_core.event_data import (
+    DATA_CLASSES,
+    DossierReceived,
+    DossierRescheduled,
+    DossierSubmitted,
+    EventData,
+)
+from dossier_core.events import DossierEvent
 from dossier_core.lifecycle import fold
 from dossier_core.periods import Period
 from dossier_core.report import ReportRow, contribution
@@ -61,16 +69,19 @@ def histories(draw: st.DrawFn) -> list[DossierEvent]:
     events = []
     for n, kind in enumerate(kinds):
         t = t + timedelta(minutes=draw(st.integers(1, 6 * 24 * 60)))
-        data: dict[str, Any] = {}
+        data: EventData = DATA_CLASSES[kind]()
         if kind in (EventType.SUBMITTED, EventType.RECEIVED):
-            data = {
-                "procedure_code": draw(st.sampled_from([*PROCEDURES, "9.999999"])),
-                "channel": draw(st.sampled_from(["direct", "online", "postal"])),
-            }
-            if kind is EventType.RECEIVED and draw(st.integers(0, 4)) == 0:
-                data["due_at"] = t + timedelta(hours=draw(st.integers(0, 500)))
+            procedure = draw(st.sampled_from([*PROCEDURES, "9.999999"]))
+            channel = draw(st.sampled_from(list(Channel)))
+            data = DossierSubmitted(procedure_code=procedure, channel=channel)
+            if kind is EventType.RECEIVED:
+                due_at: datetime | None = None
+                if draw(st.integers(0, 4)) == 0:
+                    due_at = t + timedelta(hours=draw(st.integers(0, 500)))
+                data = DossierReceived(procedure_code=procedure, channel=channel, due_at=due_at)
         elif kind is EventType.RESCHEDULED:
-            data = {"new_appointment_at": t + timedelta(days=draw(st.integers(1, 30))), "reason": "x"}
+            appointment = t + timedelta(days=draw(st.integers(1, 30)))
+            data = DossierRescheduled(new_appointment_at=appointment, reason="x")
         events.append(DossierEvent(f"{code}-{n}", kind, code, "000.00.12.H49", t, data, seq=n))
     return events
 
