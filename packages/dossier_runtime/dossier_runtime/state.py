@@ -33,13 +33,16 @@ class StateSlot(Generic[S]):
 
     def of_app(self, app: Starlette) -> S:
         state = getattr(app.state, self.name, None)
-        if not isinstance(state, self.kind):
-            raise RuntimeError(f"the app has no {self.kind.__name__} (its lifespan has not started)")
-        return state
+        if isinstance(state, self.kind):
+            return state
+        raise RuntimeError(f"the app has no {self.kind.__name__} (its lifespan has not started)")
 
     def of(self, request: Request) -> S:
-        """The state of the app serving `request`."""
-        return self.of_app(request.app)
+        """The state of the app serving `request` (on every request's path: kept to one lookup)."""
+        state = getattr(request.app.state, self.name, None)
+        if isinstance(state, self.kind):
+            return state
+        raise RuntimeError(f"the app has no {self.kind.__name__} (its lifespan has not started)")
 
 
 def lifespan(
