@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from dossier_contracts.event_codec import EVENT_TYPES, event_to_proto, proto_to_event
-from dossier_core.events import EventType
+from dossier_core.codes import EventType
+from dossier_core.event_data import DossierRefused
 from dossier_intake.admission import field_errors
 from dossier_intake.examples import EVENT_EXAMPLES, example_event
 from dossier_intake.schemas import EVENT_ADAPTER
@@ -32,6 +34,21 @@ def test_each_example_validates_and_survives_the_codec(event_type: str) -> None:
     assert back["event_id"] == raw["event_id"] and back["type"] == event_type
     assert back["occurred_at"] == raw["occurred_at"]
     assert set(back["data"]) == set(raw["data"])
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_each_model_maps_to_the_domain_event_it_writes(event_type: str) -> None:
+    raw = example_event(event_type)
+    model = EVENT_ADAPTER.validate_python(raw)
+    event = model.to_domain()
+    assert event.event_id == raw["event_id"] and event.type == event_type
+    assert event.occurred_at == datetime.fromisoformat(raw["occurred_at"]) and event.seq == 0
+    assert event_to_proto(event) == event_to_proto(model.to_json())
+
+
+def test_trimmed_text_reaches_the_domain_trimmed() -> None:
+    raw = example_event("dossier.refused") | {"data": {"reason": "  Thiếu hồ sơ "}}
+    assert EVENT_ADAPTER.validate_python(raw).to_domain().data == DossierRefused(reason="Thiếu hồ sơ")
 
 
 @pytest.mark.parametrize(
