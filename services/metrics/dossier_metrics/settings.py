@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from dossier_contracts import STATUS_TOPIC
+from dossier_runtime.db import schema_name
 from dossier_runtime.settings import DEFAULT_DATABASE_URL, ServiceSettings, shared_field
-
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 class MetricsSettings(ServiceSettings):  # type: ignore[misc, unused-ignore]
@@ -44,6 +42,4 @@ class MetricsSettings(ServiceSettings):  # type: ignore[misc, unused-ignore]
     @field_validator("db_schema")
     @classmethod
     def _plain_schema_name(cls, value: str) -> str:
-        if not _SCHEMA_NAME.match(value):
-            raise ValueError("schema must be a lower-case SQL identifier (letters, digits, _)")
-        return value
+        return schema_name(value)
