@@ -13,6 +13,8 @@ from dossier_core.events import DossierEvent
 
 __all__ = ["data_to_json", "event_from_json", "event_to_json"]
 
+_EVENT_TYPES = {event_type.value: event_type for event_type in EventType}  # cheaper than EventType()
+
 
 def event_from_json(event: Mapping[str, Any], seq: int = 0) -> DossierEvent:
     """The domain event of a SPEC §3 JSON event (validated beforehand: this only translates).
@@ -20,9 +22,12 @@ def event_from_json(event: Mapping[str, Any], seq: int = 0) -> DossierEvent:
     occurred_at = event["occurred_at"]
     if not isinstance(occurred_at, datetime):
         occurred_at = datetime.fromisoformat(occurred_at)
+    event_type = _EVENT_TYPES.get(event["type"])
+    if event_type is None:
+        raise ValueError(f"unknown event type {event['type']!r}")
     return DossierEvent(
         str(event["event_id"]),
-        EventType(event["type"]),
+        event_type,
         event["dossier_code"],
         event["agency_code"],
         occurred_at,

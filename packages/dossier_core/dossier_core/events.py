@@ -12,7 +12,7 @@ from here too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, get_args, get_type_hints
@@ -103,16 +103,21 @@ class MismatchedData(Mapping[str, Any]):
 def data_of(event_type: EventType, values: Mapping[str, Any]) -> EventData | MismatchedData:
     """The data of `event_type` from a mapping with Python or JSON values (`None`: absent). A value
     of the wrong kind raises `ValueError`; keys of other types give a `MismatchedData`."""
-    converters = _CONVERTERS[event_type]
+    kinds = _KINDS[event_type]
     known: dict[str, Any] = {}
-    for name, convert in converters.items():
-        value = values.get(name)
-        if value is not None:
-            known[name] = convert(name, value)
+    foreign = False
+    for name, value in values.items():
+        if value is None:
+            continue
+        kind = kinds.get(name)
+        if kind is None:
+            foreign = True
+        elif type(value) is kind and kind is not datetime:  # most values: already of their kind
+            known[name] = value
+        else:
+            known[name] = _converted(name, kind, value)
     data = DATA_CLASSES[event_type].from_typed(known)
-    if any(name not in converters for name, value in values.items() if value is not None):
-        return MismatchedData(data, dict(values))
-    return data
+    return MismatchedData(data, dict(values)) if foreign else data
 
 
 def parse_instant(value: object) -> datetime | None:
@@ -129,43 +134,35 @@ def parse_instant(value: object) -> datetime | None:
     return parsed if parsed.tzinfo is not None and parsed.utcoffset() is not None else None
 
 
-def _instant(name: str, value: object) -> datetime:
-    parsed = parse_instant(value)
-    if parsed is None:
-        raise ValueError(f"data.{name} {value!r} is not an instant with an offset")
-    return parsed
-
-
-def _channel(name: str, value: object) -> Channel:
-    if isinstance(value, str) and value in _CHANNELS:
-        return Channel(value)
-    raise ValueError(f"data.{name} {value!r} is not a channel ({'|'.join(Channel)})")
-
-
-_CHANNELS = frozenset(Channel)
-
-
-def _of_kind(kind: type) -> Callable[[str, object], Any]:
-    def convert(name: str, value: object) -> Any:
-        # bool is an int in Python, but not in JSON: neither stands for the other here.
-        if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
-            return value
-        raise ValueError(f"data.{name} {value!r} is not {kind.__name__}")
-
-    return convert
-
-
-def _converter(hint: object) -> Callable[[str, object], Any]:
-    kind = next(arg for arg in get_args(hint) if arg is not type(None))
+def _converted(name: str, kind: type, value: object) -> Any:
+    """`value` as a field of `kind`: an instant with an offset (or its ISO 8601 text), a channel (or
+    its word), else a value of that very kind (bool is an int in Python, but not in JSON)."""
     if kind is datetime:
-        return _instant
+        parsed = parse_instant(value)
+        if parsed is None:
+            raise ValueError(f"data.{name} {value!r} is not an instant with an offset")
+        return parsed
     if kind is Channel:
-        return _channel
-    return _of_kind(kind)
+        channel = _CHANNELS.get(value) if isinstance(value, str) else None
+        if channel is None:
+            raise ValueError(f"data.{name} {value!r} is not a channel ({'|'.join(Channel)})")
+        return channel
+    if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+        return value
+    raise ValueError(f"data.{name} {value!r} is not {kind.__name__}")
 
 
-#: For each event type, how each `data` field is read from a Python or JSON value.
-_CONVERTERS: Mapping[EventType, Mapping[str, Callable[[str, object], Any]]] = {
-    event_type: {name: _converter(hint) for name, hint in get_type_hints(cls).items() if name in cls.FIELDS}
+_CHANNELS = {channel.value: channel for channel in Channel}  # cheaper than calling Channel()
+
+
+def _kind(hint: object) -> type:
+    """`X | None` → X."""
+    kind: type = next(arg for arg in get_args(hint) if arg is not type(None))
+    return kind
+
+
+#: The kind of each `data` field of each event type, from the data classes' annotations.
+_KINDS: Mapping[EventType, Mapping[str, type]] = {
+    event_type: {name: _kind(hint) for name, hint in get_type_hints(cls).items() if name in cls.FIELDS}
     for event_type, cls in DATA_CLASSES.items()
 }
