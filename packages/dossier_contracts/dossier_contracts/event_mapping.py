@@ -24,7 +24,7 @@ from dossier_contracts.wire_values import (
 )
 from dossier_core.codes import Channel, EventType
 from dossier_core.event_data import DATA_CLASSES, EventData
-from dossier_core.events import DossierEvent
+from dossier_core.events import DossierEvent, MismatchedData
 
 __all__ = ["PAYLOAD_NAMES", "TYPE_PREFIX", "event_from_v1", "event_to_v1", "occurred_at_of"]
 
@@ -87,7 +87,7 @@ def event_to_v1(
     if recorded_at is not None:
         msg.recorded_at.CopyFrom(to_timestamp(recorded_at))
     data = event.data
-    if not isinstance(data, EventData):
+    if type(data) is MismatchedData:  # `type() is`: far cheaper than isinstance against an ABC
         raise ValueError(f"{event.type} data has fields of another type: {sorted(data)}")
     payload: Message = getattr(msg, PAYLOAD_NAMES[event.type])
     payload.SetInParent()  # an empty payload (e.g. fee_paid) still names the type
