@@ -58,7 +58,7 @@ class DossierEvent:
     ) -> None:
         if occurred_at.utcoffset() is None:
             raise ValueError(f"occurred_at must carry an offset: {occurred_at.isoformat()}")
-        data_type = getattr(data, "TYPE", None)  # cheaper than isinstance against an ABC
+        data_type = None if data.__class__ is dict else getattr(data, "TYPE", None)  # no ABC isinstance
         if data_type is None:
             data = data_of(type, data or {})
         elif data_type is not type:
@@ -112,8 +112,10 @@ def data_of(event_type: EventType, values: Mapping[str, Any]) -> EventData | Mis
         kind = kinds.get(name)
         if kind is None:
             foreign = True
-        elif type(value) is kind and kind is not datetime:  # most values: already of their kind
-            known[name] = value
+        elif type(value) is kind and kind is not datetime:
+            known[name] = value  # most values are already of their kind
+        elif kind is Channel and type(value) is str and value in _CHANNELS:
+            known[name] = _CHANNELS[value]  # a channel's word
         else:
             known[name] = _converted(name, kind, value)
     data = DATA_CLASSES[event_type].from_typed(known)
