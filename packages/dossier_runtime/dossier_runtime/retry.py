@@ -4,7 +4,9 @@ a pause that doubles up to a bound, until it succeeds. An outage only delays; it
 Only transient failures are retried. An exception of a `fatal` type (the same input would fail
 again) is raised to the caller at once, which sets the offending input aside. Cancellation is never
 retried. The loop itself is tenacity's; this module only fixes the policy and what a failure tells
-the operator (one warning per attempt, an optional Prometheus counter, an optional `Stall`).
+the operator (one warning per attempt, an optional Prometheus counter, an optional `Stall`). A
+worker's own loop that must keep going (it reconnects rather than returns) paces itself with a
+`Streak` of the same `Backoff`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,23 @@ class Backoff:
     def wait(self, state: RetryCallState) -> float:
         """The pause as tenacity asks for it."""
         return self.pause(state.attempt_number)
+
+
+class Streak:
+    """The failures in a row of a loop that retries on its own and never gives up (a worker's main
+    loop): each failure gives the next pause of `backoff`; a success starts again from the first."""
+
+    def __init__(self, backoff: Backoff) -> None:
+        self.backoff = backoff
+        self.failures = 0
+
+    def failed(self) -> float:
+        """Count one more failure and give the pause to take before the next attempt."""
+        self.failures += 1
+        return self.backoff.pause(self.failures)
+
+    def succeeded(self) -> None:
+        self.failures = 0
 
 
 class Stall:

@@ -1,5 +1,6 @@
 """The shared retry policy: transient failures are tried again with doubling pauses up to the bound,
-a fatal failure and a cancellation are not, and a failure is counted, logged and marks the stall."""
+a fatal failure and a cancellation are not, and a failure is counted, logged and marks the stall; a
+worker loop's streak of failures pauses the same way and starts again after a success."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 
 import pytest
 
-from dossier_runtime.retry import Backoff, Stall, until_done
+from dossier_runtime.retry import Backoff, Stall, Streak, until_done
 
 
 class Refused(Exception):
@@ -48,6 +49,14 @@ def test_pauses_double_up_to_the_bound() -> None:
     backoff = Backoff(first_s=0.25, max_s=2.0)
     assert [backoff.pause(n) for n in range(1, 7)] == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
     assert backoff.pause(10_000) == 2.0
+
+
+def test_a_streak_pauses_longer_up_to_the_bound_and_starts_again_after_a_success() -> None:
+    streak = Streak(Backoff(first_s=0.25, max_s=2.0))
+    assert [streak.failed() for _ in range(6)] == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
+    assert streak.failures == 6
+    streak.succeeded()
+    assert streak.failures == 0 and streak.failed() == 0.25
 
 
 async def test_transient_failures_are_retried_until_done(caplog: pytest.LogCaptureFixture) -> None:
