@@ -27,12 +27,12 @@ def _serve(settings: ProcessingSettings) -> None:
 
 
 async def _migrate(settings: ProcessingSettings) -> None:
-    from dossier_processing.db import make_engine
-    from dossier_processing.migrate import migrate
+    from dossier_processing.bootstrap import create_engine
+    from dossier_processing.migrations import MIGRATIONS
 
-    engine = make_engine(settings.database_url, settings.db_schema)
+    engine = create_engine(settings)
     try:
-        await migrate(engine, settings.db_schema)
+        await MIGRATIONS.upgrade(engine, settings.db_schema)
     finally:
         await engine.dispose()
 

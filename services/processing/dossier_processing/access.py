@@ -1,7 +1,7 @@
 """Who may read what, for every API route: the caller's key (401 without a valid one), its agencies as
 SQL `LIKE` patterns, and one database connection per request (an unreachable database is a 503).
 
-Keys come from `PROCESSING_API_KEYS_FILE` (`load_keys`; reloaded on SIGHUP by the bootstrap). A route
+Keys come from `PROCESSING_API_KEYS_FILE` (`AppState.keys`, reloaded on SIGHUP by the bootstrap). A route
 narrows its SQL with `sql_scope(key)` when it can and checks every row with `key.allows` again.
 """
 
@@ -11,14 +11,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dossier_processing.settings import ProcessingSettings
-from dossier_processing.state import AppState
-from dossier_runtime.api_keys import ApiKey, ApiKeyRing
+from dossier_processing.state import PROCESSING, AppState
+from dossier_runtime.api_keys import ApiKey
 from dossier_runtime.problems import Problem
 
 bearer = HTTPBearer(
@@ -28,15 +27,7 @@ bearer = HTTPBearer(
 )
 
 
-def load_keys(settings: ProcessingSettings) -> ApiKeyRing:
-    """The reader keys of `PROCESSING_API_KEYS_FILE`; none (every read refused) without a file."""
-    return ApiKeyRing.load(settings.api_keys_file) if settings.api_keys_file else ApiKeyRing()
-
-
-def state_of(request: Request) -> AppState:
-    state: AppState = request.app.state.processing
-    return state
-
+state_of = PROCESSING.of
 
 State = Annotated[AppState, Depends(state_of)]
 

@@ -11,36 +11,58 @@ flight), then the producer, then the engine.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dossier_core.catalog import load_catalog
-from dossier_processing import operations
-from dossier_processing.access import load_keys
-from dossier_processing.db import make_engine
 from dossier_processing.ingest.consumer import EventConsumer
 from dossier_processing.ingest.dlq import DeadLetters
-from dossier_processing.migrate import migrate
+from dossier_processing.ingest.failures import describe
+from dossier_processing.migrations import MIGRATIONS
 from dossier_processing.observability import Metrics
+from dossier_processing.operations import operations_router
 from dossier_processing.portal import feed
 from dossier_processing.portal.pusher import PortalPusher
 from dossier_processing.relay.relay import OutboxRelay
-from dossier_processing.retry import until_done
 from dossier_processing.settings import ProcessingSettings
 from dossier_processing.state import AppState
 from dossier_processing.views import routes
+from dossier_runtime import db
 from dossier_runtime.kafka import ensure_topics, retention
+from dossier_runtime.keys import KeyFile
+from dossier_runtime.retry import Backoff, until_done
 
 log = logging.getLogger(__name__)
 
-#: what the app serves, in this order: the operator views, the portal's change feed, operations
-ROUTERS: tuple[APIRouter, ...] = (routes.router, feed.router, operations.router)
+#: the pauses between attempts of a start-up step that waits on PostgreSQL or Kafka
+STARTING = Backoff(0.2, 10.0)
+
+
+def routers(settings: ProcessingSettings, metrics: Metrics) -> list[APIRouter]:
+    """What the app serves, in this order: the operator views, the portal's change feed, operations."""
+    return [routes.router, feed.router, operations_router(settings, metrics)]
+
+
+def create_engine(settings: ProcessingSettings, *, pool_size: int | None = None) -> AsyncEngine:
+    """The service's engine (`dossier_runtime.db`): every connection in `PROCESSING_DB_SCHEMA`, a pool of
+    `PROCESSING_DB_POOL_SIZE` (+2 overflow) recycled every 30 min, 10 s to connect, 60 s per command,
+    and no TLS to a database on the loopback address unless the URL asks for it."""
+    return db.create_engine(
+        settings.database_url,
+        settings.db_schema,
+        application_name="dossier-processing",
+        pool_size=settings.db_pool_size if pool_size is None else pool_size,
+        max_overflow=2,
+        pool_recycle_s=1800,
+        connect_timeout_s=10,
+        command_timeout_s=60,
+        plain_on_loopback=True,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -49,17 +71,23 @@ async def running(settings: ProcessingSettings, metrics: Metrics) -> AsyncIterat
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(log.info, "processing stopped")  # the last thing on the way out
         catalog = load_catalog(settings.catalog_dir)
-        engine = make_engine(settings.database_url, settings.db_schema, pool_size=settings.db_pool_size)
+        engine = create_engine(settings)
         stack.push_async_callback(engine.dispose)
-        state = AppState(settings, engine, catalog, catalog.calendar(), load_keys(settings), metrics)
-        _reload_keys_on_sighup(state)
-        await until_done("migrate the database", lambda: migrate(engine, settings.db_schema))
+        keys = KeyFile(settings.api_keys_file, setting="PROCESSING_API_KEYS_FILE")
+        state = AppState(settings, engine, catalog, catalog.calendar(), keys, metrics)
+        stack.enter_context(state.keys.reloading_on_sighup())
+        await until_done(
+            "migrate the database",
+            lambda: MIGRATIONS.upgrade(engine, settings.db_schema),
+            STARTING,
+            explain=describe,
+        )
         if settings.uses_kafka:
             await _ensure_topics(settings)
         producer = None
         if settings.run_consumer:
             producer = _dead_letter_producer(settings)
-            await until_done("start the Kafka producer", producer.start)
+            await until_done("start the Kafka producer", producer.start, STARTING, explain=describe)
             stack.push_async_callback(producer.stop)
         stack.push_async_callback(state.workers.stop, settings.shutdown_timeout_s)
         _start_workers(state, producer)
@@ -83,6 +111,8 @@ async def _ensure_topics(settings: ProcessingSettings) -> None:
     await until_done(
         "create the topics",
         lambda: ensure_topics(settings.kafka_bootstrap_servers, topics, configs=dlq_configs),
+        STARTING,
+        explain=describe,
     )
 
 
@@ -111,15 +141,3 @@ def _start_workers(state: AppState, producer: AIOKafkaProducer | None) -> None:
     if settings.portal_runs:
         pusher = PortalPusher(settings, state.engine, state.catalog, state.metrics)
         workers.start("portal-push", pusher.stop, pusher.run())
-
-
-def _reload_keys_on_sighup(state: AppState) -> None:
-    def reload() -> None:
-        try:
-            state.keys = load_keys(state.settings)
-            log.info("API keys reloaded", extra={"keys": len(state.keys)})
-        except Exception as exc:
-            log.error("API keys not reloaded; keeping the previous ones", extra={"error": str(exc)})
-
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)

@@ -1,7 +1,7 @@
 """The OpenAPI document of the processing API: what every route shares (the response model base, the
-`Problem` responses for a missing key, an invalid parameter and an unreachable database) and what the
-operations routes, which return plain responses, really answer. The routes' own models live beside them
-(`views/api_models.py`, `portal/feed.py`)."""
+`Problem` responses for a missing key, an invalid parameter and an unreachable database, the `Problem`
+schema they refer to). The routes' own models and answers live beside them (`views/api_models.py`,
+`portal/feed.py`, `operations.py`)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict
 
-from dossier_runtime.openapi import (
-    PROMETHEUS_TEXT,
-    RETRY_AFTER,
-    WWW_AUTHENTICATE,
-    add_problem_schema,
-    not_null,
-    problem,
-)
+from dossier_runtime.openapi import RETRY_AFTER, WWW_AUTHENTICATE, add_problem_schema, not_null, problem
 
 
 class ResponseModel(BaseModel):
@@ -34,15 +27,10 @@ UNAUTHORIZED = problem(
 INVALID = problem("A parameter is invalid; `errors` names each one")
 UNAVAILABLE = problem("The database is unreachable; nothing was read", RETRY_AFTER)
 
-READY_RESPONSES: dict[int | str, dict[str, Any]] = {
-    503: problem("The database or Kafka is unreachable, or a worker stopped", RETRY_AFTER),
-}
-METRICS_RESPONSES = PROMETHEUS_TEXT
-
 
 def install_openapi(app: FastAPI) -> None:
-    """Complete the generated document: the `Problem` schema, and what the operations routes (which
-    return plain responses) really answer."""
+    """Complete the generated document: the `Problem` schema, and optional query parameters that are
+    never `null`."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -54,12 +42,6 @@ def install_openapi(app: FastAPI) -> None:
             for operation in (op for path in paths.values() for op in path.values()):
                 for parameter in operation.get("parameters", ()):
                     parameter["schema"] = not_null(parameter["schema"])
-            if "/readyz" in paths:
-                paths["/readyz"]["get"]["responses"].update({str(k): v for k, v in READY_RESPONSES.items()})
-            if "/metrics" in paths:
-                paths["/metrics"]["get"]["responses"].update(
-                    {str(k): v for k, v in METRICS_RESPONSES.items()}
-                )
             app.openapi_schema = doc
         return app.openapi_schema
 

@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from dossier_contracts import EVENTS_DLQ_TOPIC, EVENTS_TOPIC, STATUS_TOPIC
+from dossier_runtime.db import SCHEMA_PATTERN
 from dossier_runtime.kafka import DLQ_RETENTION_DAYS
 from dossier_runtime.settings import DEFAULT_DATABASE_URL, ServiceSettings, shared_field
 
@@ -24,7 +25,7 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
 
     port: int = 8002
     database_url: str = shared_field("DATABASE_URL", PREFIX, DEFAULT_DATABASE_URL)  # type: ignore[assignment,unused-ignore]
-    db_schema: str = Field(default="processing", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    db_schema: str = Field(default="processing", pattern=SCHEMA_PATTERN)
     db_pool_size: int = 5
 
     events_topic: str = EVENTS_TOPIC

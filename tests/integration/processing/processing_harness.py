@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from processing_factory import Sent
 
 from dossier_processing.app import create_app
-from dossier_processing.db import plain_url
 from dossier_processing.settings import ProcessingSettings
+from dossier_runtime.db import plain_url
 from dossier_runtime.kafka import ensure_topics
 
 

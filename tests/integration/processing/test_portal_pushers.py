@@ -15,7 +15,7 @@ from processing_harness import db, produce, running_app, scalar, wait_until
 from test_portal_sync import serve
 
 from dossier_core.catalog import load_catalog
-from dossier_processing.db import make_engine
+from dossier_processing.bootstrap import create_engine
 from dossier_processing.observability import Metrics
 from dossier_processing.portal.pusher import PortalPusher
 from dossier_processing.settings import ProcessingSettings
@@ -61,7 +61,7 @@ class CheckingPortal:
 
 def _pusher(s: ProcessingSettings, name: str) -> PortalPusher:
     client = httpx.AsyncClient(timeout=s.portal_timeout_s, headers={"X-Pusher": name})
-    engine = make_engine(s.database_url, s.db_schema, pool_size=2)
+    engine = create_engine(s, pool_size=2)
     return PortalPusher(s, engine, load_catalog(s.catalog_dir), Metrics(), client=client)
 
 

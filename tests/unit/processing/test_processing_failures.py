@@ -16,7 +16,7 @@ from dossier_processing.ingest.failures import (
     is_deterministic_db_error,
 )
 from dossier_processing.observability import Metrics
-from dossier_processing.retry import Stall, until_done
+from dossier_runtime.retry import Backoff, Stall, until_done
 
 
 def wrapped(error: Exception) -> DBAPIError:
@@ -67,7 +67,8 @@ async def test_transient_failures_are_retried_and_mark_a_stall_until_success() -
             raise ConnectionRefusedError("database down")
         return "done"
 
-    assert await until_done("write", flaky, stall=stall, first_backoff_s=0.01) == "done"
+    retried = until_done("write", flaky, Backoff(first_s=0.01), fatal=(DeterministicFailure,), stall=stall)
+    assert await retried == "done"
     assert attempts[0] is None and attempts[1] is not None and attempts[2] == attempts[1]
     assert stall.since is None and stall.seconds() == 0.0
 
@@ -83,7 +84,7 @@ async def test_deterministic_failures_are_never_retried() -> None:
         raise DeterministicFailure(Reason.UNSTORABLE, "smallint out of range")
 
     with pytest.raises(DeterministicFailure) as failure:
-        await asyncio.wait_for(until_done("write", refused, stall=stall), 5)
+        await asyncio.wait_for(until_done("write", refused, fatal=(DeterministicFailure,), stall=stall), 5)
     assert calls == 1 and failure.value.reason is Reason.UNSTORABLE and stall.since is None
 
 

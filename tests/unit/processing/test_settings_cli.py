@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dossier_processing.__main__ import main
-from dossier_processing.db import async_url
 from dossier_processing.settings import ProcessingSettings
+from dossier_runtime.db import async_url
 
 
 def test_spec_variables_and_prefixed_spellings(monkeypatch: pytest.MonkeyPatch) -> None:

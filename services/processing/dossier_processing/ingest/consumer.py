@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
@@ -40,10 +41,11 @@ from dossier_processing.ingest.failures import (
 from dossier_processing.ingest.history_cache import HistoryCache
 from dossier_processing.ingest.plan import DEFAULT_EVENT_LIMIT, BatchPlan, process_batch
 from dossier_processing.observability import Metrics
-from dossier_processing.retry import Stall, T, until_done
 from dossier_processing.settings import ProcessingSettings
+from dossier_runtime.retry import Backoff, Stall, until_done
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 async def apply_batch(
@@ -222,7 +224,9 @@ class EventConsumer:
         return await until_done(
             what,
             action,
+            Backoff(0.2, self.settings.retry_max_backoff_s),
+            fatal=(DeterministicFailure,),
             retries=self.metrics.batch_retries,
-            max_backoff_s=self.settings.retry_max_backoff_s,
             stall=self.stall,
+            explain=describe,
         )

@@ -1,4 +1,4 @@
-"""Alembic environment: always run on a connection handed over by `dossier_processing.migrate`."""
+"""Alembic environment: always run on a connection handed over by `migrations.MIGRATIONS.upgrade`."""
 
 from __future__ import annotations
 

@@ -34,6 +34,7 @@ from dossier_processing.observability import Metrics
 from dossier_processing.portal import sql
 from dossier_processing.portal.record import SERVICE, portal_record
 from dossier_processing.settings import ProcessingSettings
+from dossier_runtime.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,7 @@ class PortalRefused(Exception):
 
 def backoff_s(attempts: int, base: float, cap: float) -> float:
     """Wait before attempt `attempts + 1`: base·2^attempts, capped, with ±20 % jitter."""
-    wait = min(cap, base * 2.0 ** min(attempts, 30))
-    return wait * random.uniform(0.8, 1.2)
+    return Backoff(base, cap).pause(attempts + 1) * random.uniform(0.8, 1.2)
 
 
 def accepted(response: httpx.Response) -> None:

@@ -36,6 +36,7 @@ from dossier_processing.relay.parking import Outcome, describe, park_reason
 from dossier_processing.relay.recovery import headers_of, reconcile
 from dossier_processing.relay.sql import OutboxRow
 from dossier_processing.settings import ProcessingSettings
+from dossier_runtime.retry import Backoff, Streak
 
 log = logging.getLogger(__name__)
 
@@ -91,19 +92,19 @@ class OutboxRelay:
         self._work.clear()
 
     async def run(self) -> None:
-        delay = 0.5
+        failures = Streak(Backoff(0.5, self.settings.retry_max_backoff_s))
         while not self._stopping.is_set():
             try:
                 await self._lead()
-                delay = 0.5
+                failures.succeeded()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                delay = failures.failed()
                 log.warning(
                     "outbox relay interrupted; retrying", extra={"error": describe(exc), "in_s": delay}
                 )
                 await self._sleep(delay)
-                delay = min(delay * 2, self.settings.retry_max_backoff_s)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
