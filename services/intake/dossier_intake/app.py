@@ -2,7 +2,8 @@
 
 `running` is the bootstrap: it opens one `IntakeState` (the producer flushed and the keys' SIGHUP
 handler removed when it closes), with the Kafka parts replaceable so a test can open it without a
-broker. `create_app` builds the FastAPI application, whose lifespan runs that bootstrap.
+broker. `create_app` builds the FastAPI application, whose lifespan runs that bootstrap, with the
+event routes and the shared `/healthz`, `/readyz` (Kafka answers within 2 s) and `/metrics`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dossier_intake.publisher import EventPublisher
 from dossier_intake.routes import direct_routes, router
 from dossier_intake.settings import IntakeSettings
 from dossier_intake.state import INTAKE, IntakeState
+from dossier_runtime.health import health_router, kafka_check
 from dossier_runtime.kafka import ensure_topics, retention
 from dossier_runtime.keys import KeyFile
 from dossier_runtime.problems import install_problem_handlers
@@ -91,6 +93,15 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock = system_clo
         docs_url="/docs",
     )
     app.include_router(router)
+    app.include_router(
+        health_router(
+            INTAKE.of,
+            [kafka_check(settings.kafka_bootstrap_servers, timeout_s=2.0)],
+            render=metrics.registry,
+            retry_after_s=settings.retry_after_s,
+            ready_when="Kafka answers",
+        )
+    )
     app.router.routes[:0] = direct_routes()
     install_problem_handlers(app)
     install_openapi(app)

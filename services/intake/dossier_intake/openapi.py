@@ -12,7 +12,6 @@ from dossier_intake.auth import SECURITY_SCHEME
 from dossier_intake.examples import BATCH_EXAMPLE, EVENT_EXAMPLES
 from dossier_intake.schemas import EVENT_ADAPTER
 from dossier_runtime.openapi import (
-    PROMETHEUS_TEXT,
     REF,
     RETRY_AFTER,
     WWW_AUTHENTICATE,
@@ -78,8 +77,6 @@ BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: _RATE_LIMITED,
     503: _UNAVAILABLE,
 }
-READY_RESPONSES: dict[int | str, dict[str, Any]] = {503: problem("Kafka is not reachable", RETRY_AFTER)}
-METRICS_RESPONSES = PROMETHEUS_TEXT
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -1,4 +1,5 @@
-"""HTTP endpoints: parse, admit each event, write the admitted ones, answer per SPEC §3."""
+"""The event endpoints: parse, admit each event, write the admitted ones, answer per SPEC §3.
+(`/healthz`, `/readyz` and `/metrics` are the services' shared routes, added by `app.py`.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
@@ -21,17 +21,14 @@ from dossier_intake.limits import batch_too_large, read_body
 from dossier_intake.openapi import (
     BATCH_RESPONSES,
     EVENT_RESPONSES,
-    METRICS_RESPONSES,
-    READY_RESPONSES,
     SECURED,
     batch_body,
     event_body,
 )
 from dossier_intake.publisher import KafkaUnavailable, Record
-from dossier_intake.schemas import Accepted, BatchResult, Event, Health, Ready
+from dossier_intake.schemas import Accepted, BatchResult, Event
 from dossier_intake.state import IntakeState, intake_state
 from dossier_runtime.api_keys import ApiKey
-from dossier_runtime.kafka import broker_reachable
 from dossier_runtime.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -179,26 +176,6 @@ async def post_batch(request: Request) -> Response:
         else:
             results.append({"event_id": str(outcome.event_id), "status": "accepted"})
     return _json({"results": results})
-
-
-@router.get("/healthz", summary="The process is alive", response_model=Health)
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@router.get("/readyz", summary="Kafka answers", response_model=Ready, responses=READY_RESPONSES)
-async def readyz(request: Request) -> dict[str, str]:
-    state = intake_state(request)
-    if not await broker_reachable(state.settings.kafka_bootstrap_servers, timeout_s=2.0):
-        retry = {"Retry-After": str(state.settings.retry_after_s)}
-        raise Problem(503, "Not ready", "Kafka is not reachable.", headers=retry)
-    return {"status": "ready"}
-
-
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response, responses=METRICS_RESPONSES)
-async def metrics(request: Request) -> Response:
-    registry = intake_state(request).metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def direct_routes() -> list[DirectRoute]:
