@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from dossier_metrics.state import metrics_state
 from dossier_runtime.api_keys import ApiKey
 from dossier_runtime.keys import KeyFile
 from dossier_runtime.problems import Problem
@@ -39,8 +40,7 @@ def reader(
     """The caller's key; 401 without one or with an unknown one."""
     if credentials is None:
         raise unauthorized("Send a reader key as `Authorization: Bearer <key>`.")
-    keys: KeyFile = request.app.state.keys
-    key = keys.authenticate(credentials.credentials.strip())
+    key = metrics_state(request).keys.authenticate(credentials.credentials.strip())
     if key is None:
         raise unauthorized("Unknown API key.")
     return key

@@ -18,27 +18,14 @@ import logging
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from sqlalchemy import text
 
 from dossier_metrics.projector import Consumed, Projector
 from dossier_metrics.settings import MetricsSettings
+from dossier_runtime.db import database_reachable
 from dossier_runtime.kafka import ensure_topics
+from dossier_runtime.retry import Backoff, Streak
 
 log = logging.getLogger(__name__)
-
-
-class Backoff:
-    """Pauses of 0.25 s, 0.5 s, 1 s, … up to `maximum`; `reset()` after a success."""
-
-    def __init__(self, maximum: float, first: float = 0.25) -> None:
-        self.maximum, self.first, self.current = maximum, first, first
-
-    def next(self) -> float:
-        delay, self.current = self.current, min(self.current * 2, self.maximum)
-        return delay
-
-    def reset(self) -> None:
-        self.current = self.first
 
 
 class BatchFailed(RuntimeError):
@@ -60,6 +47,10 @@ class StatusConsumer:
     @property
     def progressing(self) -> bool:
         return self.assigned and not self.pending and self.failing is None
+
+    def _backoff(self) -> Backoff:
+        """Pauses after failures in a row: 0.25 s, 0.5 s, 1 s, … up to `METRICS_MAX_BACKOFF_S`."""
+        return Backoff(0.25, self.settings.max_backoff_s)
 
     def _new_consumer(self, group_id: str | None) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -152,15 +143,7 @@ class StatusConsumer:
                 await consumer.commit(done)
         return count
 
-    async def _database_answers(self) -> bool:
-        try:
-            async with asyncio.timeout(5), self.projector.store.engine.connect() as conn:
-                await conn.execute(text("select 1"))
-            return True
-        except Exception:
-            return False
-
-    async def _step(self, consumer: AIOKafkaConsumer, backoff: Backoff) -> None:
+    async def _step(self, consumer: AIOKafkaConsumer, failures: Streak) -> None:
         """One round: load new partitions, apply one batch. A database failure makes the consumer
         unready and pauses; the next round tries the same records again."""
         try:
@@ -170,12 +153,14 @@ class StatusConsumer:
             if self.failing is None:
                 log.error("the projection cannot be stored; retrying", extra={"error": str(exc)})
             self.failing = str(exc)
-            await asyncio.sleep(backoff.next())
+            await asyncio.sleep(failures.failed())
             return
-        if self.failing is not None and (count or await self._database_answers()):
+        if self.failing is not None and (
+            count or await database_reachable(self.projector.store.engine, timeout_s=5)
+        ):
             log.info("the projection is stored again", extra={"after": self.failing})
             self.failing = None
-        backoff.reset()
+        failures.succeeded()
 
     async def run_group(self) -> None:
         """Consume as a member of the configured group until cancelled or Kafka fails."""
@@ -192,11 +177,11 @@ class StatusConsumer:
                     owner._assigned(consumer, {tp.partition for tp in assigned})
 
         await consumer.start()
-        backoff = Backoff(self.settings.max_backoff_s)
+        failures = Streak(self._backoff())
         try:
             consumer.subscribe([self.topic], listener=Rebalance())
             while True:
-                await self._step(consumer, backoff)
+                await self._step(consumer, failures)
         finally:
             async with self._lock:
                 self._revoked(self.owned | self.pending)
@@ -204,7 +189,7 @@ class StatusConsumer:
 
     async def run_forever(self) -> None:
         """`run_group`, started again after any Kafka failure; the index is kept meanwhile."""
-        backoff = Backoff(self.settings.max_backoff_s)
+        failures = Streak(self._backoff())
         while True:
             try:
                 await ensure_topics(
@@ -218,7 +203,7 @@ class StatusConsumer:
             except Exception as exc:
                 self.failing = f"Kafka consumer: {type(exc).__name__}: {exc}"
                 log.exception("status consumer stopped; starting it again", extra={"error": str(exc)})
-                await asyncio.sleep(backoff.next())
+                await asyncio.sleep(failures.failed())
 
     async def replay(self) -> int:
         """Read every partition from the stored offsets (or the beginning) up to the end offsets

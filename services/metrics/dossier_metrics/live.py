@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from dossier_metrics.auth import Reader, forbidden, visible_codes
-from dossier_metrics.collector import STATES, DossierCollector
+from dossier_metrics.collector import STATES
 from dossier_metrics.counters import CHANNELS, TIMELINESS, Counts
 from dossier_metrics.openapi import problems
 from dossier_metrics.schemas import LiveStats
+from dossier_metrics.state import metrics_state
 from dossier_runtime.problems import Problem
 
 router = APIRouter(tags=["stats"])
@@ -40,7 +41,7 @@ async def live_stats(
 ) -> dict[str, Any]:
     """Counters and scrape-time gauges per agency, for the partitions this instance owns (with one
     instance, all of them; with several, sum the instances as Prometheus does)."""
-    collector: DossierCollector = request.app.state.collector
+    collector = metrics_state(request).collector
     if agency is not None:
         if not key.allows(agency):
             raise forbidden(agency)

@@ -34,6 +34,7 @@ from dossier_metrics.openapi import problems
 from dossier_metrics.report_form import to_csv, to_xlsx
 from dossier_metrics.report_gate import ReportGate
 from dossier_metrics.schemas import Report
+from dossier_metrics.state import metrics_state
 from dossier_runtime.api_keys import ApiKey
 from dossier_runtime.problems import Problem
 
@@ -229,7 +230,7 @@ def unavailable(title: str, detail: str, retry_after_s: int) -> Problem:
 def _database_problem(exc: Exception, request: Request, gate: ReportGate) -> Problem:
     if sqlstate(exc) == QUERY_CANCELED:
         gate.refused["timeout"] += 1
-        limit = request.app.state.settings.report_statement_timeout_ms
+        limit = metrics_state(request).settings.report_statement_timeout_ms
         return unavailable(
             "Report timed out",
             f"A report query ran longer than the statement timeout ({limit} ms); ask for a shorter "
@@ -300,13 +301,14 @@ async def dossier_report(
     chosen = resolve_period(period, from_, to)
     grouping: GroupBy = choose(group_by, GROUPS, "group_by")  # type: ignore[assignment]
     kind = choose(format, FORMATS, "format")
-    builder: ReportBuilder = request.app.state.reports
+    state = metrics_state(request)
+    builder = state.reports
     if agency is not None:
         if not key.allows(agency):
             raise forbidden(agency)
         if agency not in builder.catalog.agencies:
             raise _bad("agency", f"unknown agency {agency!r}")
-    gate: ReportGate = request.app.state.report_gate
+    gate = state.report_gate
     async with gate.slot():
         try:
             report = await builder.build(chosen, agency, grouping, key)

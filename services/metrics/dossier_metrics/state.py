@@ -1,8 +1,7 @@
 """What the bootstrap builds and the routes use: one `MetricsState` on `app.state.metrics`.
 
-`metrics_state(request)` gives it back with its type. Until the report and live-stats routes (and the
-tests that build an app by hand) read it that way, the few parts they read by name are also kept on
-`app.state` under those names (`LEGACY_NAMES`), taken from this one object.
+`metrics_state(request)` gives it back with its type (`STATE.of_app(app)` outside a request); nothing
+else of the service is kept on `app.state`.
 """
 
 from __future__ import annotations
@@ -10,8 +9,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-from starlette.applications import Starlette
 
 from dossier_runtime.state import StateSlot
 
@@ -59,24 +56,5 @@ class MetricsState:
     consumer_task: asyncio.Task[None] | None = None
 
 
-#: What `reports.py`, `live.py`, `auth.reader` and some tests still read as `app.state.<name>`.
-LEGACY_NAMES = ("settings", "keys", "projection", "collector", "report_engine", "reports", "report_gate")
-
-
-class MetricsSlot(StateSlot[MetricsState]):
-    """`app.state.metrics`, with the `LEGACY_NAMES` beside it while the state is in place."""
-
-    def put(self, app: Starlette, state: MetricsState) -> None:
-        super().put(app, state)
-        for name in LEGACY_NAMES:
-            setattr(app.state, name, getattr(state, name))
-
-    def take(self, app: Starlette) -> None:
-        super().take(app)
-        for name in LEGACY_NAMES:
-            if hasattr(app.state, name):
-                delattr(app.state, name)
-
-
-STATE = MetricsSlot("metrics", MetricsState)
+STATE = StateSlot("metrics", MetricsState)
 metrics_state = STATE.of

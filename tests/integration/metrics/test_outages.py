@@ -21,6 +21,7 @@ from dossier_contracts.gen.dossier.v1 import status_pb2
 from dossier_core.catalog import Catalog
 from dossier_metrics.app import Projection
 from dossier_metrics.settings import MetricsSettings
+from dossier_metrics.state import STATE
 from dossier_runtime.kafka import ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -84,12 +85,11 @@ class Watch:
 
 
 def projection(app: FastAPI) -> Projection:
-    found: Projection = app.state.projection
-    return found
+    return STATE.of_app(app).projection
 
 
 def live_totals(app: FastAPI) -> dict[str, tuple[int, ...]]:
-    figures = app.state.collector.figures()
+    figures = STATE.of_app(app).collector.figures()
     totals = {code: figures.counters_of(code) for code in figures.codes}
     return {code: c for code, c in totals.items() if any(c)}
 

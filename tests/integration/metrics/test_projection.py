@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from dossier_core.catalog import Catalog
 from dossier_metrics.app import Projection
 from dossier_metrics.settings import MetricsSettings
+from dossier_metrics.state import STATE
 from tests.support import ROOT, unique
 
 Produce = Callable[[list[tuple[str, bytes]]], Awaitable[None]]
@@ -24,8 +25,7 @@ pytestmark = pytest.mark.integration
 
 
 def projection(app: FastAPI) -> Projection:
-    result: Projection = app.state.projection
-    return result
+    return STATE.of_app(app).projection
 
 
 async def stored_total(app: FastAPI, settings: MetricsSettings) -> int:

@@ -19,10 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dossier_core.catalog import Catalog
 from dossier_core.periods import Period, parse_period
 from dossier_core.report import ReportRow, contribution
-from dossier_metrics.app import Projection
 from dossier_metrics.db import create_engine
-from dossier_metrics.report_gate import ReportGate
 from dossier_metrics.settings import MetricsSettings
+from dossier_metrics.state import STATE
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +39,7 @@ def client_for(app: FastAPI, key: str) -> httpx.AsyncClient:
 
 
 async def applied(app: FastAPI, settings: MetricsSettings) -> int:
-    projection: Projection = app.state.projection
+    projection = STATE.of_app(app).projection
     offsets = await projection.store.stored_offsets(settings.status_topic, range(3))
     return sum(offsets.values())
 
@@ -103,7 +102,7 @@ async def test_a_report_that_hits_the_statement_timeout_is_a_503(
         assert response.headers["content-type"] == "application/problem+json"
         assert response.headers["retry-after"] == "3"
         assert response.json()["title"] == "Report timed out"
-        assert app.state.report_gate.refused["timeout"] == 1
+        assert STATE.of_app(app).report_gate.refused["timeout"] == 1
         assert (await client.get(REPORT)).status_code == 200  # the pool got its connection back
         assert 'metrics_reports_refused_total{reason="timeout"} 1.0' in (await client.get("/metrics")).text
 
@@ -116,7 +115,7 @@ async def test_reports_beyond_the_limit_are_refused_at_once(
 ) -> None:
     settings = settings.model_copy(update={"report_concurrency": 2})
     async with run_app(settings) as app, client_for(app, metrics_key) as client:
-        gate: ReportGate = app.state.report_gate
+        gate = STATE.of_app(app).report_gate
         async with _table_locked(database_url, settings.db_schema) as conn:
             slow = [asyncio.create_task(client.get(REPORT)) for _ in range(2)]
             # both reports are in the database, waiting for the table
@@ -146,8 +145,8 @@ async def test_busy_report_connections_leave_the_consumer_alone(
     settings = settings.model_copy(update={"report_concurrency": 2, "report_pool_timeout_s": 0.5})
     stream = stream_builder(catalog, dossiers=40, stale=0)
     async with run_app(settings) as app, client_for(app, metrics_key) as client:
-        projection: Projection = app.state.projection
-        report_engine = app.state.report_engine
+        projection = STATE.of_app(app).projection
+        report_engine = STATE.of_app(app).report_engine
         assert report_engine is not projection.engine
         assert report_engine.pool.size() == settings.report_concurrency
         async with AsyncExitStack() as held:

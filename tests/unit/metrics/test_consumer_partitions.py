@@ -11,12 +11,13 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from dossier_core.calendar import VN_TZ, WorkingCalendar
-from dossier_metrics.consumer import Backoff, StatusConsumer
+from dossier_metrics.consumer import StatusConsumer
 from dossier_metrics.counters import WIDTH
 from dossier_metrics.index import LiveIndex
 from dossier_metrics.projector import Projector
 from dossier_metrics.settings import MetricsSettings
 from dossier_metrics.store import PartitionState
+from dossier_runtime.retry import Backoff, Streak
 
 AGENCY = "000.00.12.H49"
 TOPIC = "dossier.status.v1.unit"
@@ -117,9 +118,9 @@ async def test_a_load_that_fails_is_tried_again_and_keeps_what_the_index_holds(
     consumer._revoked({0})
     consumer._assigned(kafka, {0})  # type: ignore[arg-type]
     store.down = True
-    backoff = Backoff(0.01, first=0.001)
-    await consumer._step(kafka, backoff)  # type: ignore[arg-type]
-    assert consumer.failing is not None and not consumer.progressing
+    failures = Streak(Backoff(first_s=0.001, max_s=0.01))
+    await consumer._step(kafka, failures)  # type: ignore[arg-type]
+    assert consumer.failing is not None and not consumer.progressing and failures.failures == 1
     assert received(consumer) == 5 and kafka.paused == {0}
     store.down = False
     await consumer._load_pending(kafka)  # type: ignore[arg-type]
@@ -137,10 +138,3 @@ async def test_a_partition_whose_rebalance_has_begun_is_not_loaded(calendar: Wor
     assert consumer.owned == {0} and consumer.pending == {1} and kafka.positions == {0: 0}
     consumer._revoked({0, 1})
     assert consumer.stale == {0, 1} and received(consumer) == 5
-
-
-def test_backoff_grows_to_its_maximum_and_starts_again_after_a_success() -> None:
-    backoff = Backoff(2.0, first=0.25)
-    assert [backoff.next() for _ in range(6)] == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
-    backoff.reset()
-    assert backoff.next() == 0.25

@@ -8,6 +8,7 @@ import csv
 import io
 import shutil
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,12 @@ from dossier_core.dossier import Dossier
 from dossier_core.periods import parse_period
 from dossier_core.report import contribution
 from dossier_metrics import reports
-from dossier_metrics.app import create_app
-from dossier_metrics.auth import KeyStore
+from dossier_metrics.app import build_state, create_app
 from dossier_metrics.report_form import text_cell
 from dossier_metrics.report_gate import ReportGate
 from dossier_metrics.reports import ReportBuilder
 from dossier_metrics.settings import MetricsSettings
+from dossier_metrics.state import STATE
 from dossier_runtime.api_keys import create_key
 from dossier_runtime.problems import install_problem_handlers
 from tests.unit.metrics.conftest import dossier_factory
@@ -182,9 +183,8 @@ def report_app(builder: ReportBuilder, keys_file: Path | None, gate: ReportGate 
     app = FastAPI()
     install_problem_handlers(app)
     app.include_router(reports.router)
-    app.state.reports = builder
-    app.state.keys = KeyStore(keys_file)
-    app.state.report_gate = gate or ReportGate(2, 5)
+    state = build_state(MetricsSettings(api_keys_file=keys_file), catalog=builder.catalog)
+    STATE.put(app, replace(state, reports=builder, report_gate=gate or ReportGate(2, 5)))
     return app
 
 
@@ -466,10 +466,11 @@ class BrokenSource(SnapshotList):
 
 
 async def test_a_defect_is_a_problem_without_details(catalog: Catalog, keys: Keys) -> None:
-    app = create_app(MetricsSettings(api_keys_file=keys.path))
-    app.state.reports = ReportBuilder(catalog, BrokenSource(catalog, []))
-    app.state.keys = KeyStore(keys.path)
-    app.state.report_gate = ReportGate(2, 5)
+    settings = MetricsSettings(api_keys_file=keys.path)
+    app = create_app(settings)
+    broken = ReportBuilder(catalog, BrokenSource(catalog, []))
+    state = build_state(settings, catalog=catalog)
+    STATE.put(app, replace(state, reports=broken, report_gate=ReportGate(2, 5)))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://m") as client:
         response = await client.get("/v1/reports/dossiers?period=2021-Q2", headers=Keys.auth(keys.everything))
@@ -481,4 +482,4 @@ async def test_a_defect_is_a_problem_without_details(catalog: Catalog, keys: Key
         "status": 500,
         "instance": "/v1/reports/dossiers",
     }
-    assert app.state.report_gate.running == 0
+    assert STATE.of_app(app).report_gate.running == 0
