@@ -5,7 +5,7 @@ carried over, new by channel, resolved by timeliness, pending judged at the end 
 day with the deadline as it stood then); this module only selects, groups and adds up rows.
 `agency=CODE` selects that agency and every agency below it through `parent_code`; `group_by=level`
 puts each dossier under its receiving agency's level. A reader key sees only the agencies its
-patterns allow. Ranges are bounded (2000-01-01 … 2099-12-31, at most 400 days), at most
+patterns allow. Ranges are bounded (2000-01-01 … 2099-12-31, at most 400 days: `report_params.py`); at most
 `METRICS_REPORT_CONCURRENCY` reports run at once, each on the readers' own connection pool with a
 statement timeout; a refused or timed-out report is a 503 problem with `Retry-After`.
 """
@@ -13,11 +13,10 @@ statement timeout; a refused or timed-out report is a 503 problem with `Retry-Af
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
-from datetime import date, datetime
-from typing import Annotated, Any, Literal, Protocol
+from datetime import datetime
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -26,74 +25,34 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossier
 from dossier_core.catalog import Catalog
-from dossier_core.periods import Period, parse_period
+from dossier_core.periods import Period
 from dossier_core.report import ReportInvariantError, ReportRow, contribution
 from dossier_metrics.auth import Reader, allows_everything, forbidden, visibility
 from dossier_metrics.db import QUERY_CANCELED, sqlstate
 from dossier_metrics.openapi import problems
 from dossier_metrics.report_form import to_csv, to_xlsx
 from dossier_metrics.report_gate import ReportGate
+from dossier_metrics.report_params import (
+    DAY_PATTERN,
+    FIRST_DAY,
+    FORMATS,
+    GROUPS,
+    LAST_DAY,
+    MAX_SPAN_DAYS,
+    PERIOD_PATTERN,
+    GroupBy,
+    choose,
+    invalid,
+    resolve_period,
+)
 from dossier_metrics.schemas import Report
 from dossier_metrics.state import metrics_state
 from dossier_runtime.api_keys import ApiKey
 from dossier_runtime.problems import Problem
 
-GroupBy = Literal["agency", "level", "procedure", "field"]
-Format = Literal["json", "csv", "xlsx"]
-GROUPS: tuple[GroupBy, ...] = ("agency", "level", "procedure", "field")
-FORMATS: tuple[Format, ...] = ("json", "csv", "xlsx")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-#: The days a report may cover (SPEC §5), and the longest explicit range.
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
-MAX_SPAN_DAYS = 400
-#: Named periods of the years 2000–2099 (a year's first month starts on 15 December before it).
-PERIOD_PATTERN = r"^20[0-9]{2}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"
-DAY_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
-_PERIOD, _DAY = re.compile(PERIOD_PATTERN), re.compile(DAY_PATTERN)
-
 router = APIRouter(tags=["reports"])
-
-
-def _bad(field: str, message: str) -> Problem:
-    return Problem(422, "Invalid report parameters", message, errors=[{"field": field, "message": message}])
-
-
-def _day(name: str, value: str) -> date:
-    bad = _bad(name, f"{name} must be a date YYYY-MM-DD between {FIRST_DAY} and {LAST_DAY}")
-    if not _DAY.match(value):
-        raise bad
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise bad from None
-
-
-def resolve_period(period: str | None, from_: str | None, to: str | None) -> Period:
-    """The period asked for, or a 422 problem naming the parameter at fault."""
-    if period is not None and (from_ is not None or to is not None):
-        raise _bad("period", "give either period or from/to, not both")
-    if period is not None:
-        if not _PERIOD.match(period):
-            raise _bad("period", "period must be YYYY, YYYY-Qn or YYYY-MM, a year from 2000 to 2099")
-        return parse_period(period)
-    if from_ is None and to is None:
-        raise _bad("period", "give period=YYYY|YYYY-Qn|YYYY-MM or both from and to (YYYY-MM-DD)")
-    if from_ is None or to is None:
-        missing = "from" if from_ is None else "to"
-        raise _bad(missing, f"{missing} is required with {'to' if missing == 'from' else 'from'}")
-    first, last = _day("from", from_), _day("to", to)
-    if last < first:
-        raise _bad("to", "to is before from")
-    if (last - first).days > MAX_SPAN_DAYS:
-        raise _bad("to", f"from and to are {(last - first).days} days apart; at most {MAX_SPAN_DAYS}")
-    return Period.between(first, last)
-
-
-def choose(value: str, allowed: Sequence[str], name: str) -> str:
-    if value not in allowed:
-        raise _bad(name, f"{name} must be one of {', '.join(allowed)}")
-    return value
 
 
 def subtree(catalog: Catalog, root: str) -> set[str]:
@@ -307,7 +266,7 @@ async def dossier_report(
         if not key.allows(agency):
             raise forbidden(agency)
         if agency not in builder.catalog.agencies:
-            raise _bad("agency", f"unknown agency {agency!r}")
+            raise invalid("agency", f"unknown agency {agency!r}")
     gate = state.report_gate
     async with gate.slot():
         try:

@@ -1,0 +1,68 @@
+"""The parameters of `GET /v1/reports/dossiers` and their bounds (SPEC §5): a named period or a
+from…to range of days (2000-01-01 … 2099-12-31, at most 400 days apart), the row key and the answer
+format. A parameter at fault is a 422 problem naming it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+from typing import Literal
+
+from dossier_core.periods import Period, parse_period
+from dossier_runtime.problems import Problem
+
+GroupBy = Literal["agency", "level", "procedure", "field"]
+Format = Literal["json", "csv", "xlsx"]
+GROUPS: tuple[GroupBy, ...] = ("agency", "level", "procedure", "field")
+FORMATS: tuple[Format, ...] = ("json", "csv", "xlsx")
+
+#: The days a report may cover (SPEC §5), and the longest explicit range.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+MAX_SPAN_DAYS = 400
+#: Named periods of the years 2000–2099 (a year's first month starts on 15 December before it).
+PERIOD_PATTERN = r"^20[0-9]{2}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"
+DAY_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_PERIOD, _DAY = re.compile(PERIOD_PATTERN), re.compile(DAY_PATTERN)
+
+
+def invalid(field: str, message: str) -> Problem:
+    """A 422 problem naming the report parameter at fault."""
+    return Problem(422, "Invalid report parameters", message, errors=[{"field": field, "message": message}])
+
+
+def _day(name: str, value: str) -> date:
+    bad = invalid(name, f"{name} must be a date YYYY-MM-DD between {FIRST_DAY} and {LAST_DAY}")
+    if not _DAY.match(value):
+        raise bad
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise bad from None
+
+
+def resolve_period(period: str | None, from_: str | None, to: str | None) -> Period:
+    """The period asked for, or a 422 problem naming the parameter at fault."""
+    if period is not None and (from_ is not None or to is not None):
+        raise invalid("period", "give either period or from/to, not both")
+    if period is not None:
+        if not _PERIOD.match(period):
+            raise invalid("period", "period must be YYYY, YYYY-Qn or YYYY-MM, a year from 2000 to 2099")
+        return parse_period(period)
+    if from_ is None and to is None:
+        raise invalid("period", "give period=YYYY|YYYY-Qn|YYYY-MM or both from and to (YYYY-MM-DD)")
+    if from_ is None or to is None:
+        missing = "from" if from_ is None else "to"
+        raise invalid(missing, f"{missing} is required with {'to' if missing == 'from' else 'from'}")
+    first, last = _day("from", from_), _day("to", to)
+    if last < first:
+        raise invalid("to", "to is before from")
+    if (last - first).days > MAX_SPAN_DAYS:
+        raise invalid("to", f"from and to are {(last - first).days} days apart; at most {MAX_SPAN_DAYS}")
+    return Period.between(first, last)
+
+
+def choose(value: str, allowed: Sequence[str], name: str) -> str:
+    if value not in allowed:
+        raise invalid(name, f"{name} must be one of {', '.join(allowed)}")
+    return value
