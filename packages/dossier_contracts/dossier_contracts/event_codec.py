@@ -91,6 +91,4 @@ def encode_event(msg: events_pb2.DossierEvent) -> bytes:
 def decode_event(raw: bytes) -> events_pb2.DossierEvent:
     """Parse bytes from the topic; raises `ValueError` for anything that is not a usable event."""
     msg: events_pb2.DossierEvent = SCHEMAS[CURRENT_VERSION].parse(raw)
-    if not msg.event_id or not msg.dossier_code or msg.WhichOneof("payload") is None:
-        raise ValueError("event lacks event_id, dossier_code or payload")
     return msg

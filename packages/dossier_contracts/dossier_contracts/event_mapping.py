@@ -26,7 +26,7 @@ from dossier_core.codes import Channel, EventType
 from dossier_core.event_data import DATA_CLASSES, EventData
 from dossier_core.events import DossierEvent, MismatchedData
 
-__all__ = ["PAYLOAD_NAMES", "TYPE_PREFIX", "event_from_v1", "event_to_v1", "occurred_at_of"]
+__all__ = ["PAYLOAD_NAMES", "TYPE_PREFIX", "check_v1", "event_from_v1", "event_to_v1", "occurred_at_of"]
 
 TYPE_PREFIX = "dossier."
 #: The payload field of each event type in the `payload` oneof.
@@ -39,6 +39,12 @@ if set(PAYLOAD_NAMES.values()) != _ONEOF:
 _TYPES_BY_PAYLOAD: Mapping[str, tuple[EventType, type[EventData]]] = {
     name: (event_type, DATA_CLASSES[event_type]) for event_type, name in PAYLOAD_NAMES.items()
 }
+
+
+def check_v1(msg: events_pb2.DossierEvent) -> None:
+    """`ValueError` for a message without the event id, dossier code or payload every event has."""
+    if not msg.event_id or not msg.dossier_code or msg.WhichOneof("payload") is None:
+        raise ValueError("event lacks event_id, dossier_code or payload")
 
 
 def occurred_at_of(msg: events_pb2.DossierEvent) -> datetime:

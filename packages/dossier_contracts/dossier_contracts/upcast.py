@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 
-from dossier_contracts.event_mapping import event_from_v1
+from dossier_contracts.event_mapping import check_v1, event_from_v1
 from dossier_contracts.gen.dossier.v1 import events_pb2
 from dossier_core.events import DossierEvent
 
@@ -28,21 +28,28 @@ __all__ = ["CURRENT_VERSION", "SCHEMAS", "EventSchema", "decode", "event_from_pr
 M = TypeVar("M", bound=Message)
 
 
+def _any_message(msg: Message) -> None:
+    """Every message that parses is an event (a version with nothing more to check)."""
+
+
 @dataclass(frozen=True)
 class EventSchema(Generic[M]):
-    """One version of the event message on the wire, and how it becomes the current domain event."""
+    """One version of the event message on the wire, and how it becomes the current domain event.
+    `check` raises `ValueError` for a message that parses but is no usable event."""
 
     version: str
     message: type[M]
     upcast: Callable[[M, int], DossierEvent]
+    check: Callable[[M], None] = _any_message
 
     def parse(self, raw: bytes) -> M:
-        """The message in `raw`; `ValueError` for bytes that are not one."""
+        """The message in `raw`; `ValueError` for bytes that are not a usable event."""
         msg = self.message()
         try:
             msg.ParseFromString(raw)
         except Exception as exc:  # protobuf raises DecodeError, a plain Exception subclass
             raise ValueError(f"undecodable event: {exc}") from exc
+        self.check(msg)
         return msg
 
 
@@ -75,9 +82,10 @@ def event_from_proto(msg: Message, seq: int = 0) -> DossierEvent:
 
 
 def decode(raw: bytes, seq: int = 0, version: str = CURRENT_VERSION) -> DossierEvent:
-    """The current domain event in `raw`, written with schema `version` (the topic's)."""
+    """The current domain event in `raw`, written with schema `version` (the topic's): for v1 the
+    same as `event_from_proto(event_codec.decode_event(raw), seq)`, in one call."""
     schema = SCHEMAS[version]
     return schema.upcast(schema.parse(raw), seq)
 
 
-register(EventSchema(CURRENT_VERSION, events_pb2.DossierEvent, event_from_v1))
+register(EventSchema(CURRENT_VERSION, events_pb2.DossierEvent, event_from_v1, check_v1))

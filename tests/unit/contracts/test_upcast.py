@@ -108,6 +108,9 @@ def test_a_message_of_no_registered_version_is_refused() -> None:
         upcast.decode(b"", version="dossier.v9")
 
 
-def test_bytes_that_are_no_message_are_a_value_error() -> None:
-    with pytest.raises(ValueError, match="undecodable event"):
-        upcast.decode(b"\xff\xff\xff")
+@pytest.mark.parametrize("raw", [b"\xff\xff\xff", b"", b"\x0a\x02id"])
+def test_what_decode_event_refuses_decode_refuses_too(raw: bytes) -> None:
+    with pytest.raises(ValueError) as caught:
+        decode_event(raw)
+    with pytest.raises(ValueError, match=re.escape(str(caught.value))):
+        upcast.decode(raw)
