@@ -1,12 +1,18 @@
 """Which workers an instance runs: each can run alone (`PROCESSING_RUN_CONSUMER`, `_RUN_RELAY`,
-`_RUN_PORTAL`), and Kafka is only needed by the consumer and the relay."""
+`_RUN_PORTAL`), Kafka is only needed by the consumer and the relay, and `/readyz` checks what runs:
+a stopped worker and a stalled consumer are named."""
 
 from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
 
 import pytest
 from pydantic import ValidationError
 
+from dossier_processing.operations import consumer_progressing, readiness_checks, workers_running
 from dossier_processing.settings import ProcessingSettings
+from dossier_processing.workers import Workers
 
 PORTAL = "https://portal.example/api/DongBoHoSoMC"
 
@@ -27,17 +33,26 @@ def test_by_default_the_consumer_and_the_relay_run_and_the_push_worker_follows_t
     assert ProcessingSettings().workers() == ["consumer", "outbox-relay"]
 
 
+ALONE = ["database", "workers"]
+WITH_KAFKA = ["database", "kafka", "workers"]
+NO_KAFKA = {"RUN_CONSUMER": "false", "RUN_RELAY": "false"}
+
+
 @pytest.mark.parametrize(
-    ("environment", "workers", "uses_kafka"),
+    ("environment", "workers", "uses_kafka", "checks"),
     [
-        ({"RUN_RELAY": "false", "RUN_PORTAL": "false"}, ["consumer"], True),
-        ({"RUN_CONSUMER": "false", "RUN_PORTAL": "false"}, ["outbox-relay"], True),
-        ({"RUN_CONSUMER": "false", "RUN_RELAY": "false", "RUN_PORTAL": "true"}, ["portal-push"], False),
-        ({"RUN_CONSUMER": "false", "RUN_RELAY": "false", "RUN_PORTAL": "false"}, [], False),
+        ({"RUN_RELAY": "false", "RUN_PORTAL": "false"}, ["consumer"], True, [*WITH_KAFKA, "consumer"]),
+        ({"RUN_CONSUMER": "false", "RUN_PORTAL": "false"}, ["outbox-relay"], True, WITH_KAFKA),
+        ({**NO_KAFKA, "RUN_PORTAL": "true"}, ["portal-push"], False, ALONE),
+        ({**NO_KAFKA, "RUN_PORTAL": "false"}, [], False, ALONE),
     ],
 )
 def test_each_worker_can_run_alone(
-    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], workers: list[str], uses_kafka: bool
+    monkeypatch: pytest.MonkeyPatch,
+    environment: dict[str, str],
+    workers: list[str],
+    uses_kafka: bool,
+    checks: list[str],
 ) -> None:
     monkeypatch.setenv("PROCESSING_PORTAL_URL", PORTAL)
     for name, value in environment.items():
@@ -45,6 +60,21 @@ def test_each_worker_can_run_alone(
     settings = ProcessingSettings()
     assert settings.workers() == workers
     assert settings.uses_kafka is uses_kafka
+    assert [check.name for check in readiness_checks(settings)] == checks
+
+
+async def test_a_stalled_consumer_and_a_stopped_worker_are_named() -> None:
+    workers, stopping, stalled = Workers(), asyncio.Event(), [False]
+    workers.start("consumer", stopping.set, stopping.wait(), progressing=lambda: not stalled[0])
+    state = SimpleNamespace(workers=workers)  # the probes read only the workers
+    assert await consumer_progressing(state) is None  # type: ignore[arg-type]
+    assert await workers_running(state) is None  # type: ignore[arg-type]
+    stalled[0] = True
+    reason = await consumer_progressing(state)  # type: ignore[arg-type]
+    assert reason is not None and "consumer" in reason
+    await workers.stop(5.0)
+    reason = await workers_running(state)  # type: ignore[arg-type]
+    assert reason is not None and "stopped" in reason
 
 
 def test_the_push_worker_cannot_run_without_a_portal_url(monkeypatch: pytest.MonkeyPatch) -> None:
