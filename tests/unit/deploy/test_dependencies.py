@@ -29,6 +29,7 @@ SIMULATOR = "dossier-sim"
 LOADED_BY_NAME = {
     "dossier-intake": {"uvloop", "httptools"},
     "dossier-processing": {"uvloop", "httptools", "asyncpg"},
+    "dossier-runtime": {"asyncpg"},  # db.py builds engines on the postgresql+asyncpg dialect
     "dossier-metrics": {"uvloop", "httptools", "asyncpg"},
 }
 
