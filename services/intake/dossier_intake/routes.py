@@ -64,7 +64,7 @@ def _parse(body: bytes) -> Any:
 
 
 def _record(event: Event, recorded_at: datetime, source: str) -> Record:
-    msg = event_to_proto(event.to_json(), recorded_at=recorded_at, source=source)
+    msg = event_to_proto(event.to_domain(), recorded_at=recorded_at, source=source)
     return event.dossier_code.encode(), encode_event(msg)
 
 

@@ -78,14 +78,6 @@ def content_differences(a: DossierEvent, b: DossierEvent) -> list[str]:
     return differing
 
 
-def _with_seq(event: DossierEvent, seq: int) -> DossierEvent:
-    """The same event with its arrival number; a field copy, since the event was validated when
-    it was decoded (a second `DossierEvent(...)` would check it again on the hot path)."""
-    copy = object.__new__(DossierEvent)
-    copy.__dict__.update(event.__dict__, seq=seq)
-    return copy
-
-
 class _Owners:
     """The event each id already names: stored ones (by payload, decoded only when the bytes differ)
     and the ones met earlier in the batch."""
@@ -138,7 +130,7 @@ def process_batch(
     for item, seq in zip(incoming, seqs, strict=True):
         differing = owners.differences(item)
         if differing is None:
-            new_by_dossier.setdefault(item.event.dossier_code, []).append((item, _with_seq(item.event, seq)))
+            new_by_dossier.setdefault(item.event.dossier_code, []).append((item, item.event.with_seq(seq)))
         elif not differing:
             plan.duplicates += 1
         else:
