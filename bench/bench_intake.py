@@ -18,10 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
-import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,9 +33,14 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.load import closed_loop, fixed_rate, percentile
+from bench.record import machine_line, replace_section
 from dossier_contracts.event_codec import encode_event, event_to_proto
 from dossier_runtime.api_keys import create_key
 from dossier_runtime.kafka import ensure_topics
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -71,47 +73,6 @@ def events(count: int) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection: write a request, read status and body (Content-Length)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes) -> None:
-        self.reader, self.writer, self.head = reader, writer, head
-
-    @classmethod
-    async def open(cls, host: str, port: int, key: str) -> Connection:
-        reader, writer = await asyncio.open_connection(host, port)
-        head = f"Host: {host}:{port}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\n"
-        return cls(reader, writer, head.encode())
-
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        self.writer.write(
-            b"POST "
-            + path.encode()
-            + b" HTTP/1.1\r\n"
-            + self.head
-            + b"Content-Length: "
-            + str(len(body)).encode()
-            + b"\r\n\r\n"
-            + body
-        )
-        status_line = await self.reader.readline()
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                length = int(value)
-        return int(status_line.split()[1]), await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_intake(workdir: Path, topic: str) -> tuple[subprocess.Popen[bytes], int, str]:
@@ -171,83 +132,6 @@ async def bare_loop(evs: list[dict[str, Any]], topic: str) -> float:
         await producer.stop()
 
 
-async def closed_loop(
-    port: int, key: str, path: str, bodies: list[bytes], per_body: int, clients: int
-) -> float:
-    queue = iter(bodies)
-    failures: list[int] = []
-
-    async def client() -> None:
-        conn = await Connection.open("127.0.0.1", port, key)
-        try:
-            for body in queue:
-                status, answer = await conn.post(path, body)
-                if status not in (200, 202) or b'"rejected"' in answer:
-                    failures.append(status)
-        finally:
-            conn.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
-    elapsed = time.perf_counter() - started
-    if failures:
-        raise SystemExit(f"{len(failures)} requests failed, e.g. status {failures[0]}")
-    return len(bodies) * per_body / elapsed
-
-
-async def fixed_rate(port: int, key: str, bodies: list[bytes], rate: float) -> list[float]:
-    """Latencies (s) of single-event POSTs started every 1/rate seconds from a pool of connections."""
-    pool: asyncio.Queue[Connection] = asyncio.Queue()
-    for _ in range(32):
-        pool.put_nowait(await Connection.open("127.0.0.1", port, key))
-    latencies: list[float] = []
-    loop = asyncio.get_running_loop()
-    start = loop.time() + 0.1
-
-    async def one(i: int, body: bytes) -> None:
-        scheduled = start + i / rate
-        await asyncio.sleep(max(0.0, scheduled - loop.time()))
-        conn = await pool.get()
-        status, _ = await conn.post("/v1/events", body)
-        latencies.append(loop.time() - scheduled)
-        pool.put_nowait(conn)
-        if status != 202:
-            raise SystemExit(f"status {status} at fixed rate")
-
-    await asyncio.gather(*(one(i, b) for i, b in enumerate(bodies)))
-    while not pool.empty():
-        pool.get_nowait().close()
-    return sorted(latencies)
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo", encoding="utf-8") as f:
-        mem_kb = int(next(line for line in f if line.startswith("MemTotal")).split()[1])
-    ram = f"{mem_kb / 1024 / 1024:.0f} GiB RAM"
-    return f"nproc {os.cpu_count()}, {cpu}, {ram}, Python {platform.python_version()}"
-
-
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Intake\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text, current)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    path.write_text(updated, encoding="utf-8")
-
-
 async def run(quick: bool) -> None:
     batch_events, single_events, rate_seconds = (20_000, 4_000, 4) if quick else (100_000, 20_000, 10)
     load_before = os.getloadavg()[0]
@@ -283,7 +167,7 @@ async def run(quick: bool) -> None:
     latency = f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms"
     rows = [
         ("date", stamp, "", ""),
-        ("machine", machine(), "", ""),
+        ("machine", machine_line(), "", ""),
         ("1-minute load average before the run (other work on the machine)", f"{load_before:.2f}", "", ""),
         ("bare aiokafka producer loop", f"{bare:,.0f} events/s", "", ""),
         (
@@ -325,7 +209,7 @@ service and the clients share its cores.{" Quick run (fewer events)." if quick e
 |---|---|---|---|
 {table}
 """
-    write_section(section)
+    replace_section("Intake", section.removeprefix("## Intake\n"))
     print("recorded in BENCHMARKS.md")
 
 
