@@ -30,9 +30,8 @@ Counts = tuple[int, ...]
 def lifetime(dossier: Dossier) -> Period | None:
     """The days from the dossier's first to its last recorded instant (Vietnam dates): a period in
     which it is received, ends (if it has) and has every reschedule, so its contribution to it is its
-    contribution over all of time. Judging "pending" at its end stays within the working calendar's
-    years, where a period reaching far beyond today would not (a paused dossier's deadline grows
-    with the pause)."""
+    contribution over all of time, and "pending" is judged at an instant the dossier has seen rather
+    than far in the future."""
     if dossier.received_at is None:
         return None
     instants = [dossier.received_at, *dossier.reschedules]
@@ -44,8 +43,7 @@ def lifetime(dossier: Dossier) -> Period | None:
 
 def counted(dossier: Dossier, calendar: WorkingCalendar) -> Counts:
     """What this dossier adds to `dossier_{received,resolved,withdrawn,refused,rescheduled}_total`:
-    its report row over all of time. Raises `ValueError` (e.g. `CalendarRangeError`) for a dossier
-    the domain cannot judge."""
+    its report row over all of time."""
     period = lifetime(dossier)
     if period is None or not dossier.is_received:
         return ZERO

@@ -10,7 +10,6 @@ through the domain at every scrape (`Dossier.pending_state`, `is_paused_at`, `ef
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,8 +18,6 @@ from dossier_core.calendar import WorkingCalendar
 from dossier_core.dossier import Dossier
 from dossier_core.timeliness import PendingState
 from dossier_metrics.counters import WIDTH, ZERO, Counts, add
-
-log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 GAUGES = ("in_time", "overdue", "paused", "due_soon")
@@ -63,13 +60,7 @@ def open_entry(dossier: Dossier, now: datetime, calendar: WorkingCalendar) -> Op
     since = settled_from(dossier)
     has_open_pause = any(p.ended_at is None for p in dossier.pauses)
     at = datetime.fromtimestamp(since, now.tzinfo) if since > now.timestamp() else now
-    try:
-        due = dossier.effective_due(at, calendar)
-    except ValueError as exc:  # a deadline beyond the working calendar's years: asked at each scrape
-        log.warning(
-            "deadline beyond the calendar", extra={"dossier": dossier.dossier_code, "error": str(exc)}
-        )
-        return OpenEntry(dossier.agency_code, None, since, dossier)
+    due = dossier.effective_due(at, calendar)  # BEYOND_CALENDAR past the calendar's years, never raises
     keep = has_open_pause or since > now.timestamp()
     return OpenEntry(dossier.agency_code, due.timestamp() if due else None, since, dossier if keep else None)
 
@@ -208,12 +199,9 @@ class LiveIndex:
                             due_soon[i] += 1
                     continue
                 paused = dossier.is_paused_at(now)
-                try:
-                    state = dossier.pending_state(now, calendar)
-                    in_time_now = state is PendingState.IN_TIME and not paused
-                    eff = dossier.effective_due(now, calendar) if in_time_now else None
-                except ValueError:  # a deadline beyond the working calendar's years: in time
-                    state, eff = PendingState.IN_TIME, None
+                state = dossier.pending_state(now, calendar)
+                in_time_now = state is PendingState.IN_TIME and not paused
+                eff = dossier.effective_due(now, calendar) if in_time_now else None
                 if state is None:
                     continue
                 if state is PendingState.OVERDUE:
