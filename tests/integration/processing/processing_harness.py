@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -70,6 +71,40 @@ async def scalar(settings: ProcessingSettings, sql: str, *args: Any) -> Any:
             return await conn.fetchval(sql, *args)
         except asyncpg.UndefinedTableError:
             return None
+
+
+async def events_stored(settings: ProcessingSettings, n: int) -> bool:
+    """Whether exactly `n` events are stored."""
+    return bool((await scalar(settings, "select count(*) from events")) == n)
+
+
+async def all_synced(settings: ProcessingSettings) -> bool:
+    """Whether the portal holds the latest version of every dossier."""
+    return bool(
+        await scalar(
+            settings,
+            "select count(*) > 0 and bool_and(coalesce(st.synced_version, 0) = d.version)"
+            " from dossiers d left join sync_state st using (dossier_code)",
+        )
+    )
+
+
+def process_env(settings: ProcessingSettings, **extra: str) -> dict[str, str]:
+    """The environment of a `python -m dossier_processing` process on `settings`' database, schema,
+    topics and group, with `extra` variables on top."""
+    s = settings
+    return {
+        **os.environ,
+        "DATABASE_URL": s.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
+        "PROCESSING_DB_SCHEMA": s.db_schema,
+        "PROCESSING_EVENTS_TOPIC": s.events_topic,
+        "PROCESSING_STATUS_TOPIC": s.status_topic,
+        "PROCESSING_DLQ_TOPIC": s.dlq_topic,
+        "PROCESSING_CONSUMER_GROUP": s.consumer_group,
+        "PROCESSING_TOPIC_PARTITIONS": str(s.topic_partitions),
+        **extra,
+    }
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:

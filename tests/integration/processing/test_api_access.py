@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from processing_factory import START, event
-from processing_harness import produce, running_app, scalar, wait_until
+from processing_harness import events_stored, produce, running_app, wait_until
 
 from dossier_processing.settings import ProcessingSettings
 from dossier_runtime.api_keys import create_key
@@ -60,7 +60,7 @@ async def test_reads_need_a_key_and_see_only_its_agencies(
     ]
     await produce(s, events)
     async with running_app(s) as client:
-        await wait_until(lambda: _stored(s, len(events)), what="events applied")
+        await wait_until(lambda: events_stored(s, len(events)), what="events applied")
 
         for path in ENDPOINTS:  # no key, an unknown key, another scheme: 401 with a challenge
             for headers in ({}, _auth("dk_unknown"), {"Authorization": f"Basic {processing_key}"}):
@@ -125,7 +125,3 @@ async def test_an_unreachable_database_is_a_503_not_a_500(
 
 async def _answers(client: httpx.AsyncClient, key: str) -> bool:
     return (await client.get("/v1/dossiers", headers=_auth(key))).status_code == 200
-
-
-async def _stored(s: ProcessingSettings, n: int) -> bool:
-    return (await scalar(s, "select count(*) from events")) == n

@@ -6,14 +6,13 @@ and what it calls invalid is refused; the key is enforced."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from processing_factory import interleave, stream
-from processing_harness import produce, scalar, wait_until
+from processing_harness import events_stored, process_env, produce, wait_until
 
 from dossier_processing.settings import ProcessingSettings
 from dossier_processing.views.api_models import DOSSIER_EXAMPLE
@@ -27,20 +26,12 @@ EXAMPLES_PER_OPERATION = 40
 @pytest.fixture
 def processing_process(processing_settings: ProcessingSettings, tmp_path: Path) -> Iterator[ServiceProcess]:
     s = processing_settings
-    env = {
-        **os.environ,
-        "DATABASE_URL": s.database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
-        "PROCESSING_PORT": str(free_port()),
-        "PROCESSING_DB_SCHEMA": s.db_schema,
-        "PROCESSING_EVENTS_TOPIC": s.events_topic,
-        "PROCESSING_STATUS_TOPIC": s.status_topic,
-        "PROCESSING_DLQ_TOPIC": s.dlq_topic,
-        "PROCESSING_CONSUMER_GROUP": s.consumer_group,
-        "PROCESSING_TOPIC_PARTITIONS": str(s.topic_partitions),
-        "PROCESSING_API_KEYS_FILE": str(s.api_keys_file),
-        "LOG_LEVEL": "INFO",
-    }
+    env = process_env(
+        s,
+        PROCESSING_PORT=str(free_port()),
+        PROCESSING_API_KEYS_FILE=str(s.api_keys_file),
+        LOG_LEVEL="INFO",
+    )
     process = ServiceProcess("processing", int(env["PROCESSING_PORT"]), env, tmp_path / "processing.log")
     try:
         yield process
@@ -60,7 +51,7 @@ async def test_schemathesis_finds_nothing(
     await produce(s, interleave(histories, random.Random(9)))
     await asyncio.to_thread(processing_process.start)
     total = sum(map(len, histories))
-    await wait_until(lambda: _stored(s, total), what="events applied")
+    await wait_until(lambda: events_stored(s, total), what="events applied")
 
     run = await asyncio.to_thread(
         run_schemathesis,
@@ -72,7 +63,3 @@ async def test_schemathesis_finds_nothing(
     )
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
     assert "Traceback" not in processing_process.tail(400)
-
-
-async def _stored(s: ProcessingSettings, n: int) -> bool:
-    return (await scalar(s, "select count(*) from events")) == n

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from processing_factory import interleave, stream
-from processing_harness import db, produce, running_app, scalar, wait_until
+from processing_harness import all_synced, db, events_stored, produce, running_app, wait_until
 from test_portal_sync import serve
 
 from dossier_core.catalog import load_catalog
@@ -85,9 +85,9 @@ async def test_two_pushers_deliver_each_version_once_and_in_order(
                 for wave in waves:
                     await produce(s, wave)
                     await asyncio.sleep(0.5)
-                await wait_until(lambda: _stored(s, len(events)), what="all events applied")
+                await wait_until(lambda: events_stored(s, len(events)), what="all events applied")
                 await wait_until(
-                    lambda: _all_synced(s), timeout_s=90, what="portal holds every latest version"
+                    lambda: all_synced(s), timeout_s=90, what="portal holds every latest version"
                 )
             finally:
                 for p in pushers:
@@ -107,17 +107,3 @@ async def test_two_pushers_deliver_each_version_once_and_in_order(
         assert tried == sorted(tried), f"{code}: versions sent {tried}"  # a refusal is retried, never older
     assert max(map(len, portal.accepted.values())) > 1  # dossiers did go through several versions
     assert portal.requests_by["a"] > 0 and portal.requests_by["b"] > 0  # both pushers worked
-
-
-async def _stored(s: ProcessingSettings, n: int) -> bool:
-    return (await scalar(s, "select count(*) from events")) == n
-
-
-async def _all_synced(s: ProcessingSettings) -> bool:
-    return bool(
-        await scalar(
-            s,
-            "select count(*) > 0 and bool_and(coalesce(st.synced_version, 0) = d.version)"
-            " from dossiers d left join sync_state st using (dossier_code)",
-        )
-    )

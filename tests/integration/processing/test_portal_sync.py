@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from processing_factory import START, event, interleave, stream
-from processing_harness import db, produce, running_app, scalar, wait_until
+from processing_harness import all_synced, db, events_stored, produce, running_app, scalar, wait_until
 
 from dossier_processing.settings import ProcessingSettings
 from dossier_runtime.api_keys import create_key
@@ -91,8 +91,8 @@ async def test_push_worker_delivers_latest_versions_through_failures(
         async with running_app(s) as client:
             await asyncio.sleep(1)
             await produce(s, events[len(events) // 2 :])
-            await wait_until(lambda: _stored(s, len(events)), what="all events applied")
-            await wait_until(lambda: _all_synced(s), timeout_s=90, what="portal holds every latest version")
+            await wait_until(lambda: events_stored(s, len(events)), what="all events applied")
+            await wait_until(lambda: all_synced(s), timeout_s=90, what="portal holds every latest version")
             metrics = (await client.get("/metrics")).text
         async with db(s) as conn:
             versions = {r["dossier_code"]: r["version"] for r in await conn.fetch("select * from dossiers")}
@@ -103,20 +103,6 @@ async def test_push_worker_delivers_latest_versions_through_failures(
         assert st["synced_version"] <= portal.accepted.get(st["dossier_code"], 0)
     assert portal.requests > 3 and 'processing_portal_requests_total{outcome="failed"}' in metrics
     assert "processing_portal_sync_ratio" in metrics
-
-
-async def _stored(s: ProcessingSettings, n: int) -> bool:
-    return (await scalar(s, "select count(*) from events")) == n
-
-
-async def _all_synced(s: ProcessingSettings) -> bool:
-    return bool(
-        await scalar(
-            s,
-            "select count(*) > 0 and bool_and(coalesce(st.synced_version, 0) = d.version)"
-            " from dossiers d left join sync_state st using (dossier_code)",
-        )
-    )
 
 
 async def test_failed_batches_are_recorded_and_never_marked_synced(
@@ -151,7 +137,7 @@ async def test_sync_feed_needs_a_key_and_shows_only_its_agencies(
     histories = list(stream(60, seed=5))
     await produce(s, [e for h in histories for e in h])
     async with running_app(s) as client:
-        await wait_until(lambda: _stored(s, sum(map(len, histories))), what="events applied")
+        await wait_until(lambda: events_stored(s, sum(map(len, histories))), what="events applied")
         assert (await client.get("/v1/sync/changes")).status_code == 401
         bad = await client.get("/v1/sync/changes", headers={"Authorization": "Bearer nope"})
         assert bad.status_code == 401 and bad.headers["content-type"] == "application/problem+json"
@@ -211,7 +197,7 @@ async def test_list_filters_and_pending_state_against_the_clock(
     ]
     await produce(s, events)
     async with running_app(s) as client:
-        await wait_until(lambda: _stored(s, len(events)), what="events applied")
+        await wait_until(lambda: events_stored(s, len(events)), what="events applied")
 
         async def codes_of(**params: Any) -> list[str]:
             page = await client.get("/v1/dossiers", params=params, headers=auth)

@@ -5,7 +5,6 @@ dossiers stored, snapshots out once each, every latest version delivered to the 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 from collections import Counter
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from processing_factory import interleave, stream
-from processing_harness import db, produce, read_topic, scalar, wait_until
+from processing_harness import db, events_stored, process_env, produce, read_topic, scalar, wait_until
 from test_portal_sync import FakePortal, serve
 
 from dossier_processing.settings import ProcessingSettings
@@ -23,21 +22,13 @@ pytestmark = pytest.mark.integration
 
 
 def _environment(s: ProcessingSettings, **only: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": s.database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
-        "PROCESSING_DB_SCHEMA": s.db_schema,
-        "PROCESSING_EVENTS_TOPIC": s.events_topic,
-        "PROCESSING_STATUS_TOPIC": s.status_topic,
-        "PROCESSING_DLQ_TOPIC": s.dlq_topic,
-        "PROCESSING_CONSUMER_GROUP": s.consumer_group,
-        "PROCESSING_TOPIC_PARTITIONS": str(s.topic_partitions),
-        "PROCESSING_POLL_TIMEOUT_MS": "100",
-        "PROCESSING_PORTAL_IDLE_S": "0.1",
-        "PROCESSING_LOG_LEVEL": "INFO",
+    return process_env(
+        s,
+        PROCESSING_POLL_TIMEOUT_MS="100",
+        PROCESSING_PORTAL_IDLE_S="0.1",
+        PROCESSING_LOG_LEVEL="INFO",
         **{f"PROCESSING_{name.upper()}": value for name, value in only.items()},
-    }
+    )
 
 
 def _metric(text: str, name: str) -> float:
@@ -82,7 +73,7 @@ async def test_consumer_relay_and_push_worker_alone_do_the_whole_job_together(
                     "portal-push": {"database": True, "workers": True},
                 }
                 await produce(s, events)
-                await wait_until(lambda: _stored(s, len(events)), what="every event applied")
+                await wait_until(lambda: events_stored(s, len(events)), what="every event applied")
                 await wait_until(lambda: _outbox_drained(s), what="every snapshot published")
                 await wait_until(lambda: _portal_has_every_latest_version(s, portal), what="portal synced")
                 metrics = {w: (await client.get(p.url + "/metrics")).text for w, p in processes.items()}
@@ -114,10 +105,6 @@ async def test_consumer_relay_and_push_worker_alone_do_the_whole_job_together(
     assert on_topic == Counter((r["dossier_code"], r["version"]) for r in outbox)
     assert set(on_topic) == {(code, v) for code, n in versions.items() for v in range(1, n + 1)}
     assert portal.accepted == versions
-
-
-async def _stored(s: ProcessingSettings, n: int) -> bool:
-    return (await scalar(s, "select count(*) from events")) == n
 
 
 async def _outbox_drained(s: ProcessingSettings) -> bool:
