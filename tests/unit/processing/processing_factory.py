@@ -18,6 +18,17 @@ CHANNELS = ("direct", "online", "postal")
 START = datetime(2025, 3, 3, 8, 0, tzinfo=VN_TZ)
 
 
+@dataclass
+class Record:
+    """What the consumer reads of a Kafka record (a stand-in for aiokafka's `ConsumerRecord`)."""
+
+    value: bytes | None
+    key: bytes | None = b"k"
+    topic: str = "dossier.events.v1"
+    partition: int = 0
+    offset: int = 0
+
+
 @dataclass(frozen=True)
 class Sent:
     """One event as put on the topic."""

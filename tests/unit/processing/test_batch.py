@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from processing_factory import START, event, stream
+from processing_factory import START, Record, event, stream
 
 from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossier
 from dossier_core.catalog import default_catalog_dir, load_catalog
@@ -18,15 +17,6 @@ from dossier_processing.ingest.plan import StoredDossier, process_batch
 CATALOG = load_catalog(default_catalog_dir())
 NOW = START + timedelta(days=400)
 CODE = "000.00.18.H49-250303-0001"
-
-
-@dataclass
-class Record:
-    value: bytes | None
-    key: bytes | None = b"k"
-    topic: str = "dossier.events.v1"
-    partition: int = 0
-    offset: int = 0
 
 
 def incoming(sent: list) -> list[Incoming]:

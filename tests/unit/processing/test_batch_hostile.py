@@ -3,12 +3,11 @@ events the fold cannot apply, and events outside the bounds. Only the offending 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from processing_factory import START, Sent, event, resent, with_id
+from processing_factory import START, Record, Sent, event, resent, with_id
 
 from dossier_contracts.snapshot_codec import decode_snapshot
 from dossier_core.catalog import default_catalog_dir, load_catalog
@@ -27,15 +26,6 @@ CATALOG = load_catalog(default_catalog_dir())
 NOW = START + timedelta(days=400)
 CODE = "000.00.18.H49-250303-0001"
 OTHER = "000.00.18.H49-250303-0002"
-
-
-@dataclass
-class Record:
-    value: bytes | None
-    key: bytes | None = b"k"
-    topic: str = "dossier.events.v1"
-    partition: int = 0
-    offset: int = 0
 
 
 def incoming(sent: list[Sent]) -> list[Incoming]:
