@@ -18,14 +18,12 @@ from pydantic import PlainValidator, ValidationInfo, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from dossier_core.calendar import VN_TZ
+from dossier_core.contract_bounds import EARLIEST, LATEST, MAX_TEXT
 from dossier_intake.errors import FORBIDDEN, FORBIDDEN_CLASS
 
 #: SPEC §3 bounds: every instant lies in these years (Vietnam time); `occurred_at` may be at most
 #: `MAX_AHEAD` after the service's clock; free text is at most `MAX_TEXT` characters.
-EARLIEST = datetime(2000, 1, 1, tzinfo=VN_TZ)
-LATEST = datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=VN_TZ)
 MAX_AHEAD = timedelta(hours=24)
-MAX_TEXT = 2000
 MAX_CODE = 64
 MAX_DOSSIER_CODE = 96
 

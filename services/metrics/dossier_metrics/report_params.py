@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Literal
 
+from dossier_core.contract_bounds import FIRST_DAY, LAST_DAY
 from dossier_core.periods import Period, parse_period
 from dossier_runtime.problems import Problem
 
@@ -17,8 +18,7 @@ Format = Literal["json", "csv", "xlsx"]
 GROUPS: tuple[GroupBy, ...] = ("agency", "level", "procedure", "field")
 FORMATS: tuple[Format, ...] = ("json", "csv", "xlsx")
 
-#: The days a report may cover (SPEC §5), and the longest explicit range.
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+#: The longest explicit range; the days a report may cover are `FIRST_DAY` … `LAST_DAY` (SPEC §5).
 MAX_SPAN_DAYS = 400
 #: Named periods of the years 2000–2099 (a year's first month starts on 15 December before it).
 PERIOD_PATTERN = r"^20[0-9]{2}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"

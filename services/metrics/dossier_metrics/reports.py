@@ -25,6 +25,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossier
 from dossier_core.catalog import Catalog
+from dossier_core.contract_bounds import FIRST_DAY, LAST_DAY
 from dossier_core.periods import Period
 from dossier_core.report import ReportInvariantError, ReportRow, contribution
 from dossier_metrics.auth import Reader, allows_everything, forbidden, visibility
@@ -34,10 +35,8 @@ from dossier_metrics.report_form import to_csv, to_xlsx
 from dossier_metrics.report_gate import ReportGate
 from dossier_metrics.report_params import (
     DAY_PATTERN,
-    FIRST_DAY,
     FORMATS,
     GROUPS,
-    LAST_DAY,
     MAX_SPAN_DAYS,
     PERIOD_PATTERN,
     GroupBy,

@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from dossier_core.calendar import VN_TZ
+from dossier_core import contract_bounds
 from dossier_core.events import DossierEvent
 
 #: Every instant lies in 2000-01-01 … 2099-12-31, Vietnam time (compared in UTC: cheaper).
-EARLIEST = datetime(2000, 1, 1, tzinfo=VN_TZ).astimezone(UTC)
-END = datetime(2100, 1, 1, tzinfo=VN_TZ).astimezone(UTC)
+EARLIEST = contract_bounds.EARLIEST.astimezone(UTC)
+END = contract_bounds.END.astimezone(UTC)
 MAX_CODE_LENGTH = 128
-MAX_TEXT_LENGTH = 2000
+MAX_TEXT_LENGTH = contract_bounds.MAX_TEXT
 _CODE_FIELDS = frozenset({"procedure_code"})
 
 
