@@ -8,19 +8,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends
 
 from dossier_metrics.state import metrics_state
 from dossier_runtime.api_keys import ApiKey
 from dossier_runtime.keys import KeyFile
 from dossier_runtime.problems import Problem
-
-bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="readerKey",
-    description="A reader key from `METRICS_API_KEYS_FILE`: `Authorization: Bearer dk_…`.",
-)
+from dossier_runtime.readers import key_reader
 
 
 class KeyStore(KeyFile):
@@ -30,20 +24,12 @@ class KeyStore(KeyFile):
         super().__init__(path, setting="METRICS_API_KEYS_FILE")
 
 
-def unauthorized(detail: str) -> Problem:
-    return Problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
-
-
-def reader(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> ApiKey:
-    """The caller's key; 401 without one or with an unknown one."""
-    if credentials is None:
-        raise unauthorized("Send a reader key as `Authorization: Bearer <key>`.")
-    key = metrics_state(request).keys.authenticate(credentials.credentials.strip())
-    if key is None:
-        raise unauthorized("Unknown API key.")
-    return key
+reader = key_reader(
+    lambda request: metrics_state(request).keys,
+    realm="metrics",
+    scheme_name="readerKey",
+    description="A reader key from `METRICS_API_KEYS_FILE`: `Authorization: Bearer dk_…`.",
+)
 
 
 Reader = Annotated[ApiKey, Depends(reader)]

@@ -12,39 +12,25 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dossier_processing.state import PROCESSING, AppState
 from dossier_runtime.api_keys import ApiKey
 from dossier_runtime.problems import Problem
-
-bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="apiKey",
-    description="A key from PROCESSING_API_KEYS_FILE; it reads the dossiers of the agencies it allows.",
-)
-
+from dossier_runtime.readers import key_reader
 
 state_of = PROCESSING.of
 
 State = Annotated[AppState, Depends(state_of)]
 
 
-def reader(
-    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> ApiKey:
-    """The caller's key, or 401."""
-    key = state.keys.authenticate(credentials.credentials) if credentials is not None else None
-    if key is None:
-        raise Problem(
-            401,
-            "Unauthorized",
-            "A valid API key is required: Authorization: Bearer <key>.",
-            headers={"WWW-Authenticate": 'Bearer realm="processing"'},
-        )
-    return key
+reader = key_reader(
+    lambda request: state_of(request).keys,
+    realm="processing",
+    scheme_name="apiKey",
+    description="A key from PROCESSING_API_KEYS_FILE; it reads the dossiers of the agencies it allows.",
+)
 
 
 Reader = Annotated[ApiKey, Depends(reader)]
