@@ -79,55 +79,72 @@ async def count_events(conn: asyncpg.Connection, schema: str) -> int:
         return 0
 
 
-async def run_service(schema: str, suffix: str, total: int) -> dict[str, float]:
-    env = dict(
-        os.environ,
-        DATABASE_URL=DATABASE_URL,
-        KAFKA_BOOTSTRAP_SERVERS=BOOTSTRAP,
-        PROCESSING_PORT=str(free_port()),
-        PROCESSING_DB_SCHEMA=schema,
-        PROCESSING_EVENTS_TOPIC="bench.events" + suffix,
-        PROCESSING_STATUS_TOPIC="bench.status" + suffix,
-        PROCESSING_DLQ_TOPIC="bench.dlq" + suffix,
-        PROCESSING_CONSUMER_GROUP="bench" + suffix,
-        PROCESSING_TOPIC_PARTITIONS=str(PARTITIONS),
-        PROCESSING_LOG_LEVEL="WARNING",
-    )
-    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is timed
-        [sys.executable, "-m", "dossier_processing", "serve"], env=env, cwd=ROOT
-    )
-    ps = psutil.Process(proc.pid)
+async def run_service(schema: str, suffix: str, total: int, instances: int = 1) -> dict[str, float]:
+    """Start `instances` processing processes in one consumer group (the first also relays the outbox)
+    and time them from the first stored event to the last."""
+    procs = []
+    for i in range(instances):
+        env = dict(
+            os.environ,
+            DATABASE_URL=DATABASE_URL,
+            KAFKA_BOOTSTRAP_SERVERS=BOOTSTRAP,
+            PROCESSING_PORT=str(free_port()),
+            PROCESSING_DB_SCHEMA=schema,
+            PROCESSING_EVENTS_TOPIC="bench.events" + suffix,
+            PROCESSING_STATUS_TOPIC="bench.status" + suffix,
+            PROCESSING_DLQ_TOPIC="bench.dlq" + suffix,
+            PROCESSING_CONSUMER_GROUP="bench" + suffix,
+            PROCESSING_TOPIC_PARTITIONS=str(PARTITIONS),
+            PROCESSING_LOG_LEVEL="WARNING",
+            PROCESSING_RUN_RELAY="true" if i == 0 else "false",
+        )
+        procs.append(
+            subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is timed
+                [sys.executable, "-m", "dossier_processing", "serve"], env=env, cwd=ROOT
+            )
+        )
+    watched = [psutil.Process(p.pid) for p in procs]
     conn = await asyncpg.connect(DATABASE_URL)
     peak_rss = 0
     first_at = last_at = 0.0
+    cpu_before = 0.0
+
+    def rss() -> int:
+        return sum(w.memory_info().rss for w in watched)
+
     try:
         deadline = time.monotonic() + 900
         stored = 0
         while stored < total and time.monotonic() < deadline:
             await asyncio.sleep(0.25)
-            peak_rss = max(peak_rss, ps.memory_info().rss)
+            peak_rss = max(peak_rss, rss())
             stored = await count_events(conn, schema)
             now = time.perf_counter()
             if stored and not first_at:
                 first_at = now
+                cpu_before = sum(sum(w.cpu_times()[:2]) for w in watched)
             last_at = now
-            if proc.poll() is not None:
-                raise RuntimeError(f"processing exited with {proc.returncode}")
+            for p in procs:
+                if p.poll() is not None:
+                    raise RuntimeError(f"processing exited with {p.returncode}")
         if stored < total:
             raise RuntimeError(f"only {stored} of {total} events stored in time")
         # the outbox relay drains behind the consumer; wait for it so the RSS covers both
         while await conn.fetchval(f"select count(*) from {schema}.outbox where sent_at is null"):
-            peak_rss = max(peak_rss, ps.memory_info().rss)
+            peak_rss = max(peak_rss, rss())
             await asyncio.sleep(0.25)
         relay_done = time.perf_counter()
+        cpu = sum(sum(w.cpu_times()[:2]) for w in watched) - cpu_before
         dossiers = int(await conn.fetchval(f"select count(*) from {schema}.dossiers"))
         outbox = int(await conn.fetchval(f"select count(*) from {schema}.outbox"))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
         await conn.close()
     # The first sample only says the first batch landed some time in the last 0.25 s.
     seconds = max(last_at - first_at, 1e-6) + 0.25
@@ -135,6 +152,7 @@ async def run_service(schema: str, suffix: str, total: int) -> dict[str, float]:
         "seconds": seconds,
         "events_s": total / seconds,
         "rss_mb": peak_rss / 2**20,
+        "cpu_per_1000": cpu / total * 1000,
         "dossiers": dossiers,
         "outbox": outbox,
         "relay_lag_s": relay_done - last_at,
@@ -222,21 +240,31 @@ def pure_costs(events: list[Sent], histories: list[list[Sent]]) -> dict[str, flo
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dossiers", type=int, default=52_000)
-    parser.add_argument("--quick", action="store_true", help="5,000 dossiers, no BENCHMARKS.md update")
+    parser.add_argument("--dossiers", type=int, help="how many dossiers (default 52,000; 5,000 with --quick)")
+    parser.add_argument(
+        "--quick", action="store_true", help="no BENCHMARKS.md update (5,000 dossiers unless --dossiers)"
+    )
+    parser.add_argument("--instances", type=int, default=1, help="processing processes (one group)")
+    parser.add_argument("--order", choices=["interleaved", "shuffled"], default="interleaved")
     args = parser.parse_args()
-    n = 5_000 if args.quick else args.dossiers
+    n = args.dossiers or (5_000 if args.quick else 52_000)
     suffix = "." + uuid.uuid4().hex[:8]
     schema = "bench_processing_" + suffix[1:]
     print(f"generating {n:,} dossier histories …", flush=True)
     histories = list(stream(n, seed=2021))
     events = interleave(histories, random.Random(2021))
+    if args.order == "shuffled":
+        random.Random(2022).shuffle(events)
     total = len(events)
     print(f"{total:,} events; writing them to the topic …", flush=True)
     produce_s = await produce("bench.events" + suffix, events)
     print(f"produced in {produce_s:.1f} s; starting processing …", flush=True)
-    result = await run_service(schema, suffix, total)
-    print(f"processing: {result['events_s']:,.0f} events/s, peak RSS {result['rss_mb']:.0f} MB", flush=True)
+    result = await run_service(schema, suffix, total, args.instances)
+    print(
+        f"processing: {result['events_s']:,.0f} events/s, peak RSS {result['rss_mb']:.0f} MB,"
+        f" {result['cpu_per_1000']:.3f} CPU-s per 1,000 events",
+        flush=True,
+    )
     copy_s = await copy_baseline(events, schema)
     copy_rate = total / copy_s
     ratio = result["events_s"] / copy_rate
