@@ -1,6 +1,6 @@
 """Intake throughput and latency against a bare aiokafka producer loop, same broker, same run.
 
-    python bench/bench_intake.py [--quick]
+    python bench/bench_intake.py [--quick] [--no-record]
 
 Starts `python -m dossier_intake` as a process on a private topic, then measures:
   1. bare loop: one idempotent acks=all aiokafka producer sending the same events, already encoded as
@@ -10,7 +10,7 @@ Starts `python -m dossier_intake` as a process on a private topic, then measures
   4. latency: single-event POSTs at a fixed 500 requests/s (open loop, latency measured from each
      request's scheduled start so a stall is not hidden).
 The HTTP client is a minimal keep-alive HTTP/1.1 client on asyncio streams, to leave the CPU to the
-service. Writes the figures to the `## Intake` section of BENCHMARKS.md.
+service. Writes the figures to the `## Intake` section of BENCHMARKS.md (not with `--no-record`).
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ async def bare_loop(evs: list[dict[str, Any]], topic: str) -> float:
         await producer.stop()
 
 
-async def run(quick: bool) -> None:
+async def run(quick: bool, record: bool = True) -> None:
     batch_events, single_events, rate_seconds = (20_000, 4_000, 4) if quick else (100_000, 20_000, 10)
     load_before = os.getloadavg()[0]
     suffix = uuid.uuid4().hex[:8]
@@ -159,6 +159,9 @@ async def run(quick: bool) -> None:
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
+
+    if not record:
+        return
 
     def verdict(ok: bool) -> str:
         return "meets" if ok else "misses"
@@ -218,7 +221,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="fewer events (a smoke run, still recorded)")
-    asyncio.run(run(parser.parse_args().quick))
+    parser.add_argument(
+        "--no-record", action="store_true", help="print the figures only; leave BENCHMARKS.md as it is"
+    )
+    args = parser.parse_args()
+    asyncio.run(run(args.quick, record=not args.no_record))
 
 
 if __name__ == "__main__":
