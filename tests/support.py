@@ -46,6 +46,7 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    instance: int = 0  # several processes of one service (same consumer group) are instances 0, 1, …
 
     @property
     def url(self) -> str:
@@ -101,13 +102,21 @@ class System:
     sync_key: str
     metrics_key: str
     env: dict[str, str] = field(default_factory=dict)
+    #: processing instances beyond the first (same group and schema; they stand by for the relay)
+    more_processing: tuple[ServiceProcess, ...] = ()
 
     @property
     def services(self) -> tuple[ServiceProcess, ...]:
-        return (self.intake, self.processing, self.metrics)
+        return (self.intake, self.processing, *self.more_processing, self.metrics)
 
 
-def make_system(tmp_path: Path, kafka_bootstrap: str, database_url: str, **overrides: str) -> System:
+def make_system(
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    database_url: str,
+    processing_instances: int = 1,
+    **overrides: str,
+) -> System:
     suffix = uuid.uuid4().hex[:10]
     keys = tmp_path / "keys"
     intake_key = create_key(keys / "intake.csv", "e2e-counter", "*.H49")
@@ -146,16 +155,37 @@ def make_system(tmp_path: Path, kafka_bootstrap: str, database_url: str, **overr
         name: ServiceProcess(name, int(env[f"{name.upper()}_PORT"]), env, logs / f"{name}.log")
         for name in ("intake", "processing", "metrics")
     }
-    return System(**services, intake_key=intake_key, sync_key=sync_key, metrics_key=metrics_key, env=env)
+    more = tuple(
+        ServiceProcess(
+            "processing",
+            port,
+            {**env, "PROCESSING_PORT": str(port)},
+            logs / f"processing-{i}.log",
+            instance=i,
+        )
+        for i, port in ((i, free_port()) for i in range(1, processing_instances))
+    )
+    return System(
+        **services,
+        intake_key=intake_key,
+        sync_key=sync_key,
+        metrics_key=metrics_key,
+        env=env,
+        more_processing=more,
+    )
 
 
 @contextmanager
 def running_system(
-    tmp_path: Path, kafka_bootstrap: str, database_url: str, **overrides: str
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    database_url: str,
+    processing_instances: int = 1,
+    **overrides: str,
 ) -> Iterator[System]:
-    """The three services started on their own topics and schemas, stopped (and their schemas
-    dropped) afterwards."""
-    system = make_system(tmp_path, kafka_bootstrap, database_url, **overrides)
+    """The three services started on their own topics and schemas (processing as
+    `processing_instances` processes), stopped (and their schemas dropped) afterwards."""
+    system = make_system(tmp_path, kafka_bootstrap, database_url, processing_instances, **overrides)
     try:
         for service in system.services:
             service.start()

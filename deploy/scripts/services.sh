@@ -4,12 +4,23 @@
 # Environment passed through as is: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, DOSSIER_CATALOG_DIR,
 # INTAKE_PORT, PROCESSING_PORT, METRICS_PORT, INTAKE_API_KEYS_FILE, PROCESSING_API_KEYS_FILE,
 # METRICS_API_KEYS_FILE, …
+# PROCESSING_INSTANCES (default 2, one per core of a 2-core machine) starts that many processing
+# processes in one consumer group; instance i > 0 listens on PROCESSING_PORT + 10·i (8012, 8022, …),
+# logs to processing-i.log and stands by for the outbox relay's leader lock.
 source "$(dirname "$0")/common.sh"
 PY="$ROOT/.venv/bin/python"
 LOG_DIR="$RUN_DIR/logs"
 KEY_DIR="$RUN_DIR/keys"
-SERVICES=(intake processing metrics)
+PROCESSING_INSTANCES="${PROCESSING_INSTANCES:-2}"
 declare -A PORTS=([intake]="${INTAKE_PORT:-8001}" [processing]="${PROCESSING_PORT:-8002}" [metrics]="${METRICS_PORT:-8003}")
+declare -A MODULES=([intake]=intake [processing]=processing [metrics]=metrics)
+SERVICES=(intake processing)
+for ((i = 1; i < PROCESSING_INSTANCES; i++)); do
+  SERVICES+=("processing-$i")
+  PORTS[processing-$i]=$((${PORTS[processing]} + 10 * i))
+  MODULES[processing-$i]=processing
+done
+SERVICES+=(metrics)
 
 # Local runs get one development key per service unless the operator gave a keys file.
 dev_key() {
@@ -36,7 +47,11 @@ start() {
     local pidfile="$RUN_DIR/$s.pid"
     if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then log "$s already running"; continue; fi
     log "starting $s on :${PORTS[$s]} (log: $LOG_DIR/$s.log)"
-    nohup "$PY" -m "dossier_$s" >>"$LOG_DIR/$s.log" 2>&1 &
+    if [ "${MODULES[$s]}" = processing ]; then
+      PROCESSING_PORT="${PORTS[$s]}" nohup "$PY" -m dossier_processing >>"$LOG_DIR/$s.log" 2>&1 &
+    else
+      nohup "$PY" -m "dossier_${MODULES[$s]}" >>"$LOG_DIR/$s.log" 2>&1 &
+    fi
     echo $! > "$pidfile"
   done
   for s in "${SERVICES[@]}"; do
@@ -51,7 +66,7 @@ start() {
 
 Dossier tracking is running:
   intake      http://127.0.0.1:${PORTS[intake]}/docs      (POST /v1/events, /v1/events:batch)
-  processing  http://127.0.0.1:${PORTS[processing]}/docs  (GET /v1/dossiers, /v1/sync/changes)
+  processing  http://127.0.0.1:${PORTS[processing]}/docs  (GET /v1/dossiers, /v1/sync/changes; $PROCESSING_INSTANCES instance(s))
   metrics     http://127.0.0.1:${PORTS[metrics]}/metrics  (open)  /v1/stats/live  (reader key)
   report      http://127.0.0.1:${PORTS[metrics]}/v1/reports/dossiers?period=2021-Q2  (reader key)
   prometheus  http://127.0.0.1:${PROMETHEUS_PORT:-9090}/  (when installed)
@@ -70,7 +85,14 @@ MSG
 }
 
 stop() {
-  for s in "${SERVICES[@]}"; do
+  # every instance that has a pid file, whatever PROCESSING_INSTANCES says now
+  local started=("${SERVICES[@]}") f
+  for f in "$RUN_DIR"/processing-*.pid; do
+    [ -e "$f" ] || continue
+    f=$(basename "$f" .pid)
+    [[ " ${started[*]} " == *" $f "* ]] || started+=("$f")
+  done
+  for s in "${started[@]}"; do
     local pidfile="$RUN_DIR/$s.pid"
     if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
       log "stopping $s"
