@@ -4,18 +4,22 @@ Events are taken in `occurred_at` order (ties by arrival), duplicates by `event_
 dropped, and a transition that makes no sense is kept as an anomaly on the dossier without
 changing its state. The fold never raises on odd sequences. Which events pause the clock, and
 what a pause does to the deadline, is the pause rule of `dossier_core.pauses`.
+
+`fold_state` keeps where the fold stands (`FoldState`), so that `resume` can apply later events
+without the earlier ones: for events that all sort after the state's last one, it gives exactly
+what folding the whole history again would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
 from dossier_core.calendar import WorkingCalendar
 from dossier_core.catalog import Catalog
-from dossier_core.codes import Channel, EventType
+from dossier_core.codes import Channel, EventType, StatusCode
 from dossier_core.deadlines import legal_deadline, rule_for
 from dossier_core.dossier import Dossier, EndKind, Pause, PauseKind
 from dossier_core.event_data import (
@@ -28,7 +32,10 @@ from dossier_core.event_data import (
 from dossier_core.events import DossierEvent, MismatchedData
 from dossier_core.pauses import PAUSED_BY, RESUMED_BY, policy_for
 
-__all__ = ["Dossier", "EndKind", "Pause", "PauseKind", "fold"]
+__all__ = ["Dossier", "EndKind", "FoldState", "Pause", "PauseKind", "fold", "fold_state", "resume"]
+
+#: where an event sorts in a history: `(occurred_at, seq)`
+SortKey = tuple[datetime, int]
 
 _ENDINGS: Mapping[EventType, EndKind] = {
     EventType.RESOLVED: EndKind.RESOLVED,
@@ -51,20 +58,61 @@ def _evolve(dossier: Dossier, **changes: Any) -> Dossier:
 
 def fold(events: Iterable[DossierEvent], catalog: Catalog) -> Dossier:
     """The dossier that these events describe. All events must share one dossier code."""
+    return fold_state(events, catalog).dossier
+
+
+@dataclass(frozen=True)
+class FoldState:
+    """Where a fold stands after some events: all that later events need of the earlier ones."""
+
+    #: the dossier the events describe, as `fold` returns it (anomalies and event count included)
+    dossier: Dossier
+    #: the type of the last event that changed the state (`None`: none did)
+    last_type: EventType | None
+    #: the last submission applied: its procedure and channel fill the gaps of a later one or a receipt
+    submitted: DossierSubmitted | None
+    #: the sort key of the last event folded
+    last_key: SortKey
+    #: the instant of the first `returned` event folded, whether it applied or not
+    first_returned_at: datetime | None
+
+    @property
+    def returned_at(self) -> datetime | None:
+        """When the result went back to the citizen (NgayTra): the first `returned` of a dossier at
+        status 10."""
+        return self.first_returned_at if self.dossier.status is StatusCode.RETURNED else None
+
+
+def sort_key(event: DossierEvent) -> SortKey:
+    """Where `event` sorts in its dossier's history: by `occurred_at`, ties by arrival."""
+    return event.occurred_at, event.seq
+
+
+def fold_state(events: Iterable[DossierEvent], catalog: Catalog) -> FoldState:
+    """Where the fold of these events stands. All events must share one dossier code."""
     ordered = _in_order(events)
     if not ordered:
         raise ValueError("a dossier needs at least one event")
     first = ordered[0]
-    state = _Fold(Dossier(first.dossier_code, first.agency_code), catalog)
-    for event in ordered:
-        state.apply(event)
-    return _evolve(state.dossier, anomalies=tuple(state.anomalies), event_count=len(ordered))
+    return _Fold(Dossier(first.dossier_code, first.agency_code), catalog).run(ordered)
+
+
+def resume(state: FoldState, events: Iterable[DossierEvent], catalog: Catalog) -> FoldState:
+    """`state` with further events of its dossier applied. When every one of `events` sorts after
+    `state.last_key` and none has an `event_id` already folded, the result is `fold_state` of the
+    whole history; an event that sorts earlier raises `ValueError`."""
+    ordered = _in_order(events)
+    if not ordered:
+        return state
+    if sort_key(ordered[0]) <= state.last_key:
+        raise ValueError(f"event {ordered[0].event_id} sorts before the last one folded")
+    return _Fold.resumed(state, catalog).run(ordered)
 
 
 def _in_order(events: Iterable[DossierEvent]) -> list[DossierEvent]:
     seen: set[str] = set()
     ordered: list[DossierEvent] = []
-    for event in sorted(events, key=lambda e: (e.occurred_at, e.seq)):
+    for event in sorted(events, key=sort_key):
         if event.event_id not in seen:
             seen.add(event.event_id)
             ordered.append(event)
@@ -81,6 +129,28 @@ class _Fold:
         self.anomalies: list[str] = []
         self.last: EventType | None = None
         self.submitted: DossierSubmitted | None = None
+        self.first_returned_at: datetime | None = None
+
+    @classmethod
+    def resumed(cls, state: FoldState, catalog: Catalog) -> _Fold:
+        """A fold that goes on from `state` (its dossier's anomalies and count are set again by `run`)."""
+        fold = cls(state.dossier, catalog)
+        fold.anomalies = list(state.dossier.anomalies)
+        fold.last = state.last_type
+        fold.submitted = state.submitted
+        fold.first_returned_at = state.first_returned_at
+        return fold
+
+    def run(self, ordered: list[DossierEvent]) -> FoldState:
+        """Apply `ordered` (sorted, without duplicates) and tell where the fold then stands."""
+        for event in ordered:
+            if event.type is EventType.RETURNED and self.first_returned_at is None:
+                self.first_returned_at = event.occurred_at
+            self.apply(event)
+        count = self.dossier.event_count + len(ordered)
+        dossier = _evolve(self.dossier, anomalies=tuple(self.anomalies), event_count=count)
+        last = ordered[-1]
+        return FoldState(dossier, self.last, self.submitted, sort_key(last), self.first_returned_at)
 
     def flag(self, anomaly: str) -> None:
         self.anomalies.append(anomaly)
