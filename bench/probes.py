@@ -29,26 +29,36 @@ class Usage:
 
 
 class Watcher:
-    """Samples RSS of each service process; reads CPU time at start and stop."""
+    """Samples the RSS of each service process; reads CPU time at start and stop. A service run as
+    several processes (instances) is reported as their sum: CPU summed, peak RSS of the sum."""
 
     def __init__(self, system: System) -> None:
-        self.procs = {s.name: psutil.Process(s.process.pid) for s in system.services}  # type: ignore[union-attr]
-        self.peak = dict.fromkeys(self.procs, 0.0)
-        self.cpu0 = {n: sum(p.cpu_times()[:2]) for n, p in self.procs.items()}
+        self.procs = {
+            (s.name, s.instance): psutil.Process(s.process.pid)  # type: ignore[union-attr]
+            for s in system.services
+        }
+        self.names = sorted({name for name, _ in self.procs}, key=["intake", "processing", "metrics"].index)
+        self.peak = dict.fromkeys(self.names, 0.0)
+        self.cpu0 = {k: sum(p.cpu_times()[:2]) for k, p in self.procs.items()}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
-            for name, p in self.procs.items():
+            rss = dict.fromkeys(self.names, 0.0)
+            for (name, _), p in self.procs.items():
                 with contextlib.suppress(psutil.Error):  # the process may be restarting
-                    self.peak[name] = max(self.peak[name], p.memory_info().rss / 2**20)
+                    rss[name] += p.memory_info().rss / 2**20
+            for name, mb in rss.items():
+                self.peak[name] = max(self.peak[name], mb)
 
     def stop(self) -> Usage:
         self._stop.set()
         self._thread.join()
-        cpu = {n: sum(p.cpu_times()[:2]) - self.cpu0[n] for n, p in self.procs.items()}
+        cpu = dict.fromkeys(self.names, 0.0)
+        for key, p in self.procs.items():
+            cpu[key[0]] += sum(p.cpu_times()[:2]) - self.cpu0[key]
         return Usage(cpu, dict(self.peak))
 
 
@@ -64,6 +74,8 @@ def metric_total(system: System) -> int:
 
 
 POLL_S = 0.1
+#: how the latency is observed, as the table says it
+LATENCY_METHOD = f"/metrics scraped every {POLL_S * 1000:.0f} ms"
 
 
 def latency_at(system: System, rate: int, seconds: float) -> tuple[float, float, int]:
