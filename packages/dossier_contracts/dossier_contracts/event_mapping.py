@@ -18,7 +18,7 @@ from dossier_contracts.gen.dossier.v1 import events_pb2
 from dossier_contracts.wire_values import (
     CHANNEL_FROM_PROTO,
     CHANNEL_TO_PROTO,
-    fixed_offset,
+    from_offset_timestamp,
     from_timestamp,
     to_timestamp,
 )
@@ -49,7 +49,7 @@ def check_v1(msg: events_pb2.DossierEvent) -> None:
 
 def occurred_at_of(msg: events_pb2.DossierEvent) -> datetime:
     """`occurred_at` with the offset the sender wrote."""
-    return from_timestamp(msg.occurred_at, fixed_offset(msg.occurred_at_utc_offset_minutes))
+    return from_offset_timestamp(msg.occurred_at, msg.occurred_at_utc_offset_minutes)
 
 
 def event_from_v1(msg: events_pb2.DossierEvent, seq: int = 0) -> DossierEvent:

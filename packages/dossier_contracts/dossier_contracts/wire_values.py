@@ -26,7 +26,9 @@ __all__ = [
     "CHANNEL_TO_PROTO",
     "VN_TZ",
     "fixed_offset",
+    "from_offset_timestamp",
     "from_timestamp",
+    "timestamp_fields",
     "to_timestamp",
 ]
 
@@ -44,18 +46,53 @@ CHANNEL_FROM_PROTO: Mapping[int, Channel] = MappingProxyType(
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
+#: Between these instants Vietnam keeps UTC+7 (its rule since 1975-06-13), so there Vietnam's clock,
+#: like a fixed offset's, is a fixed distance from `_LOW`: adding a timedelta to `_LOW` on that clock
+#: gives exactly what `fromtimestamp` gives, for less. Other instants take `fromtimestamp`.
+_LOW = datetime(1976, 1, 1, tzinfo=UTC)
+_LOW_SECONDS = (_LOW - _EPOCH) // _SECOND
+_HIGH_SECONDS = (datetime(9000, 1, 1, tzinfo=UTC) - _EPOCH) // _SECOND
+_NANOS = 1_000_000_000
+#: `_LOW` on Vietnam's clock, and on the clock of each sender's offset seen so far.
+_LOW_IN_VN = _LOW.astimezone(VN_TZ)
+_LOW_AT_OFFSET: dict[int, datetime] = {}
+
+
+def _seconds(value: datetime) -> int:
+    try:
+        return (value - _EPOCH) // _SECOND
+    except TypeError:  # only a naive datetime cannot be subtracted from an aware one
+        raise ValueError(f"naive datetime {value.isoformat()} has no instant") from None
 
 
 def to_timestamp(value: datetime) -> Timestamp:
     """An aware datetime as a protobuf Timestamp (computed directly: FromDatetime is slow)."""
-    if value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value.isoformat()} has no instant")
-    return Timestamp(seconds=(value - _EPOCH) // _SECOND, nanos=value.microsecond * 1000)
+    return Timestamp(seconds=_seconds(value), nanos=value.microsecond * 1000)
+
+
+def timestamp_fields(value: datetime) -> dict[str, int]:
+    """The fields of `to_timestamp(value)`, for a message's constructor (cheaper than a Timestamp)."""
+    return {"seconds": _seconds(value), "nanos": value.microsecond * 1000}
 
 
 def from_timestamp(ts: Timestamp, tz: timezone | ZoneInfo = VN_TZ) -> datetime:
+    """The instant of `ts` on the clock of `tz` (Vietnam time unless told)."""
+    seconds, nanos = ts.seconds, ts.nanos
+    if tz is VN_TZ and _LOW_SECONDS <= seconds < _HIGH_SECONDS and 0 <= nanos < _NANOS:
+        return _LOW_IN_VN + timedelta(0, seconds - _LOW_SECONDS, nanos // 1000)
     # fromtimestamp on whole seconds is exact and runs in C; microseconds are set apart.
-    return datetime.fromtimestamp(ts.seconds, tz).replace(microsecond=ts.nanos // 1000)
+    return datetime.fromtimestamp(seconds, tz).replace(microsecond=nanos // 1000)
+
+
+def from_offset_timestamp(ts: Timestamp, minutes: int) -> datetime:
+    """The instant of `ts` on the clock of the sender's offset (`occurred_at_utc_offset_minutes`)."""
+    seconds, nanos = ts.seconds, ts.nanos
+    if _LOW_SECONDS <= seconds < _HIGH_SECONDS and 0 <= nanos < _NANOS:
+        low = _LOW_AT_OFFSET.get(minutes)
+        if low is None:  # fixed_offset refuses offsets of a day or more: at most 2,879 entries
+            low = _LOW_AT_OFFSET[minutes] = _LOW.astimezone(fixed_offset(minutes))
+        return low + timedelta(0, seconds - _LOW_SECONDS, nanos // 1000)
+    return from_timestamp(ts, fixed_offset(minutes))
 
 
 @functools.lru_cache(maxsize=64)
