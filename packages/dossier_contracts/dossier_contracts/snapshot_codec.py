@@ -7,12 +7,16 @@ consumers answer time-dependent questions with the domain core.
 from __future__ import annotations
 
 from datetime import datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
+from typing import Any
 
 from dossier_contracts.gen.dossier.v1 import events_pb2, status_pb2
 from dossier_contracts.upcast import event_from_proto
-from dossier_contracts.wire_values import CHANNEL_FROM_PROTO, CHANNEL_TO_PROTO, from_timestamp, to_timestamp
+from dossier_contracts.wire_values import (
+    CHANNEL_FROM_PROTO,
+    CHANNEL_TO_PROTO,
+    from_timestamp,
+    timestamp_fields,
+)
 from dossier_core.calendar import WorkingCalendar
 from dossier_core.catalog import DeadlineUnit, SupplementPolicy
 from dossier_core.codes import StatusCode
@@ -26,6 +30,7 @@ __all__ = [
     "dossier_to_snapshot",
     "encode_snapshot",
     "event_from_proto",
+    "snapshot_of",
     "snapshot_to_dossier",
 ]
 
@@ -56,13 +61,20 @@ _END_KIND_BACK = {v: k for k, v in _END_KIND.items()}
 TIMELINESS_FROM_PROTO = {v: k for k, v in _TIMELINESS.items()}
 
 
-def _set_time(target: Timestamp, value: datetime | None) -> None:
-    if value is not None:
-        target.CopyFrom(to_timestamp(value))
-
-
 def _get_time(msg: object, name: str) -> datetime | None:
     return from_timestamp(getattr(msg, name)) if msg.HasField(name) else None  # type: ignore[attr-defined]
+
+
+#: The optional instants of a dossier, each the snapshot field of the same name.
+_INSTANTS = (
+    "submitted_at",
+    "received_at",
+    "legal_due_at",
+    "computed_due_at",
+    "appointment_at",
+    "finished_at",
+    "ended_at",
+)
 
 
 def dossier_to_snapshot(
@@ -76,47 +88,77 @@ def dossier_to_snapshot(
 ) -> status_pb2.DossierStatusChanged:
     """The snapshot of a dossier at `version`, with its effective deadline and timeliness as of
     `changed_at` (so simple consumers need no calendar)."""
-    msg = status_pb2.DossierStatusChanged(
-        dossier_code=dossier.dossier_code,
+    return snapshot_of(
+        dossier,
         version=version,
-        status_code=int(dossier.status),
-        agency_code=dossier.agency_code,
-        procedure_code=dossier.procedure_code or "",
+        changed_at=changed_at,
         field=field,
-        channel=CHANNEL_TO_PROTO[dossier.channel] if dossier.channel else events_pb2.CHANNEL_UNSPECIFIED,
-        end_kind=_END_KIND[dossier.end_kind] if dossier.end_kind else status_pb2.END_KIND_UNSPECIFIED,
-        anomalies=list(dossier.anomalies),
-        on_site=dossier.on_site,
-        event_count=dossier.event_count,
         last_event_id=last_event_id,
+        effective_due_at=dossier.effective_due(changed_at, calendar),
+        timeliness=dossier.timeliness(calendar),
     )
-    msg.changed_at.CopyFrom(to_timestamp(changed_at))
-    for name in (
-        "submitted_at",
-        "received_at",
-        "legal_due_at",
-        "computed_due_at",
-        "appointment_at",
-        "finished_at",
-        "ended_at",
-    ):
-        _set_time(getattr(msg, name), getattr(dossier, name))
+
+
+def snapshot_of(
+    dossier: Dossier,
+    *,
+    version: int,
+    changed_at: datetime,
+    field: str,
+    last_event_id: str,
+    effective_due_at: datetime | None,
+    timeliness: Timeliness | None,
+) -> status_pb2.DossierStatusChanged:
+    """`dossier_to_snapshot` for a caller that already has the dossier's effective deadline at
+    `changed_at` and its timeliness. The message is built in one constructor call, timestamps as
+    field dicts: far cheaper than setting and copying Timestamp messages one by one."""
+    fields: dict[str, Any] = {
+        "dossier_code": dossier.dossier_code,
+        "version": version,
+        "changed_at": timestamp_fields(changed_at),
+        "status_code": int(dossier.status),
+        "agency_code": dossier.agency_code,
+        "procedure_code": dossier.procedure_code or "",
+        "field": field,
+        "channel": CHANNEL_TO_PROTO[dossier.channel] if dossier.channel else events_pb2.CHANNEL_UNSPECIFIED,
+        "end_kind": _END_KIND[dossier.end_kind] if dossier.end_kind else status_pb2.END_KIND_UNSPECIFIED,
+        "timeliness": _TIMELINESS[timeliness] if timeliness else status_pb2.TIMELINESS_UNSPECIFIED,
+        "anomalies": dossier.anomalies,
+        "on_site": dossier.on_site,
+        "event_count": dossier.event_count,
+        "last_event_id": last_event_id,
+    }
+    for name in _INSTANTS:
+        value = getattr(dossier, name)
+        if value is not None:
+            fields[name] = timestamp_fields(value)
+    if effective_due_at is not None:
+        fields["effective_due_at"] = timestamp_fields(effective_due_at)
     if dossier.applicant_type is not None:
-        msg.applicant_type = dossier.applicant_type
-    if dossier.rule is not None:
-        msg.rule.unit = dossier.rule.unit.value
-        if dossier.rule.duration is not None:
-            msg.rule.duration = dossier.rule.duration
-    _set_time(msg.effective_due_at, dossier.effective_due(changed_at, calendar))
-    timeliness = dossier.timeliness(calendar)
-    msg.timeliness = _TIMELINESS[timeliness] if timeliness else status_pb2.TIMELINESS_UNSPECIFIED
-    for pause in dossier.pauses:
-        p = msg.pauses.add(kind=_PAUSE_KIND[pause.kind], policy=_POLICY[pause.policy])
-        p.started_at.CopyFrom(to_timestamp(pause.started_at))
-        _set_time(p.ended_at, pause.ended_at)
-    for at in dossier.reschedules:
-        msg.reschedules.append(to_timestamp(at))
-    return msg
+        fields["applicant_type"] = dossier.applicant_type
+    rule = dossier.rule
+    if rule is not None:
+        fields["rule"] = (
+            {"unit": rule.unit.value}
+            if rule.duration is None
+            else {"unit": rule.unit.value, "duration": rule.duration}
+        )
+    if dossier.pauses:
+        fields["pauses"] = [_pause_fields(pause) for pause in dossier.pauses]
+    if dossier.reschedules:
+        fields["reschedules"] = [timestamp_fields(at) for at in dossier.reschedules]
+    return status_pb2.DossierStatusChanged(**fields)
+
+
+def _pause_fields(pause: Pause) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "kind": _PAUSE_KIND[pause.kind],
+        "policy": _POLICY[pause.policy],
+        "started_at": timestamp_fields(pause.started_at),
+    }
+    if pause.ended_at is not None:
+        fields["ended_at"] = timestamp_fields(pause.ended_at)
+    return fields
 
 
 def snapshot_to_dossier(msg: status_pb2.DossierStatusChanged) -> Dossier:

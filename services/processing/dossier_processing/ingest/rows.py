@@ -8,11 +8,12 @@ from datetime import datetime
 
 import orjson
 
-from dossier_contracts.event_codec import from_timestamp
-from dossier_contracts.snapshot_codec import TIMELINESS_FROM_PROTO, dossier_to_snapshot, encode_snapshot
+from dossier_contracts.snapshot_codec import encode_snapshot, snapshot_of
+from dossier_core.calendar import VN_TZ
 from dossier_core.catalog import Catalog
 from dossier_core.dossier import Dossier
 from dossier_core.events import DossierEvent, EventType, StatusCode
+from dossier_core.timeliness import classify_finish
 from dossier_processing.models import DossierRow, EventRow
 
 
@@ -49,22 +50,29 @@ def dossier_row(
     """The stored state of a dossier at `version`, with its snapshot for the outbox."""
     calendar = catalog.calendar()
     procedure = catalog.procedures.get(dossier.procedure_code or "")
-    snapshot = dossier_to_snapshot(
+    due_now = dossier.effective_due(now, calendar)
+    finished, ended_at = dossier.finished_at, dossier.ended_at
+    # The deadline at the finish serves the timeliness and, for a finished dossier, the row's due_at.
+    due_finished = None if finished is None else dossier.effective_due(finished, calendar)
+    timeliness = None if finished is None else classify_finish(finished, due_finished)
+    if finished is not None:
+        due_at = due_finished
+    elif ended_at is not None:
+        due_at = dossier.effective_due(ended_at, calendar)
+    else:  # as the snapshot carries it: in Vietnam time
+        due_at = due_now if due_now is None or due_now.tzinfo is VN_TZ else due_now.astimezone(VN_TZ)
+    snapshot = snapshot_of(
         dossier,
         version=version,
         changed_at=now,
         field=procedure.field if procedure else "",
-        calendar=calendar,
         last_event_id=last_event_id,
+        effective_due_at=due_now,
+        timeliness=timeliness,
     )
-    ended = dossier.finished_at or dossier.ended_at
-    timeliness = TIMELINESS_FROM_PROTO.get(snapshot.timeliness)
-    if ended is None:  # the snapshot already holds the deadline as of `now`
-        due_at = from_timestamp(snapshot.effective_due_at) if snapshot.HasField("effective_due_at") else None
-    else:
-        due_at = dossier.effective_due(ended, calendar)
-    open_pause = dossier.pauses[-1] if dossier.pauses and dossier.pauses[-1].ended_at is None else None
-    is_open = dossier.is_received and dossier.ended_at is None
+    pauses = dossier.pauses
+    open_pause = pauses[-1] if pauses and pauses[-1].ended_at is None else None
+    is_open = dossier.is_received and ended_at is None
     return DossierRow(
         dossier_code=dossier.dossier_code,
         agency_code=dossier.agency_code,
@@ -76,8 +84,8 @@ def dossier_row(
         legal_due_at=dossier.legal_due_at,
         due_at=due_at,
         appointment_at=dossier.appointment_at,
-        finished_at=dossier.finished_at,
-        ended_at=dossier.ended_at,
+        finished_at=finished,
+        ended_at=ended_at,
         returned_at=returned_at,
         end_kind=dossier.end_kind.value if dossier.end_kind else None,
         timeliness=timeliness.value if timeliness else None,
@@ -91,10 +99,10 @@ def dossier_row(
                     "ended_at": p.ended_at,
                     "policy": p.policy.value,
                 }
-                for p in dossier.pauses
+                for p in pauses
             ]
         ).decode(),
-        anomalies=orjson.dumps(list(dossier.anomalies)).decode(),
+        anomalies=orjson.dumps(dossier.anomalies).decode(),
         reschedule_count=len(dossier.reschedules),
         applicant_type=dossier.applicant_type,
         on_site=dossier.on_site,
