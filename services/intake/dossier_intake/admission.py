@@ -90,11 +90,12 @@ def _guess(raw: Any, name: str) -> str | None:
     return None
 
 
-def _validated(raw: Any, now: datetime) -> Event | Rejection:
-    """The event if its shape and bounds are right, else a 422 with at most `MAX_ERRORS` errors."""
+def _validated(raw: Any, context: dict[str, Any]) -> Event | Rejection:
+    """The event if its shape and bounds are right, else a 422 with at most `MAX_ERRORS` errors.
+    `context` is `{"now": the service's clock}`."""
     event, left_out = _trimmed(raw)
     try:
-        return EVENT_ADAPTER.validate_python(event, context={"now": now})
+        return EVENT_ADAPTER.validate_python(event, context=context)
     except ValidationError as exc:
         errors = field_errors(exc)
     if left_out and any(e["type"] == "extra_forbidden" for e in errors):
@@ -105,22 +106,41 @@ def _validated(raw: Any, now: datetime) -> Event | Rejection:
     return Rejection(422, listed, _guess(raw, "event_id"), _guess(raw, "type"), truncated)
 
 
+class Admission:
+    """The checks of one request: its key, the catalog and the clock, with each agency's verdict for
+    the key worked out once however many of the request's events name it."""
+
+    def __init__(self, key: ApiKey, catalog: Catalog, now: datetime) -> None:
+        self.key, self.catalog = key, catalog
+        self._context = {"now": now}
+        self._allowed: dict[str, bool] = {}
+
+    def admit(self, raw: Any) -> Event | Rejection:
+        """The event, or why it may not be written."""
+        outcome = _validated(raw, self._context)
+        if isinstance(outcome, Rejection):
+            return outcome
+        event = outcome
+        agency = event.agency_code
+        allowed = self._allowed.get(agency)
+        if allowed is None:
+            allowed = self._allowed[agency] = self.key.allows(agency)
+        if not allowed:
+            message = f"this API key may not write events of agency {agency!r}"
+            return Rejection(
+                403, [{"field": "agency_code", "message": message}], str(event.event_id), event.type
+            )
+        errors = []
+        if agency not in self.catalog.agencies:
+            errors.append({"field": "agency_code", "message": f"unknown agency {agency!r}"})
+        procedure = event.data.__dict__.get("procedure_code")  # a plain read: no pydantic fallback
+        if procedure is not None and procedure not in self.catalog.procedures:
+            errors.append({"field": "data.procedure_code", "message": f"unknown procedure {procedure!r}"})
+        if errors:
+            return Rejection(422, errors, str(event.event_id), event.type)
+        return event
+
+
 def admit(raw: Any, key: ApiKey, catalog: Catalog, now: datetime) -> Event | Rejection:
     """The event, or why it may not be written. `now` is the service's clock (aware)."""
-    outcome = _validated(raw, now)
-    if isinstance(outcome, Rejection):
-        return outcome
-    event = outcome
-    event_id = str(event.event_id)
-    if not key.allows(event.agency_code):
-        message = f"this API key may not write events of agency {event.agency_code!r}"
-        return Rejection(403, [{"field": "agency_code", "message": message}], event_id, event.type)
-    errors = []
-    if event.agency_code not in catalog.agencies:
-        errors.append({"field": "agency_code", "message": f"unknown agency {event.agency_code!r}"})
-    procedure = getattr(event.data, "procedure_code", None)
-    if procedure is not None and procedure not in catalog.procedures:
-        errors.append({"field": "data.procedure_code", "message": f"unknown procedure {procedure!r}"})
-    if errors:
-        return Rejection(422, errors, event_id, event.type)
-    return event
+    return Admission(key, catalog, now).admit(raw)

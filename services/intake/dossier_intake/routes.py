@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -13,8 +14,9 @@ from fastapi import APIRouter, Request, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from dossier_contracts.event_codec import encode_event, event_to_proto
-from dossier_intake.admission import Rejection, admit
+from dossier_contracts.event_codec import encode_event, event_to_proto, to_timestamp
+from dossier_core.events import DossierEvent
+from dossier_intake.admission import Admission, Rejection
 from dossier_intake.auth import authenticate
 from dossier_intake.errors import ErrorsProblem, bounded_error, first_errors
 from dossier_intake.limits import batch_too_large, read_body
@@ -26,7 +28,7 @@ from dossier_intake.openapi import (
     event_body,
 )
 from dossier_intake.publisher import KafkaUnavailable, Record
-from dossier_intake.schemas import Accepted, BatchResult, Event
+from dossier_intake.schemas import Accepted, BatchResult
 from dossier_intake.state import IntakeState, intake_state
 from dossier_runtime.api_keys import ApiKey
 from dossier_runtime.problems import Problem
@@ -63,15 +65,23 @@ def _parse(body: bytes) -> Any:
         raise Problem(400, "Malformed JSON", error["message"], errors=[error]) from None
 
 
-def _record(event: Event, recorded_at: datetime, source: str) -> Record:
-    msg = event_to_proto(event.to_domain(), recorded_at=recorded_at, source=source)
-    return event.dossier_code.encode(), encode_event(msg)
+def records(events: Sequence[DossierEvent], recorded_at: datetime, source: str) -> list[Record]:
+    """The Kafka records of a request's events: key the dossier code, value the protobuf envelope.
+
+    The same bytes as `encode_event(event_to_proto(event, recorded_at=recorded_at, source=source))`,
+    with `recorded_at` converted once for the whole request."""
+    recorded = to_timestamp(recorded_at)
+    out: list[Record] = []
+    for event in events:
+        msg = event_to_proto(event, source=source)
+        msg.recorded_at.CopyFrom(recorded)
+        out.append((event.dossier_code.encode(), encode_event(msg)))
+    return out
 
 
-async def _write(state: IntakeState, events: Sequence[Event], key: ApiKey, now: datetime) -> None:
-    records = [_record(e, now, key.name) for e in events]
+async def _write(state: IntakeState, events: Sequence[DossierEvent], key: ApiKey, now: datetime) -> None:
     try:
-        await state.publisher.publish(records)
+        await state.publisher.publish(records(events, now, key.name))
     except KafkaUnavailable:
         retry = str(state.settings.retry_after_s)
         detail = (
@@ -79,10 +89,10 @@ async def _write(state: IntakeState, events: Sequence[Event], key: ApiKey, now: 
             "Retry later with the same event_ids."
         )
         raise Problem(503, "Event log unavailable", detail, headers={"Retry-After": retry}) from None
-    for e in events:
-        state.metrics.accepted.labels(e.type).inc()
+    for event_type, count in Counter(e.type for e in events).items():
+        state.metrics.accepted.labels(event_type).inc(count)
     if events:
-        ids = [str(e.event_id) for e in events]
+        ids = [e.event_id for e in events]
         log.info("events accepted", extra={"key_name": key.name, "count": len(ids), "event_ids": ids})
 
 
@@ -125,7 +135,7 @@ async def post_event(request: Request) -> Response:
     state = intake_state(request)
     raw = _parse(await read_body(request, state.settings.max_body_bytes))
     now = state.clock()
-    outcome = admit(raw, key, state.catalog, now)
+    outcome = Admission(key, state.catalog, now).admit(raw)
     if isinstance(outcome, Rejection):
         _rejected(state, outcome, key)
         status = outcome.status_code
@@ -136,8 +146,9 @@ async def post_event(request: Request) -> Response:
             errors=outcome.errors,
             errors_truncated=outcome.errors_truncated,
         )
-    await _write(state, [outcome], key, now)
-    return _json({"event_id": str(outcome.event_id), "status": "accepted"}, 202)
+    event = outcome.to_domain()
+    await _write(state, [event], key, now)
+    return _json({"event_id": event.event_id, "status": "accepted"}, 202)
 
 
 @router.post(
@@ -166,15 +177,19 @@ async def post_batch(request: Request) -> Response:
     if len(items) > state.settings.max_batch_events:
         raise batch_too_large(len(items), state.settings.max_batch_events)
     now = state.clock()
-    outcomes = [admit(item, key, state.catalog, now) for item in items]
+    admission = Admission(key, state.catalog, now)
+    outcomes: list[DossierEvent | Rejection] = []
+    for item in items:
+        outcome = admission.admit(item)
+        outcomes.append(outcome if isinstance(outcome, Rejection) else outcome.to_domain())
     await _write(state, [o for o in outcomes if not isinstance(o, Rejection)], key, now)
     results: list[dict[str, Any]] = []
-    for outcome in outcomes:
-        if isinstance(outcome, Rejection):
-            _rejected(state, outcome, key)
-            results.append(_result(outcome))
+    for event in outcomes:
+        if isinstance(event, Rejection):
+            _rejected(state, event, key)
+            results.append(_result(event))
         else:
-            results.append({"event_id": str(outcome.event_id), "status": "accepted"})
+            results.append({"event_id": event.event_id, "status": "accepted"})
     return _json({"results": results})
 
 
