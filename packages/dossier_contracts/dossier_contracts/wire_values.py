@@ -7,7 +7,7 @@ naive datetime, which names no instant.
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,6 @@ from dossier_core.codes import Channel
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from zoneinfo import ZoneInfo
 
 __all__ = [
     "CHANNEL_FROM_PROTO",
@@ -56,9 +55,22 @@ _NANOS = 1_000_000_000
 #: `_LOW` on Vietnam's clock, and on the clock of each sender's offset seen so far.
 _LOW_IN_VN = _LOW.astimezone(VN_TZ)
 _LOW_AT_OFFSET: dict[int, datetime] = {}
+#: The offset in seconds of the clocks that keep one offset from `_LOW` on: Vietnam's, UTC, and each
+#: sender's offset seen so far (at most 2,879 of them).
+_OFFSET_SECONDS: dict[tzinfo | None, int] = {VN_TZ: 7 * 3600, UTC: 0}
+_EPOCH_DAY = _EPOCH.toordinal()
 
 
 def _seconds(value: datetime) -> int:
+    offset = _OFFSET_SECONDS.get(value.tzinfo)
+    if offset is not None and value.year >= _LOW.year:  # from the clock's fields: no timedelta
+        return (
+            (value.toordinal() - _EPOCH_DAY) * 86_400
+            + value.hour * 3600
+            + value.minute * 60
+            + value.second
+            - offset
+        )
     try:
         return (value - _EPOCH) // _SECOND
     except TypeError:  # only a naive datetime cannot be subtracted from an aware one
@@ -98,4 +110,6 @@ def from_offset_timestamp(ts: Timestamp, minutes: int) -> datetime:
 @functools.lru_cache(maxsize=64)
 def fixed_offset(minutes: int) -> timezone:
     """The zone of a sender's offset (`occurred_at_utc_offset_minutes`)."""
-    return timezone(timedelta(minutes=minutes))
+    zone = timezone(timedelta(minutes=minutes))
+    _OFFSET_SECONDS[zone] = minutes * 60
+    return zone

@@ -4,6 +4,7 @@ clock (zone object and offset), the same fields, and the same error for what nam
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -60,7 +61,21 @@ def test_from_offset_timestamp_is_fromtimestamp_at_the_fixed_offset(s: int, n: i
     assert _outcome(lambda: from_timestamp(ts, fixed_offset(minutes))) == expected
 
 
-@given(st.datetimes(timezones=st.sampled_from([VN_TZ, UTC, timezone(timedelta(hours=-5, minutes=-30))])))
+zones = st.sampled_from(
+    [
+        VN_TZ,
+        UTC,
+        fixed_offset(420),
+        fixed_offset(-330),
+        timezone(timedelta(hours=7), "ICT"),
+        ZoneInfo("Asia/Bangkok"),
+    ]
+)
+
+
+@given(
+    st.one_of(st.datetimes(timezones=zones), st.datetimes(timezones=zones, min_value=datetime(1975, 1, 1)))
+)
 def test_to_timestamp_round_trips_and_agrees_with_timestamp_fields(value: datetime) -> None:
     ts = to_timestamp(value)
     assert ts == Timestamp(**timestamp_fields(value))
