@@ -13,9 +13,9 @@ what folding the whole history again would.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from dossier_core.calendar import WorkingCalendar
 from dossier_core.catalog import Catalog
@@ -36,6 +36,7 @@ __all__ = ["Dossier", "EndKind", "FoldState", "Pause", "PauseKind", "fold", "fol
 
 #: where an event sorts in a history: `(occurred_at, seq)`
 SortKey = tuple[datetime, int]
+_RETURNED = EventType.RETURNED
 
 _ENDINGS: Mapping[EventType, EndKind] = {
     EventType.RESOLVED: EndKind.RESOLVED,
@@ -61,9 +62,9 @@ def fold(events: Iterable[DossierEvent], catalog: Catalog) -> Dossier:
     return fold_state(events, catalog).dossier
 
 
-@dataclass(frozen=True)
-class FoldState:
-    """Where a fold stands after some events: all that later events need of the earlier ones."""
+class FoldState(NamedTuple):
+    """Where a fold stands after some events: all that later events need of the earlier ones
+    (immutable; a named tuple because one is made per fold, and a frozen dataclass is slower to make)."""
 
     #: the dossier the events describe, as `fold` returns it (anomalies and event count included)
     dossier: Dossier
@@ -143,14 +144,16 @@ class _Fold:
 
     def run(self, ordered: list[DossierEvent]) -> FoldState:
         """Apply `ordered` (sorted, without duplicates) and tell where the fold then stands."""
+        returned = self.first_returned_at
         for event in ordered:
-            if event.type is EventType.RETURNED and self.first_returned_at is None:
-                self.first_returned_at = event.occurred_at
+            if returned is None and event.type is _RETURNED:
+                returned = event.occurred_at
             self.apply(event)
+        self.first_returned_at = returned
         count = self.dossier.event_count + len(ordered)
         dossier = _evolve(self.dossier, anomalies=tuple(self.anomalies), event_count=count)
         last = ordered[-1]
-        return FoldState(dossier, self.last, self.submitted, sort_key(last), self.first_returned_at)
+        return FoldState(dossier, self.last, self.submitted, (last.occurred_at, last.seq), returned)
 
     def flag(self, anomaly: str) -> None:
         self.anomalies.append(anomaly)
