@@ -7,6 +7,7 @@ others. Every failure that concerns the topic, the producer or the connection is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import errors as kafka_errors
@@ -61,10 +62,20 @@ def describe(exc: BaseException) -> str:
 
 @dataclass
 class Outcome:
-    """What one publishing round did with its rows."""
+    """What one publishing round did with its rows, and where the published ones ended on the topic:
+    `positions` is, per partition, the offset after the last record published there."""
 
-    published: list[tuple[OutboxRow, RecordMetadata]] = field(default_factory=list)
+    published: list[OutboxRow] = field(default_factory=list)
     parked: list[tuple[OutboxRow, str, str]] = field(default_factory=list)  # row, reason, error
+    positions: dict[int, int] = field(default_factory=dict)
+
+    def delivered(self, rows: Sequence[OutboxRow], metadata: RecordMetadata) -> None:
+        """`rows` reached the topic as consecutive records from `metadata.offset` on (one record's
+        metadata, or a batch's with its base offset)."""
+        self.published.extend(rows)
+        end = metadata.offset + len(rows)
+        if end > self.positions.get(metadata.partition, 0):
+            self.positions[metadata.partition] = end
 
     def __len__(self) -> int:
         return len(self.published) + len(self.parked)

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dossier_processing.observability import Metrics
 from dossier_processing.relay import sql
+from dossier_processing.relay.batching import batches, split_oversized
 from dossier_processing.relay.parking import Outcome, describe, park_reason
 from dossier_processing.relay.recovery import headers_of, reconcile
 from dossier_processing.relay.sql import OutboxRow
@@ -182,28 +183,41 @@ class OutboxRelay:
         return settled
 
     async def _publish_batch(self, rows: Sequence[OutboxRow]) -> tuple[int, list[OutboxRow]]:
-        """Send every row at once and record the outcome. Rows the producer refuses before sending
-        (too large) are parked; rows the broker refuses are returned, to be tried alone. A transient
-        error records what was settled and raises (the rest stays unsent, for the next attempt)."""
+        """Send every row at once, a batch per partition (`batching.py`), and record the outcome. Rows
+        the producer refuses before sending (too large) are parked; rows the broker refuses are
+        returned, to be tried alone. A transient error records what was settled and raises (the
+        rest stays unsent, for the next attempt)."""
         outcome = Outcome()
-        sent: list[tuple[OutboxRow, asyncio.Future[RecordMetadata]]] = []
+        sent: list[tuple[Sequence[OutboxRow], asyncio.Future[RecordMetadata]]] = []
         not_sent: kafka_errors.KafkaError | None = None
-        for row in rows:
+        oversized, fitting = split_oversized(rows, self.settings.relay_max_request_size)
+        for row in oversized:
             try:
-                sent.append((row, await self._send(row)))
+                sent.append(([row], await self._send(row)))
             except kafka_errors.KafkaError as exc:
                 reason = park_reason(exc)
                 if reason is None:
                     not_sent = exc
                     break
                 outcome.parked.append((row, reason, describe(exc)))
+        if not_sent is None:
+            partitions = list(await self.producer.partitions_for(self.topic))
+            for batch in batches(self.producer, fitting, partitions):
+                try:
+                    future = await self.producer.send_batch(
+                        batch.builder, self.topic, partition=batch.partition
+                    )
+                except kafka_errors.KafkaError as exc:
+                    not_sent = exc
+                    break
+                sent.append((batch.rows, future))
         results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
         refused: list[tuple[OutboxRow, BaseException]] = []
-        for (row, _), result in zip(sent, results, strict=True):
+        for (sent_rows, _), result in zip(sent, results, strict=True):
             if isinstance(result, BaseException):
-                refused.append((row, result))
+                refused.extend((row, result) for row in sent_rows)
             else:
-                outcome.published.append((row, result))
+                outcome.delivered(sent_rows, result)
         settled = await self._record(outcome)
         if not_sent is not None:
             raise not_sent
@@ -220,7 +234,7 @@ class OutboxRelay:
             await self._restart_producer()
             for row in rows:
                 try:
-                    outcome.published.append((row, await (await self._send(row))))
+                    outcome.delivered([row], await (await self._send(row)))
                 except kafka_errors.KafkaError as exc:
                     reason = park_reason(exc)
                     if reason is None:
@@ -242,12 +256,9 @@ class OutboxRelay:
         transaction; then count them. Returns how many rows were settled."""
         if not len(outcome):
             return 0
-        positions: dict[int, int] = {}
-        for _, md in outcome.published:
-            positions[md.partition] = max(positions.get(md.partition, 0), md.offset + 1)
         async with self.engine.begin() as conn:
-            await sql.mark_sent(conn, [r.id for r, _ in outcome.published])
-            await sql.save_relay_positions(conn, self.topic, positions)
+            await sql.mark_sent(conn, [r.id for r in outcome.published])
+            await sql.save_relay_positions(conn, self.topic, outcome.positions)
             await sql.park(conn, [(r.id, f"{reason}: {error}") for r, reason, error in outcome.parked])
         self.metrics.outbox_published.inc(len(outcome.published))
         self.published += len(outcome.published)
