@@ -6,14 +6,19 @@ skipped, logged and counted by reason (`SKIP_REASONS`), and its offset advances 
 When PostgreSQL refuses a batch because of its data (a deterministic error, e.g. a NUL character in
 a code), the batch is applied again one snapshot per transaction so that only the refused snapshot
 is skipped. Any other database error (connection lost, server restarting, …) is transient: it is
-raised to the consumer, which reads the same records again after a pause."""
+raised to the consumer, which reads the same records again after a pause.
+
+The store keeps only each dossier's newest version, so within a batch only that version is converted
+through the domain (`snapshot_to_dossier` and its counters, most of a snapshot's cost); an older
+version of the same dossier in the same batch is parsed and its codes checked, and is converted only
+if every newer one turns out unusable."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from google.protobuf.message import DecodeError
 
@@ -40,30 +45,41 @@ class SkippedMessage(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Consumed:
+class Consumed(NamedTuple):
     """The part of a Kafka record the projection needs."""
 
     offset: int
     value: bytes | None
 
 
-def _decode(raw: bytes) -> status_pb2.DossierStatusChanged:
+class Candidate(NamedTuple):
+    """A message that parsed as a snapshot with usable codes, not yet converted."""
+
+    offset: int
+    raw: bytes
+    msg: status_pb2.DossierStatusChanged
+
+
+def parse(raw: bytes) -> status_pb2.DossierStatusChanged:
+    """The snapshot in `raw`, checked for what the store needs of its codes; raises `SkippedMessage`."""
     try:
-        return decode_snapshot(raw)
+        msg = decode_snapshot(raw)
     except (DecodeError, ValueError, TypeError) as exc:
         raise SkippedMessage("undecodable", f"{type(exc).__name__}: {exc}") from exc
+    if not msg.dossier_code or not msg.agency_code:
+        raise SkippedMessage("invalid", "ValueError: a snapshot needs dossier_code and agency_code")
+    texts = (msg.dossier_code, msg.agency_code, msg.procedure_code, msg.field)
+    if any("\x00" in value for value in texts):
+        raise SkippedMessage("invalid", "ValueError: a code or field holds a NUL character")
+    return msg
 
 
-def to_record(raw: bytes, partition: int, calendar: WorkingCalendar) -> tuple[SnapshotRecord, Dossier]:
-    """Decode one snapshot; raises `SkippedMessage` for a message that is not a usable snapshot."""
-    msg = _decode(raw)
+def to_record(
+    msg: status_pb2.DossierStatusChanged, raw: bytes, partition: int, calendar: WorkingCalendar
+) -> tuple[SnapshotRecord, Dossier]:
+    """What the store and the index need of a parsed snapshot; raises `SkippedMessage` when the
+    domain cannot use it."""
     try:
-        if not msg.dossier_code or not msg.agency_code:
-            raise ValueError("a snapshot needs dossier_code and agency_code")
-        texts = (msg.dossier_code, msg.agency_code, msg.procedure_code, msg.field)
-        if any("\x00" in value for value in texts):
-            raise ValueError("a code or field holds a NUL character")
         dossier = snapshot_to_dossier(msg)
         record = SnapshotRecord(
             dossier_code=msg.dossier_code,
@@ -81,6 +97,22 @@ def to_record(raw: bytes, partition: int, calendar: WorkingCalendar) -> tuple[Sn
     except Exception as exc:
         raise SkippedMessage("invalid", f"{type(exc).__name__}: {exc}") from exc
     return record, dossier
+
+
+class Decoded(NamedTuple):
+    """A dossier's newest usable snapshot in a batch, converted."""
+
+    offset: int
+    record: SnapshotRecord
+    dossier: Dossier
+
+
+def _version(candidate: Candidate) -> int:
+    return candidate.msg.version
+
+
+def _offset(decoded: Decoded) -> int:
+    return decoded.offset
 
 
 class Projector:
@@ -109,20 +141,10 @@ class Projector:
         transient database failure, with nothing of the batch committed."""
         if not messages:
             return
-        decoded: list[tuple[int, SnapshotRecord, Dossier]] = []
-        for message in messages:
-            if message.value is None:
-                self._skip("empty", topic, partition, message.offset, "no value")
-                continue
-            try:
-                record, dossier = to_record(message.value, partition, self.calendar)
-            except SkippedMessage as exc:
-                self._skip(exc.reason, topic, partition, message.offset, str(exc))
-                continue
-            decoded.append((message.offset, record, dossier))
+        decoded = self._newest(topic, partition, messages)
         next_offset = messages[-1].offset + 1
         try:
-            applied = await self.store.apply_batch(topic, partition, [r for _, r, _ in decoded], next_offset)
+            applied = await self.store.apply_batch(topic, partition, [d.record for d in decoded], next_offset)
         except Exception as exc:
             if not is_deterministic(exc):
                 raise
@@ -132,30 +154,55 @@ class Projector:
             )
             await self._one_by_one(topic, partition, decoded, next_offset)
             return
-        self._follow(partition, applied, {(r.dossier_code, r.version): d for _, r, d in decoded})
+        self._follow(partition, applied, decoded)
 
-    async def _one_by_one(
-        self, topic: str, partition: int, decoded: list[tuple[int, SnapshotRecord, Dossier]], next_offset: int
-    ) -> None:
-        for offset, record, dossier in decoded:
+    def _newest(self, topic: str, partition: int, messages: Sequence[Consumed]) -> list[Decoded]:
+        """Each dossier's newest usable snapshot in the batch, in offset order. Every message is
+        parsed; only the newest version of a dossier is converted through the domain (an older one
+        only when the newer ones cannot be used), since the store would keep no other."""
+        versions: dict[str, list[Candidate]] = {}
+        for offset, value in messages:
+            if value is None:
+                self._skip("empty", topic, partition, offset, "no value")
+                continue
             try:
-                applied = await self.store.apply_batch(topic, partition, [record], offset + 1)
+                msg = parse(value)
+            except SkippedMessage as exc:
+                self._skip(exc.reason, topic, partition, offset, str(exc))
+                continue
+            versions.setdefault(msg.dossier_code, []).append(Candidate(offset, value, msg))
+        decoded: list[Decoded] = []
+        for candidates in versions.values():
+            if len(candidates) > 1:
+                candidates.sort(key=_version, reverse=True)  # stable: the first of equal versions leads
+            for candidate in candidates:
+                try:
+                    record, dossier = to_record(candidate.msg, candidate.raw, partition, self.calendar)
+                except SkippedMessage as exc:
+                    self._skip(exc.reason, topic, partition, candidate.offset, str(exc))
+                    continue
+                decoded.append(Decoded(candidate.offset, record, dossier))
+                break
+        decoded.sort(key=_offset)
+        return decoded
+
+    async def _one_by_one(self, topic: str, partition: int, decoded: list[Decoded], next_offset: int) -> None:
+        for one in decoded:
+            try:
+                applied = await self.store.apply_batch(topic, partition, [one.record], one.offset + 1)
             except Exception as exc:
                 if not is_deterministic(exc):
                     raise
-                self._skip("unappliable", topic, partition, offset, f"{type(exc).__name__}: {exc}")
+                self._skip("unappliable", topic, partition, one.offset, f"{type(exc).__name__}: {exc}")
                 continue
-            self._follow(partition, applied, {(record.dossier_code, record.version): dossier})
+            self._follow(partition, applied, [one])
         await self.store.apply_batch(topic, partition, [], next_offset)
 
-    def _follow(
-        self, partition: int, applied: AppliedBatch, dossiers: dict[tuple[str, int], Dossier]
-    ) -> None:
+    def _follow(self, partition: int, applied: AppliedBatch, decoded: list[Decoded]) -> None:
         self.applied += len(applied.records)
         last = max((r.changed_at.timestamp() for r in applied.records), default=None)
-        self.index.apply(
-            partition, [dossiers[(r.dossier_code, r.version)] for r in applied.records], applied.deltas, last
-        )
+        dossiers = {d.record.dossier_code: d.dossier for d in decoded}
+        self.index.apply(partition, [dossiers[r.dossier_code] for r in applied.records], applied.deltas, last)
 
     async def load_partition(self, partition: int) -> None:
         """Bring one partition's counters and open dossiers from the store into the live index."""
