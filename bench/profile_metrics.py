@@ -7,9 +7,12 @@
    publishes them, and writes them to a private status topic (3 partitions, key = dossier code).
 2. Replays that topic with the service's own consumer (`StatusConsumer.replay`: Kafka fetch, decode,
    store in PostgreSQL in a private schema with the offsets, live index), `--batch` records per
-   transaction, and reports process CPU and wall time per snapshot. `--cprofile FILE` profiles that
+   poll, and reports process CPU and wall time per snapshot. `--cprofile FILE` profiles that
    replay only (the set-up is not in it); `py-spy record -f raw -- python bench/profile_metrics.py`
    works too. The topic and the schema are removed at the end.
+
+`--direct` leaves Kafka out: the same snapshots, split over the partitions by key, go straight to
+`Projector.apply` in polls of `--batch` records (everything of the consumer loop but the fetch).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import random
 import sys
 import time
 import uuid
+import zlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,6 +44,7 @@ from dossier_core.events import DossierEvent  # noqa: E402
 from dossier_core.lifecycle import fold  # noqa: E402
 from dossier_metrics.app import build_projection  # noqa: E402
 from dossier_metrics.migrations import upgrade  # noqa: E402
+from dossier_metrics.projector import Consumed  # noqa: E402
 from dossier_metrics.settings import MetricsSettings  # noqa: E402
 from dossier_runtime.kafka import ensure_topics  # noqa: E402
 
@@ -80,15 +85,42 @@ async def produce(bootstrap: str, topic: str, messages: list[tuple[str, bytes]])
         await producer.stop()
 
 
-async def replay(settings: MetricsSettings, profile: cProfile.Profile | None) -> tuple[int, float, float]:
+Polls = list[dict[int, list[Consumed]]]
+
+
+def polls(messages: list[tuple[str, bytes]], batch: int) -> Polls:
+    """The messages as a consumer would poll them: split over the partitions by key, then up to
+    `batch` records per poll taken from the partitions in turn."""
+    queues: list[list[Consumed]] = [[] for _ in range(PARTITIONS)]
+    for key, value in messages:
+        queue = queues[zlib.crc32(key.encode()) % PARTITIONS]
+        queue.append(Consumed(len(queue), value))
+    share = max(1, batch // PARTITIONS)
+    rounds = max(len(q) for q in queues) // share + 1
+    out = [{p: q[r * share : (r + 1) * share] for p, q in enumerate(queues)} for r in range(rounds)]
+    return [{p: records for p, records in poll.items() if records} for poll in out]
+
+
+async def replay(
+    settings: MetricsSettings, profile: cProfile.Profile | None, direct: Polls | None
+) -> tuple[int, float, float]:
     """(messages, CPU seconds, wall seconds) of one replay into a fresh schema."""
     projection = build_projection(settings)
     try:
         await upgrade(projection.engine, settings.db_schema)
+        for partition in range(PARTITIONS):
+            await projection.projector.load_partition(partition)
         cpu, wall = time.process_time(), time.perf_counter()
         if profile is not None:
             profile.enable()
-        count = await projection.consumer.replay()
+        if direct is None:
+            count = await projection.consumer.replay()
+        else:
+            count = 0
+            for poll in direct:
+                for partition, records in poll.items():
+                    await projection.projector.apply(settings.status_topic, partition, records)
+                    count += len(records)
         if profile is not None:
             profile.disable()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -110,6 +142,7 @@ async def main() -> int:
         "--runs", type=int, default=1, help="replays of the same topic, each into a fresh schema"
     )
     parser.add_argument("--cprofile", type=Path, help="write a cProfile of the (last) replay here")
+    parser.add_argument("--direct", action="store_true", help="apply without Kafka (see above)")
     args = parser.parse_args()
 
     catalog = load_catalog(default_catalog_dir())
@@ -121,13 +154,15 @@ async def main() -> int:
         max_batch_records=args.batch,
         poll_timeout_ms=100,
     )
-    await produce(base.kafka_bootstrap_servers, base.status_topic, messages)
+    direct = polls(messages, args.batch) if args.direct else None
+    if not args.direct:
+        await produce(base.kafka_bootstrap_servers, base.status_topic, messages)
     print(f"{len(messages)} snapshots of {args.dossiers} dossiers on {base.status_topic}", flush=True)
     try:
         for run in range(args.runs):
             settings = base.model_copy(update={"db_schema": f"profile_{suffix}_{run}"})
             profile = cProfile.Profile() if args.cprofile and run == args.runs - 1 else None
-            count, cpu, wall = await replay(settings, profile)
+            count, cpu, wall = await replay(settings, profile, direct)
             print(
                 f"run {run + 1}: {count} snapshots, batch {args.batch}: "
                 f"{cpu / count * 1e6:.0f} µs CPU and {wall / count * 1e6:.0f} µs wall per snapshot",
@@ -136,12 +171,13 @@ async def main() -> int:
             if profile is not None:
                 profile.dump_stats(args.cprofile)
     finally:
-        admin = AIOKafkaAdminClient(bootstrap_servers=base.kafka_bootstrap_servers)
-        await admin.start()
-        try:
-            await admin.delete_topics([base.status_topic])
-        finally:
-            await admin.close()
+        if not args.direct:
+            admin = AIOKafkaAdminClient(bootstrap_servers=base.kafka_bootstrap_servers)
+            await admin.start()
+            try:
+                await admin.delete_topics([base.status_topic])
+            finally:
+                await admin.close()
     return 0
 
 

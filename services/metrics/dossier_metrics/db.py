@@ -46,11 +46,10 @@ def create_report_engine(
 
 
 def sqlstate(exc: BaseException) -> str | None:
-    """The SQLSTATE of a database error, when PostgreSQL gave one."""
-    if isinstance(exc, DBAPIError):
-        code = getattr(exc.orig, "sqlstate", None)
-        return code if isinstance(code, str) else None
-    return None
+    """The SQLSTATE of a database error, when PostgreSQL gave one (raised through SQLAlchemy, or by
+    asyncpg itself where the store uses the driver's connection)."""
+    code = getattr(exc.orig if isinstance(exc, DBAPIError) else exc, "sqlstate", None)
+    return code if isinstance(code, str) else None
 
 
 def is_deterministic(exc: BaseException) -> bool:

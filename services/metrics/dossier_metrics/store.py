@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,9 +19,10 @@ from dossier_metrics.batch_store import (
     SnapshotRecord,
     latest_per_dossier,
     newer,
-    write_parameters,
+    write_arguments,
 )
 from dossier_metrics.counters import COUNTER_COLUMNS, Counts
+from dossier_metrics.db import is_deterministic
 from dossier_metrics.models import agency_counter, consumed_offset, dossier_snapshot
 
 
@@ -39,15 +41,24 @@ class ProjectionStore:
         self, topic: str, partition: int, records: Sequence[SnapshotRecord], next_offset: int
     ) -> AppliedBatch:
         """Store what is newer than the stored snapshots, add the counter deltas and record
-        `next_offset`, in one transaction of four statements whatever the batch's size."""
+        `next_offset`, in one transaction of three statements whatever the batch's size."""
         candidates = latest_per_dossier(records)
-        async with self.engine.begin() as conn:
-            # During a rebalance the old and the new owner of a partition may overlap for one batch;
-            # this lock makes their transactions take turns, and the version check does the rest.
-            await conn.execute(LOCK_PARTITION, {"partition": partition})
-            applied = await newer(conn, candidates)
-            applied.ignored = len(records) - len(applied.records)
-            await conn.execute(WRITE_BATCH, write_parameters(topic, partition, applied, next_offset))
+        async with self.engine.connect() as conn:
+            driver: Any = (await conn.get_raw_connection()).driver_connection  # asyncpg's
+            try:
+                async with driver.transaction():
+                    # During a rebalance the old and the new owner of a partition may overlap for one
+                    # batch; this lock makes their transactions take turns, the version check does the rest.
+                    await driver.execute(LOCK_PARTITION, partition)
+                    applied = await newer(driver, candidates)
+                    applied.ignored = len(records) - len(applied.records)
+                    await driver.execute(
+                        WRITE_BATCH, *write_arguments(topic, partition, applied, next_offset)
+                    )
+            except Exception as exc:
+                if not is_deterministic(exc):
+                    await conn.invalidate()  # the pool cannot see what became of it: never reuse it
+                raise
         return applied
 
     async def stored_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
