@@ -68,8 +68,7 @@ def parse(raw: bytes) -> status_pb2.DossierStatusChanged:
         raise SkippedMessage("undecodable", f"{type(exc).__name__}: {exc}") from exc
     if not msg.dossier_code or not msg.agency_code:
         raise SkippedMessage("invalid", "ValueError: a snapshot needs dossier_code and agency_code")
-    texts = (msg.dossier_code, msg.agency_code, msg.procedure_code, msg.field)
-    if any("\x00" in value for value in texts):
+    if "\x00" in "".join((msg.dossier_code, msg.agency_code, msg.procedure_code, msg.field)):
         raise SkippedMessage("invalid", "ValueError: a code or field holds a NUL character")
     return msg
 
