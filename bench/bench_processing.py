@@ -33,12 +33,14 @@ from aiokafka import AIOKafkaProducer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "unit" / "processing"))
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
 
 from domain_costs import pure_costs  # noqa: E402
 from processing_factory import Sent, interleave, stream  # noqa: E402
 from record import machine_line, replace_section  # noqa: E402
 
 from dossier_runtime.kafka import ensure_topics  # noqa: E402
+from tests.support import delete_topics  # noqa: E402
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://dossier:dossier@127.0.0.1:5432/dossier")
@@ -212,6 +214,9 @@ async def scenario(histories: list[list[Sent]], order: str, instances: int) -> d
     conn = await asyncpg.connect(DATABASE_URL)
     await conn.execute(f"drop schema if exists {schema} cascade")
     await conn.close()
+    await asyncio.to_thread(
+        delete_topics, BOOTSTRAP, {f"bench.{name}{suffix}" for name in ("events", "status", "dlq")}
+    )
     return result
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, free_port, port_open, unique
+from tests.support import ROOT, delete_topics, free_port, port_open, topic_names, unique
 
 SCRIPTS = ROOT / "deploy" / "scripts"
 KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -28,10 +28,14 @@ def _ensure(script: str, host: str, port: int) -> None:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> str:
+def kafka_bootstrap() -> Iterator[str]:
+    """The shared broker; the topics the session creates on it are deleted at its end."""
     host, port = KAFKA_BOOTSTRAP.split(",")[0].rsplit(":", 1)
     _ensure("kafka.sh", host, int(port))
-    return KAFKA_BOOTSTRAP
+    before = topic_names(KAFKA_BOOTSTRAP)
+    yield KAFKA_BOOTSTRAP
+    with contextlib.suppress(Exception):  # a broker stopped by a test leaves its topics for next time
+        delete_topics(KAFKA_BOOTSTRAP, topic_names(KAFKA_BOOTSTRAP) - before - {"__consumer_offsets"})
 
 
 @pytest.fixture(scope="session")

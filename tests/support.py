@@ -4,6 +4,8 @@ schemas and consumer groups of their own."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from dossier_runtime.api_keys import create_key
 
@@ -33,6 +37,38 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def topic_names(bootstrap: str) -> set[str]:
+    """The topics the broker holds now (internal ones included)."""
+    return set(asyncio.run(_list_topics(bootstrap)))
+
+
+async def _list_topics(bootstrap: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return list(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+def delete_topics(bootstrap: str, names: set[str]) -> None:
+    """Delete `names` (the private topics of a test session or a benchmark run): a broker that keeps
+    every test topic soon holds tens of thousands of partition directories and runs out of files."""
+    if names:
+        asyncio.run(_delete_topics(bootstrap, sorted(names)))
+
+
+async def _delete_topics(bootstrap: str, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=60_000)
+    await admin.start()
+    try:
+        for i in range(0, len(names), 200):
+            with contextlib.suppress(KafkaError):
+                await admin.delete_topics(names[i : i + 200])
+    finally:
+        await admin.close()
 
 
 def unique(prefix: str) -> str:
@@ -193,6 +229,8 @@ def running_system(
     finally:
         for service in system.services:
             service.stop()
+        with contextlib.suppress(Exception):  # the broker may be one a test stopped
+            delete_topics(kafka_bootstrap, {v for k, v in system.env.items() if k.endswith("_TOPIC")})
         for var in ("PROCESSING_DB_SCHEMA", "METRICS_DB_SCHEMA"):
             subprocess.run(
                 ["psql", database_url, "-qc", f"drop schema if exists {system.env[var]} cascade"],
