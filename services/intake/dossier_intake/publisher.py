@@ -1,10 +1,13 @@
 """Writes events to Kafka and says so only once the broker acknowledged them (acks=all, idempotent).
 
-The records of one request are grouped into one record batch per partition (the partition the
-producer's default partitioner would choose for the key, `partitioning`), each handed to the producer
-with `send_batch`: one acknowledgement future per partition instead of one per event, and no
-per-record accumulator work. The records of one partition keep their order within the request, and
-the batches of successive requests keep theirs on each partition.
+The records of one request are grouped by partition (the partition the producer's default
+partitioner would choose for the key, `partitioning`). A partition's group of at least
+`OWN_BATCH_MIN` records goes out as record batches of its own (`send_batch`): one acknowledgement
+future per batch instead of one per event, and no per-record accumulator work. A smaller group (a
+single event, a short batch) is sent record by record into the producer's shared batches, where it
+lingers with the records of concurrent requests: a batch of its own per request would cost a
+produce round trip per request and partition. Either way the records of one partition keep their
+order within the request.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from dossier_intake.settings import IntakeSettings
 log = logging.getLogger(__name__)
 
 Record = tuple[bytes, bytes]  # (key = dossier_code, value = protobuf DossierEvent)
+#: The fewest records of one request and partition sent as a record batch of their own.
+OWN_BATCH_MIN = 16
 
 
 class KafkaUnavailable(Exception):
@@ -68,8 +73,8 @@ class EventPublisher:
         try:
             async with asyncio.timeout_at(deadline):
                 partitions = sorted(await self._producer.partitions_for(self.topic))
-                for partition, batch in self._batches(records, partitions):
-                    futures.append(await self._producer.send_batch(batch, self.topic, partition=partition))
+                for partition, group in _by_partition(records, partitions).items():
+                    futures += await self._send(partition, group)
             # asyncio.wait, not gather: a timeout must not cancel the producer's own futures.
             remaining = max(0.0, deadline - asyncio.get_running_loop().time())
             done, pending = await asyncio.wait(futures, timeout=remaining)
@@ -88,29 +93,50 @@ class EventPublisher:
                 raise KafkaUnavailable(str(error) or type(error).__name__) from error
         self.metrics.kafka_send.observe(time.perf_counter() - started)
 
-    def _batches(self, records: Sequence[Record], partitions: list[int]) -> list[tuple[int, BatchBuilder]]:
-        """The records grouped by partition, in order, each group in as many batches as it needs."""
-        by_key: dict[bytes, int] = {}  # a request often holds several events of one dossier
-        open_batches: dict[int, BatchBuilder] = {}
-        full: list[tuple[int, BatchBuilder]] = []
-        for key, value in records:
-            partition = by_key.get(key)
-            if partition is None:
-                partition = by_key[key] = partition_of(key, partitions)
-            batch = open_batches.get(partition)
-            if batch is None:
-                batch = open_batches[partition] = self._producer.create_batch()
+    async def _send(self, partition: int, group: list[Record]) -> list[asyncio.Future[object]]:
+        """Hand one partition's records to the producer; the futures of their acknowledgements."""
+        if len(group) < OWN_BATCH_MIN:
+            return [
+                await self._producer.send(self.topic, value, key, partition=partition) for key, value in group
+            ]
+        return [
+            await self._producer.send_batch(batch, self.topic, partition=partition)
+            for batch in self._batches(group)
+        ]
+
+    def _batches(self, group: list[Record]) -> list[BatchBuilder]:
+        """One partition's records in order, in as many closed batches as they need."""
+        batch = self._producer.create_batch()
+        batches = [batch]
+        for key, value in group:
             if batch.append(key=key, value=value, timestamp=None) is None:  # full
-                full.append((partition, batch))
-                batch = open_batches[partition] = self._producer.create_batch()
+                batch = self._producer.create_batch()
+                batches.append(batch)
                 batch.append(key=key, value=value, timestamp=None)  # a batch takes its first record
-        for batch in open_batches.values():
-            batch.close()  # sent at once: the request's records are all there, nothing to linger for
-        return full + list(open_batches.items())
+        for batch in batches:
+            batch.close()  # sent at once: nothing more will come for it to linger for
+        return batches
 
     def _failed(self, count: int, exc: BaseException) -> None:
         self.metrics.kafka_failures.inc()
         log.warning("kafka write failed", extra={"events": count, "error": repr(exc), "topic": self.topic})
+
+
+def _by_partition(records: Sequence[Record], partitions: list[int]) -> dict[int, list[Record]]:
+    """The records of each partition, in request order."""
+    of_key: dict[bytes, int] = {}  # a request often holds several events of one dossier
+    groups: dict[int, list[Record]] = {}
+    for record in records:
+        key = record[0]
+        partition = of_key.get(key)
+        if partition is None:
+            partition = of_key[key] = partition_of(key, partitions)
+        group = groups.get(partition)
+        if group is None:
+            groups[partition] = [record]
+        else:
+            group.append(record)
+    return groups
 
 
 def _retrieve(future: asyncio.Future[object]) -> None:

@@ -1,6 +1,7 @@
-"""A request's records go out as one record batch per partition: each record on the partition the
-Kafka clients' default partitioner gives its key, in request order, also when a partition's records
-need more than one batch."""
+"""A request's records go out grouped by partition (batches of their own for large groups, the
+producer's shared batches for small ones): each record on the partition the Kafka clients' default
+partitioner gives its key, in request order, also when a partition's records need more than one
+batch."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from intake_harness import QN_AGENCY, Intake, Keys, event, make_settings, read_topic, running
 
 from dossier_contracts.event_codec import event_type_of
+from dossier_intake.publisher import OWN_BATCH_MIN
 
 pytestmark = pytest.mark.integration
 
@@ -34,11 +36,21 @@ async def _check_written(intake: Intake, sent: list[dict[str, object]]) -> None:
         assert on_p == sorted(on_p)
     for code in {str(e["dossier_code"]) for e in sent}:
         mine = [m for m in written.messages if m[2] == code.encode()]
-        assert [event_type_of(m[3]) for m in mine] == LIFECYCLE
+        assert [event_type_of(m[3]) for m in mine] == [e["type"] for e in sent if e["dossier_code"] == code]
 
 
 async def test_records_land_where_the_default_partitioner_puts_them(intake: Intake) -> None:
     sent = _interleaved(40)
+    response = await intake.batch(sent)
+    assert response.status_code == 200
+    assert {r["status"] for r in response.json()["results"]} == {"accepted"}
+    await _check_written(intake, sent)
+
+
+async def test_large_and_small_groups_of_one_request(intake: Intake) -> None:
+    big = f"{QN_AGENCY}-250405-999999"
+    sent = [event(LIFECYCLE[i % len(LIFECYCLE)], dossier=big) for i in range(4 * OWN_BATCH_MIN)]
+    sent += _interleaved(2)  # a few records on other partitions (or on the same one)
     response = await intake.batch(sent)
     assert response.status_code == 200
     assert {r["status"] for r in response.json()["results"]} == {"accepted"}
