@@ -108,6 +108,7 @@ def snapshot_of(
     last_event_id: str,
     effective_due_at: datetime | None,
     timeliness: Timeliness | None,
+    accepted_ms: int | None = None,
 ) -> status_pb2.DossierStatusChanged:
     """`dossier_to_snapshot` for a caller that already has the dossier's effective deadline at
     `changed_at` and its timeliness. The message is built in one constructor call, timestamps as
@@ -134,6 +135,8 @@ def snapshot_of(
             fields[name] = timestamp_fields(value)
     if effective_due_at is not None:
         fields["effective_due_at"] = timestamp_fields(effective_due_at)
+    if accepted_ms is not None:  # when intake accepted the newest event this version applies
+        fields["accepted_at"] = {"seconds": accepted_ms // 1000, "nanos": accepted_ms % 1000 * 1_000_000}
     if dossier.applicant_type is not None:
         fields["applicant_type"] = dossier.applicant_type
     rule = dossier.rule

@@ -19,6 +19,7 @@ from dossier_core.codes import Channel
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from zoneinfo import ZoneInfo
 
 __all__ = [
     "CHANNEL_FROM_PROTO",

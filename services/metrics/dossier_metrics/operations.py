@@ -3,7 +3,9 @@
 - `metrics_skipped_messages_total{reason}`: status messages skipped (`projector.SKIP_REASONS`);
 - `metrics_consumer_progressing`: 1 while the consumer stores what it reads, 0 while it cannot;
 - `metrics_reports_running`, `metrics_reports_refused_total{reason}` (`busy`, `timeout`,
-  `database`): the report API's load and what it turned away with a 503.
+  `database`): the report API's load and what it turned away with a 503;
+- `metrics_event_visible_seconds`: from intake accepting an event to its version being counted
+  (`freshness.py`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class OperationsCollector(Collector):
         for reason in REFUSAL_REASONS:
             refused.add_metric([reason], self.gate.refused[reason])
         yield refused
+        yield self.consumer.projector.freshness.metric()
 
 
 def operations_text(collector: OperationsCollector) -> bytes:

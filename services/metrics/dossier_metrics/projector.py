@@ -29,6 +29,7 @@ from dossier_core.calendar import WorkingCalendar
 from dossier_core.dossier import Dossier
 from dossier_metrics.counters import counted
 from dossier_metrics.db import is_deterministic
+from dossier_metrics.freshness import Freshness
 from dossier_metrics.index import LiveIndex
 from dossier_metrics.store import AppliedBatch, ProjectionStore, SnapshotRecord
 
@@ -120,6 +121,7 @@ class Projector:
         self.index = index
         self.calendar = calendar
         self.applied = 0
+        self.freshness = Freshness()
         self.skipped: Counter[str] = Counter({reason: 0 for reason in SKIP_REASONS})
 
     def _skip(self, reason: str, topic: str, partition: int, offset: int, error: str) -> None:
@@ -140,7 +142,7 @@ class Projector:
         transient database failure, with nothing of the batch committed."""
         if not messages:
             return
-        decoded = self._newest(topic, partition, messages)
+        decoded, accepted_at = self._newest(topic, partition, messages)
         next_offset = messages[-1].offset + 1
         try:
             applied = await self.store.apply_batch(topic, partition, [d.record for d in decoded], next_offset)
@@ -152,14 +154,19 @@ class Projector:
                 extra={"topic": topic, "partition": partition, "error": str(exc)},
             )
             await self._one_by_one(topic, partition, decoded, next_offset)
-            return
-        self._follow(partition, applied, decoded)
+        else:
+            self._follow(partition, applied, decoded)
+        self.freshness.observe_visible(accepted_at)
 
-    def _newest(self, topic: str, partition: int, messages: Sequence[Consumed]) -> list[Decoded]:
-        """Each dossier's newest usable snapshot in the batch, in offset order. Every message is
-        parsed; only the newest version of a dossier is converted through the domain (an older one
-        only when the newer ones cannot be used), since the store would keep no other."""
+    def _newest(
+        self, topic: str, partition: int, messages: Sequence[Consumed]
+    ) -> tuple[list[Decoded], list[float]]:
+        """Each dossier's newest usable snapshot in the batch, in offset order, and when intake accepted
+        the events of every parsed version (seconds since the epoch, for the freshness histogram).
+        Every message is parsed; only the newest version of a dossier is converted through the domain
+        (an older one only when the newer ones cannot be used), since the store would keep no other."""
         versions: dict[str, list[Candidate]] = {}
+        accepted_at: list[float] = []
         for offset, value in messages:
             if value is None:
                 self._skip("empty", topic, partition, offset, "no value")
@@ -170,6 +177,8 @@ class Projector:
                 self._skip(exc.reason, topic, partition, offset, str(exc))
                 continue
             versions.setdefault(msg.dossier_code, []).append(Candidate(offset, value, msg))
+            if msg.HasField("accepted_at"):
+                accepted_at.append(msg.accepted_at.seconds + msg.accepted_at.nanos / 1e9)
         decoded: list[Decoded] = []
         for candidates in versions.values():
             if len(candidates) > 1:
@@ -183,7 +192,7 @@ class Projector:
                 decoded.append(Decoded(candidate.offset, record, dossier))
                 break
         decoded.sort(key=_offset)
-        return decoded
+        return decoded, accepted_at
 
     async def _one_by_one(self, topic: str, partition: int, decoded: list[Decoded], next_offset: int) -> None:
         for one in decoded:

@@ -27,6 +27,7 @@ class Record:
     topic: str = "dossier.events.v1"
     partition: int = 0
     offset: int = 0
+    timestamp: int = 1_767_225_600_000  # ms: 2026-01-01 00:00 UTC
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ class KafkaRecord(Protocol):
     def key(self) -> bytes | None: ...
     @property
     def value(self) -> bytes | None: ...
+    @property
+    def timestamp(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class Incoming:
     partition: int
     offset: int
     key: bytes | None = None
+    #: the record's Kafka timestamp (ms): when intake's producer sent it, i.e. accepted the event
+    accepted_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,9 @@ def decode_messages(records: Iterable[KafkaRecord]) -> tuple[list[Incoming], lis
                 )
             )
             continue
-        item = Incoming(event, raw, record.topic, record.partition, record.offset, record.key)
+        item = Incoming(
+            event, raw, record.topic, record.partition, record.offset, record.key, record.timestamp
+        )
         problem = out_of_bounds(event)
         if problem is not None:
             rejected.append(Rejected.of(item, Reason.OUT_OF_BOUNDS, problem))

@@ -46,8 +46,10 @@ def dossier_row(
     catalog: Catalog,
     now: datetime,
     returned_at: datetime | None = None,
+    accepted_ms: int | None = None,
 ) -> DossierRow:
-    """The stored state of a dossier at `version`, with its snapshot for the outbox."""
+    """The stored state of a dossier at `version`, with its snapshot for the outbox (`accepted_ms`:
+    when intake accepted the newest event the version applies, as its Kafka timestamp)."""
     calendar = catalog.calendar()
     procedure = catalog.procedures.get(dossier.procedure_code or "")
     due_now = dossier.effective_due(now, calendar)
@@ -69,6 +71,7 @@ def dossier_row(
         last_event_id=last_event_id,
         effective_due_at=due_now,
         timeliness=timeliness,
+        accepted_ms=accepted_ms,
     )
     pauses = dossier.pauses
     open_pause = pauses[-1] if pauses and pauses[-1].ended_at is None else None
