@@ -5,9 +5,8 @@ dropped, and a transition that makes no sense is kept as an anomaly on the dossi
 changing its state. The fold never raises on odd sequences. Which events pause the clock, and
 what a pause does to the deadline, is the pause rule of `dossier_core.pauses`.
 
-`fold_state` keeps where the fold stands (`FoldState`), so that `resume` can apply later events
-without the earlier ones: for events that all sort after the state's last one, it gives exactly
-what folding the whole history again would.
+`fold_state` tells where the fold stands (`FoldState`); `resume` applies later events to it, giving
+exactly what a fold of the whole history would when they all sort after the state's last one.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from typing import Any, NamedTuple, cast
 from dossier_core.calendar import WorkingCalendar
 from dossier_core.catalog import Catalog
 from dossier_core.codes import Channel, EventType, StatusCode
-from dossier_core.deadlines import legal_deadline, rule_for
+from dossier_core.deadlines import DeadlineRule, legal_deadline, rule_for
 from dossier_core.dossier import Dossier, EndKind, Pause, PauseKind
 from dossier_core.event_data import (
     EVENT_STATUS,
@@ -37,6 +36,8 @@ __all__ = ["Dossier", "EndKind", "FoldState", "Pause", "PauseKind", "fold", "fol
 #: where an event sorts in a history: `(occurred_at, seq)`
 SortKey = tuple[datetime, int]
 _RETURNED = EventType.RETURNED
+#: one instance of each deadline rule, shared by the dossiers that have it (fold states are kept)
+_RULES: dict[DeadlineRule, DeadlineRule] = {}
 
 _ENDINGS: Mapping[EventType, EndKind] = {
     EventType.RESOLVED: EndKind.RESOLVED,
@@ -64,7 +65,7 @@ def fold(events: Iterable[DossierEvent], catalog: Catalog) -> Dossier:
 
 class FoldState(NamedTuple):
     """Where a fold stands after some events: all that later events need of the earlier ones
-    (immutable; a named tuple because one is made per fold, and a frozen dataclass is slower to make)."""
+    (a named tuple: one is made per fold, and a frozen dataclass is slower to make)."""
 
     #: the dossier the events describe, as `fold` returns it (anomalies and event count included)
     dossier: Dossier
@@ -72,15 +73,19 @@ class FoldState(NamedTuple):
     last_type: EventType | None
     #: the last submission applied: its procedure and channel fill the gaps of a later one or a receipt
     submitted: DossierSubmitted | None
-    #: the sort key of the last event folded
-    last_key: SortKey
+    #: the `occurred_at` and `seq` of the last event folded (`last_key`; apart: one object less)
+    last_at: datetime
+    last_seq: int
     #: the instant of the first `returned` event folded, whether it applied or not
     first_returned_at: datetime | None
 
     @property
+    def last_key(self) -> SortKey:
+        return self.last_at, self.last_seq
+
+    @property
     def returned_at(self) -> datetime | None:
-        """When the result went back to the citizen (NgayTra): the first `returned` of a dossier at
-        status 10."""
+        """When the result went back (NgayTra): the first `returned` of a dossier at status 10."""
         return self.first_returned_at if self.dossier.status is StatusCode.RETURNED else None
 
 
@@ -153,7 +158,7 @@ class _Fold:
         count = self.dossier.event_count + len(ordered)
         dossier = _evolve(self.dossier, anomalies=tuple(self.anomalies), event_count=count)
         last = ordered[-1]
-        return FoldState(dossier, self.last, self.submitted, (last.occurred_at, last.seq), returned)
+        return FoldState(dossier, self.last, self.submitted, last.occurred_at, last.seq, returned)
 
     def flag(self, anomaly: str) -> None:
         self.anomalies.append(anomaly)
@@ -231,7 +236,8 @@ class _Fold:
         if procedure is None:
             self.flag(f"unknown_procedure: {code!r}")
         else:
-            rule = rule_for(procedure, channel)
+            made = rule_for(procedure, channel)
+            rule = _RULES.setdefault(made, made)
             computed = legal_deadline(rule, at, self.calendar)
         declared = data.due_at
         if declared is not None and computed is not None and declared != computed:

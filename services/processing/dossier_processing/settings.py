@@ -37,6 +37,8 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
     consumer_group: str = "dossier-processing"
     batch_size: int = 5000
     history_cache_events: int = 100_000
+    #: dossiers whose fold state is kept in memory, so later events resume it (about 2.5 kB each)
+    fold_state_cache_dossiers: int = Field(default=50_000, ge=0)
     poll_timeout_ms: int = 500
     retry_max_backoff_s: float = 10.0
     #: SPEC §3: events a dossier holds at most; later ones are dead-lettered (`dossier_event_limit`)

@@ -11,6 +11,7 @@ from processing_factory import START, Record, Sent, event, resent, with_id
 
 from dossier_contracts.snapshot_codec import decode_snapshot
 from dossier_core.catalog import default_catalog_dir, load_catalog
+from dossier_core.lifecycle import fold_state
 from dossier_processing.ingest import plan as plan_module
 from dossier_processing.ingest.decode import Incoming, decode_messages
 from dossier_processing.ingest.failures import Reason
@@ -122,24 +123,38 @@ def test_duplicates_of_a_full_dossier_stay_duplicates() -> None:
     assert plan.duplicates == 1 and not plan.rejected and not plan.dossiers
 
 
-def test_only_the_event_the_fold_cannot_apply_is_set_aside(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("stored_as", ["history", "fold state"])
+def test_only_the_event_the_fold_cannot_apply_is_set_aside(
+    monkeypatch: pytest.MonkeyPatch, stored_as: str
+) -> None:
     sent = [received()] + [
         event("processing", CODE, START + timedelta(hours=h), step=f"s{h}") for h in range(1, 9)
     ]
     poison = {sent[3].event_id, sent[6].event_id}
-    real_fold = plan_module.fold
     calls = []
 
-    def fold(history: list[Any], catalog: Any) -> Any:
-        calls.append(len(history))
-        bad = poison & {e.event_id for e in history}
-        if bad:
-            raise ValueError(f"cannot apply {sorted(bad)}")
-        return real_fold(history, catalog)
+    def guarded(real: Any) -> Any:
+        def folds(base: Any, *rest: Any) -> Any:
+            events = rest[0] if len(rest) == 2 else base
+            calls.append(len(events))
+            bad = poison & {e.event_id for e in events}
+            if bad:
+                raise ValueError(f"cannot apply {sorted(bad)}")
+            return real(base, *rest)
 
-    monkeypatch.setattr(plan_module, "fold", fold)
+        return folds
+
+    stored: dict[str, StoredDossier] = {}
+    if stored_as == "fold state":  # the first event is stored: the batch resumes its fold state
+        first = incoming(sent[:1])[0].event
+        folded = fold_state([first], CATALOG)
+        stored[CODE] = StoredDossier(1, 0, None, last_event_id=first.event_id, folded=folded)
+        monkeypatch.setattr(plan_module, "resume", guarded(plan_module.resume))
+        sent = sent[1:]
+    else:
+        monkeypatch.setattr(plan_module, "fold_state", guarded(plan_module.fold_state))
     fresh = received(OTHER)
-    plan = run([*sent, fresh])
+    plan = run([*sent, fresh], stored)
     assert sorted(r.event_id for r in plan.rejected) == sorted(poison)
     assert all(r.reason is Reason.UNAPPLIABLE and "cannot apply" in r.error for r in plan.rejected)
     kept = [e.event_id for e in sent if e.event_id not in poison]

@@ -39,7 +39,7 @@ from dossier_processing.ingest.failures import (
     is_deterministic_db_error,
 )
 from dossier_processing.ingest.history_cache import HistoryCache
-from dossier_processing.ingest.plan import DEFAULT_EVENT_LIMIT, BatchPlan, process_batch
+from dossier_processing.ingest.plan import DEFAULT_EVENT_LIMIT, BatchPlan, process_batch, resume_points
 from dossier_processing.observability import Metrics
 from dossier_processing.settings import ProcessingSettings
 from dossier_runtime.retry import Backoff, Stall, until_done
@@ -63,7 +63,7 @@ async def apply_batch(
     async with engine.begin() as conn:
         seqs = await sql.reserve_seqs(conn, len(incoming))
         payloads = await sql.stored_payloads(conn, [i.event.event_id for i in incoming])
-        stored = await sql.load_stored(conn, sorted({i.event.dossier_code for i in incoming}), cache)
+        stored = await sql.load_stored(conn, resume_points(incoming, seqs, payloads), cache)
         try:
             plan = process_batch(
                 incoming, stored, seqs, catalog, now, stored_payloads=payloads, event_limit=event_limit
@@ -77,8 +77,7 @@ async def apply_batch(
                 raise DeterministicFailure(Reason.UNSTORABLE, describe(exc)) from exc
             raise
     if cache is not None:  # only after the commit: the cache never holds what the database lacks
-        for row in plan.dossiers:
-            cache.put(row.dossier_code, row.version, plan.histories[row.dossier_code])
+        cache.remember(plan)
     return plan
 
 
@@ -116,7 +115,7 @@ class EventConsumer:
         self._lock = asyncio.Lock()
         self.consumer: AIOKafkaConsumer | None = None
         self.batches = 0
-        self.cache = HistoryCache(settings.history_cache_events)
+        self.cache = HistoryCache(settings.history_cache_events, settings.fold_state_cache_dossiers)
         self.stall = Stall()  # set while a step is being retried: the consumer cannot progress
         metrics.consumer_stalled.seconds = self.stall.seconds
 

@@ -1,15 +1,20 @@
 """The pure plan of a batch: drop duplicates, tell `event_id` conflicts, apply the event limit, re-fold.
 
-Nothing here does I/O. `process_batch` takes the decoded events of a batch (`decode.py`), the stored
-history of the dossiers they touch, the stored payloads of the event ids they carry and the arrival
-sequence numbers reserved for them, and returns every row the batch must write in one transaction
-(built by `rows.py`) plus the events it sets aside.
+Nothing here does I/O. `process_batch` takes the decoded events of a batch (`decode.py`), what is stored
+of the dossiers they touch, the stored payloads of the event ids they carry and the arrival sequence
+numbers reserved for them, and returns every row the batch must write in one transaction (built by
+`rows.py`) plus the events it sets aside.
+
+A dossier whose fold state is known (`StoredDossier.folded`) and whose new events all sort after the
+last one it folded is resumed from that state, without its stored history (`dossier_core.lifecycle.
+resume`, the same result as a re-fold); any other is re-folded from its whole stored history.
+`resume_points` tells, before the histories are read, which dossiers a batch may resume.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -19,10 +24,10 @@ from dossier_contracts.snapshot_codec import event_from_proto
 from dossier_core.catalog import Catalog
 from dossier_core.dossier import Dossier
 from dossier_core.events import DossierEvent
-from dossier_core.lifecycle import fold
+from dossier_core.lifecycle import FoldState, SortKey, fold_state, resume, sort_key
 from dossier_processing.ingest.decode import Incoming, Rejected
 from dossier_processing.ingest.failures import Reason, describe
-from dossier_processing.ingest.rows import dossier_row, event_row, returned_at_of
+from dossier_processing.ingest.rows import dossier_row, event_row
 from dossier_processing.models import DossierRow, EventRow
 
 #: SPEC §3: a dossier holds at most this many events unless configured otherwise.
@@ -36,14 +41,22 @@ R = TypeVar("R")
 
 @dataclass
 class StoredDossier:
-    """What the database already holds for one dossier: its events (with arrival seq), its version, and
-    whether it was flagged for reaching the event limit."""
+    """What the database already holds for one dossier: its events (with arrival seq; `None`: not read,
+    `folded` stands for them), its version, whether it was flagged for reaching the event limit, and
+    where the fold of its events stands when that is known."""
 
     version: int = 0
     anomaly_count: int = 0
-    events: list[DossierEvent] = field(default_factory=list)
+    events: list[DossierEvent] | None = field(default_factory=list)
     limit_reached: bool = False
     last_event_id: str = ""
+    folded: FoldState | None = None
+
+    @property
+    def event_count(self) -> int:
+        if self.events is not None:
+            return len(self.events)
+        return self.folded.dossier.event_count if self.folded is not None else 0
 
 
 @dataclass
@@ -54,6 +67,7 @@ class BatchPlan:
     dossiers: list[DossierRow] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     histories: dict[str, list[DossierEvent]] = field(default_factory=dict)
+    states: dict[str, FoldState] = field(default_factory=dict)
     duplicates: int = 0
     anomalies_added: int = 0
 
@@ -80,11 +94,15 @@ def content_differences(a: DossierEvent, b: DossierEvent) -> list[str]:
 
 class _Owners:
     """The event each id already names: stored ones (by payload, decoded only when the bytes differ)
-    and the ones met earlier in the batch."""
+    and the ones met earlier in the batch. Without `payloads` (no lookup by id was made), the stored
+    histories tell the stored ids; with it, they are not needed: every stored id among the batch's is
+    in `payloads`."""
 
-    def __init__(self, payloads: Mapping[str, bytes], stored: Mapping[str, StoredDossier]) -> None:
-        self.payloads = payloads
-        self.events: dict[str, DossierEvent] = {e.event_id: e for s in stored.values() for e in s.events}
+    def __init__(self, payloads: Mapping[str, bytes] | None, stored: Mapping[str, StoredDossier]) -> None:
+        self.payloads = payloads or {}
+        self.events: dict[str, DossierEvent] = (
+            {} if payloads is not None else {e.event_id: e for s in stored.values() for e in s.events or ()}
+        )
 
     def differences(self, item: Incoming) -> list[str] | None:
         """`None` for an id not seen yet (it is claimed for `item`), else how `item` differs from the
@@ -106,6 +124,29 @@ class _Owners:
         return content_differences(owner, item.event)
 
 
+def resume_points(
+    incoming: Sequence[Incoming], seqs: Sequence[int], stored_ids: Container[str]
+) -> dict[str, SortKey]:
+    """For each dossier the batch may add events to, the sort key its earliest new event would have (at
+    the arrival number of `seqs` `process_batch` gives it). Events whose id is in `stored_ids` are never
+    new. A dossier can be resumed from a fold state whose `last_key` sorts before its key here."""
+    earliest: dict[str, SortKey] = {}
+    for item, seq in zip(incoming, seqs, strict=True):
+        event = item.event
+        if event.event_id in stored_ids:
+            continue
+        key = (event.occurred_at, seq)
+        code = event.dossier_code
+        if code not in earliest or key < earliest[code]:
+            earliest[code] = key
+    return earliest
+
+
+def resumes(folded: FoldState | None, earliest: SortKey) -> bool:
+    """Whether new events whose earliest sorts at `earliest` can resume `folded` (else: re-fold)."""
+    return folded is not None and folded.last_key < earliest
+
+
 def process_batch(
     incoming: Sequence[Incoming],
     stored: Mapping[str, StoredDossier],
@@ -122,10 +163,11 @@ def process_batch(
     holds the stored payload of every incoming event id already in the database (any dossier). An event
     whose id is already stored or met earlier in the batch is a duplicate when its content is the same
     and an `event_id_conflict` otherwise. A dossier takes at most `event_limit` events; later ones are set
-    aside and the dossier is flagged. An event the fold cannot apply is set aside alone.
+    aside and the dossier is flagged. An event the fold cannot apply is set aside alone. A stored dossier
+    whose `events` were not read must be one that `resumes` for the key `resume_points` gave it.
     """
     plan = BatchPlan()
-    owners = _Owners(stored_payloads or {}, stored)
+    owners = _Owners(stored_payloads, stored)
     new_by_dossier: dict[str, list[tuple[Incoming, DossierEvent]]] = {}
     for item, seq in zip(incoming, seqs, strict=True):
         differing = owners.differences(item)
@@ -139,7 +181,7 @@ def process_batch(
 
     for code, new in new_by_dossier.items():
         before = stored.get(code) or StoredDossier()
-        room = max(0, event_limit - len(before.events))
+        room = max(0, event_limit - before.event_count)
         for item, _ in new[room:]:
             error = f"dossier {code} holds the maximum of {event_limit} events"
             plan.rejected.append(Rejected.of(item, Reason.DOSSIER_EVENT_LIMIT, error))
@@ -157,23 +199,26 @@ def _refold(
     catalog: Catalog,
     now: datetime,
 ) -> None:
-    """Add to `plan` the dossier re-folded with those of its `new` events that the fold can apply."""
+    """Add to `plan` the dossier folded with those of its `new` events that the fold can apply: resumed
+    from its fold state when they all sort after it, else re-folded from its stored history."""
     version = before.version + 1
+    fold_with = _folder(code, before, [e for _, e in new], catalog)
 
-    def attempt(chosen: list[tuple[Incoming, DossierEvent]]) -> tuple[Dossier, DossierRow]:
-        history = [*before.events, *(e for _, e in chosen)]
+    def attempt(chosen: list[tuple[Incoming, DossierEvent]]) -> tuple[FoldState, Dossier, DossierRow]:
+        state = fold_with([e for _, e in chosen])
         last_event_id = chosen[-1][1].event_id if chosen else before.last_event_id
-        dossier = fold(history, catalog)
+        dossier = state.dossier
         if flagged:
             dossier = dataclasses.replace(dossier, anomalies=(*dossier.anomalies, EVENT_LIMIT_ANOMALY))
-        row = dossier_row(dossier, version, last_event_id, catalog, now, returned_at_of(dossier, history))
-        return dossier, row
+        row = dossier_row(dossier, version, last_event_id, catalog, now, state.returned_at)
+        return state, dossier, row
 
-    kept, failed, result = keep_applicable(new, attempt, base_counts=bool(before.events))
+    stored_count = before.event_count
+    kept, failed, result = keep_applicable(new, attempt, base_counts=stored_count > 0)
     for (item, _), exc in failed:
         plan.rejected.append(Rejected.of(item, Reason.UNAPPLIABLE, describe(exc)))
     if result is None:
-        if not kept and (flagged == before.limit_reached or not before.events):
+        if not kept and (flagged == before.limit_reached or not stored_count):
             return  # nothing changes
         try:
             result = attempt(kept)
@@ -181,11 +226,26 @@ def _refold(
             for item, _ in kept:
                 plan.rejected.append(Rejected.of(item, Reason.UNAPPLIABLE, describe(exc)))
             return
-    dossier, row = result
+    state, dossier, row = result
     plan.anomalies_added += max(0, len(dossier.anomalies) - before.anomaly_count)
     plan.dossiers.append(row)
-    plan.histories[code] = [*before.events, *(e for _, e in kept)]
+    plan.states[code] = state
+    if before.events is not None:
+        plan.histories[code] = [*before.events, *(e for _, e in kept)]
     plan.events.extend(event_row(e, item.raw, item.partition, item.offset) for item, e in kept)
+
+
+def _folder(
+    code: str, before: StoredDossier, new: list[DossierEvent], catalog: Catalog
+) -> Callable[[list[DossierEvent]], FoldState]:
+    """How to fold the dossier with some of its `new` events: resume its fold state when they all sort
+    after it, else re-fold its stored history with them."""
+    folded, history = before.folded, before.events
+    if folded is not None and (not new or resumes(folded, min(map(sort_key, new)))):
+        return lambda events: resume(folded, events, catalog)
+    if history is None:
+        raise ValueError(f"dossier {code}: its history was not read and its fold state cannot resume")
+    return lambda events: fold_state([*history, *events], catalog)
 
 
 def keep_applicable(

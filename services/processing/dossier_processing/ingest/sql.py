@@ -7,7 +7,7 @@ from the row definitions (`models.EventRow`, `models.DossierRow`), never written
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from operator import attrgetter
 from typing import Any
@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dossier_contracts.event_codec import decode_event
 from dossier_contracts.snapshot_codec import event_from_proto
+from dossier_core.events import DossierEvent
+from dossier_core.lifecycle import SortKey
 from dossier_processing import models
 from dossier_processing.ingest.history_cache import HistoryCache
-from dossier_processing.ingest.plan import EVENT_LIMIT_ANOMALY, BatchPlan, StoredDossier
+from dossier_processing.ingest.plan import EVENT_LIMIT_ANOMALY, BatchPlan, StoredDossier, resumes
 
 
 class ConcurrentChange(RuntimeError):
@@ -50,41 +52,53 @@ async def stored_payloads(conn: AsyncConnection, event_ids: Sequence[str]) -> di
 
 
 async def load_stored(
-    conn: AsyncConnection, codes: Sequence[str], cache: HistoryCache | None = None
+    conn: AsyncConnection, points: Mapping[str, SortKey], cache: HistoryCache | None = None
 ) -> dict[str, StoredDossier]:
-    """The stored events and version of each dossier in `codes` (absent ones are left out), and whether
-    it is flagged for the event limit. Histories whose cached version matches the stored one come from
-    `cache` instead of being read again."""
-    stored: dict[str, StoredDossier] = {}
-    if not codes:
-        return stored
+    """What is stored of each dossier in `points` (absent ones are left out): its version, whether it is
+    flagged for the event limit, and its events. See `from_cache` for what `cache` spares; the other
+    histories are read and decoded."""
+    if not points:
+        return {}
     rows = await conn.execute(
         text(
             "select dossier_code, version, jsonb_array_length(anomalies), "
             "anomalies @> cast(:flag as jsonb), last_event_id from dossiers "
             "where dossier_code = any(cast(:codes as text[]))"
         ),
-        {"codes": list(codes), "flag": orjson.dumps([EVENT_LIMIT_ANOMALY]).decode()},
+        {"codes": list(points), "flag": orjson.dumps([EVENT_LIMIT_ANOMALY]).decode()},
     )
-    missing: list[str] = []
-    for code, version, anomaly_count, limit_reached, last_event_id in rows:
-        cached = cache.get(code, version) if cache is not None else None
-        history = list(cached) if cached is not None else []
-        stored[code] = StoredDossier(version, anomaly_count, history, bool(limit_reached), last_event_id)
-        if cached is None:
-            missing.append(code)
-    if missing:
+    stored, unread = from_cache(rows, points, cache)
+    if unread:
         events = await conn.execute(
             text(
                 "select dossier_code, seq, payload from events where dossier_code = any(cast(:c as text[]))"
             ),
-            {"c": missing},
+            {"c": list(unread)},
         )
         for code, seq, payload in events:
-            stored.setdefault(code, StoredDossier()).events.append(
-                event_from_proto(decode_event(payload), seq)
-            )
+            unread[code].append(event_from_proto(decode_event(payload), seq))
     return stored
+
+
+def from_cache(
+    rows: Iterable[tuple[str, int, int, bool, str]],
+    points: Mapping[str, SortKey],
+    cache: HistoryCache | None,
+) -> tuple[dict[str, StoredDossier], dict[str, list[DossierEvent]]]:
+    """The stored dossiers of these `dossiers` rows (code, version, anomaly count, flagged for the event
+    limit, last event id), with the fold state and the history `cache` holds for their version; and the
+    still empty histories of those that must be read: neither cached nor resumable from their fold
+    state at their point (`plan.resume_points`)."""
+    stored: dict[str, StoredDossier] = {}
+    unread: dict[str, list[DossierEvent]] = {}
+    for code, version, anomaly_count, limit_reached, last_event_id in rows:
+        folded = cache.state(code, version) if cache is not None else None
+        events = cache.get(code, version) if cache is not None else None
+        if events is None and not resumes(folded, points[code]):
+            events = unread[code] = []
+        flagged = bool(limit_reached)
+        stored[code] = StoredDossier(version, anomaly_count, events, flagged, last_event_id, folded)
+    return stored, unread
 
 
 def written_columns(table: Table, row_type: type[Any]) -> list[tuple[str, str]]:
