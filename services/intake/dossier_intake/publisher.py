@@ -22,8 +22,8 @@ from aiokafka.errors import KafkaError
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from dossier_intake.observability import IntakeMetrics
-from dossier_intake.partitioning import partition_of
 from dossier_intake.settings import IntakeSettings
+from dossier_runtime.partitioning import partition_of
 
 log = logging.getLogger(__name__)
 

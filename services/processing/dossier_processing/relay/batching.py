@@ -16,9 +16,9 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from dossier_processing.relay.partitions import partition_for
 from dossier_processing.relay.recovery import headers_of
 from dossier_processing.relay.sql import OutboxRow
+from dossier_runtime.partitioning import partition_of
 
 
 @dataclass
@@ -50,7 +50,7 @@ def batches(producer: AIOKafkaProducer, rows: Sequence[OutboxRow], partitions: S
     per_partition: dict[int, list[Batch]] = {}
     for row in rows:
         key = row.dossier_code.encode()
-        partition = partition_for(key, partitions)
+        partition = partition_of(key, partitions)
         queue = per_partition.get(partition)
         if queue is None:
             queue = per_partition[partition] = [Batch(partition, producer.create_batch())]

@@ -1,10 +1,11 @@
-"""Which partition a dossier's events go to: the Kafka clients' default for keyed records.
+"""Which partition a keyed record goes to: the Kafka clients' default.
 
 `partition_of` is what aiokafka's `DefaultPartitioner` (and the Java client) computes: murmur2 of
 the key, its sign bit cleared, modulo the number of partitions. The hash is computed here on 32-bit
-words at about three times the speed of aiokafka's byte-by-byte version, because intake hashes every
-event's key itself when it groups a request's records into one batch per partition. A unit test
-holds it to aiokafka's on arbitrary keys.
+words at about three times the speed of aiokafka's byte-by-byte version (9.4 → 2.6 µs per key),
+because intake and processing's outbox relay group their records into one batch per partition
+themselves: they must pick exactly the partition the producer would have, so that every event and
+every version of a dossier lands on one partition. A unit test holds it to aiokafka's on any key.
 """
 
 from __future__ import annotations
