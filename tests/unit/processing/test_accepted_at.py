@@ -14,6 +14,7 @@ from dossier_core.calendar import VN_TZ
 from dossier_core.catalog_csv import default_catalog_dir, load_catalog
 from dossier_core.lifecycle import fold
 from dossier_processing.ingest.decode import decode_messages
+from dossier_processing.ingest.plan import process_batch
 from dossier_processing.ingest.rows import dossier_row
 
 CATALOG = load_catalog(default_catalog_dir())
@@ -41,3 +42,12 @@ def test_a_version_without_new_events_has_no_accepted_at() -> None:
     incoming, _ = decode_messages([Record(s.raw) for s in HISTORY])
     row = dossier_row(fold([i.event for i in incoming], CATALOG), 2, "e", CATALOG, START)
     assert not decode_snapshot(row.snapshot).HasField("accepted_at")
+
+
+def test_a_batch_stamps_each_version_with_its_newest_accepted_event() -> None:
+    records = [Record(s.raw, offset=i, timestamp=1_741_000_000_000 + 7 * i) for i, s in enumerate(HISTORY)]
+    incoming, _ = decode_messages(records)
+    plan = process_batch(incoming, {}, list(range(1, len(incoming) + 1)), CATALOG, NOW)
+    (row,) = plan.dossiers
+    accepted = decode_snapshot(row.snapshot).accepted_at
+    assert accepted.seconds * 1000 + accepted.nanos // 1_000_000 == 1_741_000_000_000 + 7 * (len(HISTORY) - 1)

@@ -210,7 +210,10 @@ def _refold(
         dossier = state.dossier
         if flagged:
             dossier = dataclasses.replace(dossier, anomalies=(*dossier.anomalies, EVENT_LIMIT_ANOMALY))
-        row = dossier_row(dossier, version, last_event_id, catalog, now, state.returned_at)
+        accepted = [item.accepted_ms for item, _ in chosen if item.accepted_ms is not None]
+        row = dossier_row(
+            dossier, version, last_event_id, catalog, now, state.returned_at, max(accepted, default=None)
+        )
         return state, dossier, row
 
     stored_count = before.event_count
