@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import gc
 
 import uvicorn
 
 from dossier_intake.app import create_app
 from dossier_intake.settings import IntakeSettings
+from dossier_runtime.heap import settle_heap
 from dossier_runtime.logs import configure_logging
-
-
-def settle_heap() -> None:
-    """Keep the garbage collector's full passes off what start-up made: the modules, the app and
-    its validators live as long as the process, yet a full collection would walk all of them (about
-    100,000 objects, some 100 ms) every second or so while batches come in. They are frozen once
-    here (`gc.freeze`); objects made later are collected as before."""
-    gc.collect()
-    gc.freeze()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from dossier_metrics.settings import MetricsSettings
+from dossier_runtime.heap import settle_heap
 from dossier_runtime.logs import configure_logging
 
 
@@ -15,7 +16,9 @@ def _serve(settings: MetricsSettings) -> int:
 
     from dossier_metrics.app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, lifespan="on")
+    app = create_app(settings)
+    settle_heap()
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, lifespan="on")
     return 0
 
 

@@ -8,6 +8,7 @@ import asyncio
 
 from dossier_processing.ingest import dlq_cli
 from dossier_processing.settings import ProcessingSettings
+from dossier_runtime.heap import settle_heap
 from dossier_runtime.logs import configure_logging
 
 
@@ -16,8 +17,10 @@ def _serve(settings: ProcessingSettings) -> None:
 
     from dossier_processing.app import create_app
 
+    app = create_app(settings)
+    settle_heap()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,

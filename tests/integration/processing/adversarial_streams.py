@@ -207,6 +207,7 @@ class Record:
     topic: str = ""
     partition: int = 0
     offset: int = 0
+    timestamp: int = 0  # ms since the epoch, as Kafka stamps a record
 
 
 def _as_sent(msg: Msg) -> Sent:
