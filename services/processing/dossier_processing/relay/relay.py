@@ -157,6 +157,11 @@ class OutboxRelay:
                         await self._idle()
             finally:
                 await self._stop_producer()
+                # Only the leader reports the outbox; a former leader must not add a stale figure
+                # to the sum over instances.
+                self.metrics.outbox_backlog.set(0)
+                self.metrics.outbox_parked.set(0)
+                self.metrics.outbox_age.oldest = None
                 with contextlib.suppress(Exception):
                     await sql.unlock(lock, lock_name)
                     await lock.commit()
