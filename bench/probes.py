@@ -6,6 +6,7 @@ probe does not load the service it measures)."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 import uuid
@@ -76,6 +77,7 @@ def metric_total(system: System) -> int:
 #: how the latency is observed, as the table says it
 LATENCY_METHOD = "from metrics' own histogram metrics_event_visible_seconds (2 scrapes a window)"
 HISTOGRAM = "metrics_event_visible_seconds"
+_WINDOWS = itertools.count()
 
 
 def visible_histogram(system: System) -> list[tuple[float, float]]:
@@ -113,6 +115,7 @@ def latency_at(system: System, rate: int, seconds: float) -> tuple[float, float,
     the event's Kafka timestamp); this probe reads its histogram once before and once after the window,
     and polls `/metrics` once a second only to know when every probe event is in."""
     agency, procedure = "000.00.18.H49", next(iter(CATALOG.procedures))
+    window = next(_WINDOWS)  # every window posts dossiers of its own
     per_tick = max(1, rate // 20)
     base, before = metric_total(system), visible_histogram(system)
     headers = {"Authorization": f"Bearer {system.intake_key}"}
@@ -124,7 +127,7 @@ def latency_at(system: System, rate: int, seconds: float) -> tuple[float, float,
         while time.monotonic() - t0 < seconds:
             events = []
             for i in range(per_tick):
-                code = f"{agency}-{now_vn:%y%m%d}-{rate % 10}{tick:06d}{i:03d}"
+                code = f"{agency}-{now_vn:%y%m%d}-{window % 10}{tick:06d}{i:03d}"
                 events.append(
                     {
                         "event_id": str(uuid.uuid4()),

@@ -89,9 +89,9 @@ async def test_connections_live_in_the_schema_with_the_session_settings(
         async with reader.connect() as conn:
             shown = [
                 await conn.scalar(text(f"show {name}"))
-                for name in ("search_path", "application_name", "statement_timeout")
+                for name in ("search_path", "application_name", "statement_timeout", "plan_cache_mode")
             ]
-            assert shown == [schema, "dossier-reader", "250ms"]
+            assert shown == [schema, "dossier-reader", "250ms", "force_custom_plan"]
             assert await conn.scalar(text("select count(*) from thing")) == 1
             with pytest.raises(DBAPIError, match="read-only transaction"):
                 await conn.execute(text("insert into thing values (2)"))
