@@ -1,8 +1,8 @@
 """A round of the relay as record batches: the round's rows grouped by the partition their key goes to
-(`partitions.py`, the producer's own choice), in outbox order, packed into the producer's batches
-(`create_batch`) and submitted one partition after the other in turn (`send_batch`). One future per
-batch instead of one per record through `send()`: the same records in the same order on each
-partition, for far less work per record.
+(`dossier_runtime.partitioning`, the producer's own choice), in outbox order, packed into the
+producer's batches (`create_batch`) and submitted one partition after the other in turn
+(`send_batch`). One future per batch instead of one per record through `send()`: the same records
+in the same order on each partition, for far less work per record.
 
 A row whose record the producer would refuse as larger than its maximum request size is not batched:
 the relay sends it alone through `send()`, which refuses it as before (and the relay parks it)."""
