@@ -51,16 +51,27 @@ class Traffic:
     ) -> list[list[dict[str, Any]]]:
         return batches(self.dossiers, size, duplicate=duplicate, shuffle=shuffle, seed=3)
 
-    def send(self, url: str, key: str, plan: list[list[dict[str, Any]]], concurrency: int = 2) -> SendReport:
+    def send(
+        self,
+        url: str,
+        key: str,
+        plan: list[list[dict[str, Any]]],
+        concurrency: int = 2,
+        rate: float | None = None,
+    ) -> SendReport:
         def advance(n: int) -> None:
             with self._lock:
                 self.progress += n
 
-        self.sent = asyncio.run(IntakeSender(url, key, concurrency=concurrency).send(plan, advance))
+        sender = IntakeSender(url, key, concurrency=concurrency, rate=rate)
+        self.sent = asyncio.run(sender.send(plan, advance))
         return self.sent
 
-    def send_in_background(self, url: str, key: str, plan: list[list[dict[str, Any]]]) -> threading.Thread:
-        thread = threading.Thread(target=self.send, args=(url, key, plan), daemon=True)
+    def send_in_background(
+        self, url: str, key: str, plan: list[list[dict[str, Any]]], rate: float | None = None
+    ) -> threading.Thread:
+        """Send `plan` from a thread (`rate`: events per second over the whole run, else at once)."""
+        thread = threading.Thread(target=self.send, args=(url, key, plan, 2, rate), daemon=True)
         thread.start()
         return thread
 
