@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dossier_contracts.event_codec import decode_event, encode_event, event_to_proto, to_timestamp
 from dossier_core.calendar import VN_TZ
+from dossier_core.codes import EventType, StatusCode
+from dossier_core.dossier import Dossier
+from dossier_core.events import DossierEvent
 
 AGENCIES = ("000.00.18.H49", "000.00.31.H49", "000.01.31.H49", "000.00.51.H49", "000.00.10.H49")
 PROCEDURES = ("1.004194", "1.013835", "1.002099", "1.003984", "1.001193", "1.008312", "2.000908")
@@ -137,3 +140,11 @@ def interleave(histories: list[list[Sent]], rng: random.Random) -> list[Sent]:
             live[i] = live[-1]
             live.pop()
     return out
+
+
+def returned_at_of(dossier: Dossier, events: Iterable[DossierEvent]) -> datetime | None:
+    """NgayTra as its rule reads, from the whole history: the first `returned` of a dossier at status
+    10 (the reference the fold state's `returned_at` is held to)."""
+    if dossier.status is not StatusCode.RETURNED:
+        return None
+    return min((e.occurred_at for e in events if e.type is EventType.RETURNED), default=None)

@@ -10,7 +10,17 @@ from datetime import timedelta
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from processing_factory import START, Record, Sent, event, interleave, resent, stream, with_id
+from processing_factory import (
+    START,
+    Record,
+    Sent,
+    event,
+    interleave,
+    resent,
+    returned_at_of,
+    stream,
+    with_id,
+)
 
 from dossier_contracts.event_codec import decode_event
 from dossier_contracts.snapshot_codec import event_from_proto
@@ -20,7 +30,6 @@ from dossier_core.lifecycle import fold
 from dossier_processing.ingest.decode import Incoming, decode_messages
 from dossier_processing.ingest.history_cache import HistoryCache
 from dossier_processing.ingest.plan import EVENT_LIMIT_ANOMALY, BatchPlan, process_batch, resume_points
-from dossier_processing.ingest.rows import returned_at_of
 from dossier_processing.ingest.sql import from_cache
 from dossier_processing.models import DossierRow
 

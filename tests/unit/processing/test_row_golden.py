@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from processing_factory import START, stream
+from processing_factory import START, returned_at_of, stream
 
 from dossier_contracts.event_codec import decode_event
 from dossier_contracts.snapshot_codec import (
@@ -28,7 +28,7 @@ from dossier_core.codes import StatusCode
 from dossier_core.dossier import Dossier
 from dossier_core.events import DossierEvent
 from dossier_core.lifecycle import fold
-from dossier_processing.ingest.rows import dossier_row, returned_at_of
+from dossier_processing.ingest.rows import dossier_row
 from tests.unit.contracts.test_snapshot_codec import dossiers, instants
 
 #: While most of the dossiers are still open (many paused), and once every one has ended or stalled.

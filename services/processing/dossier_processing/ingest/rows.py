@@ -3,7 +3,6 @@ status snapshot for the outbox (both defined in `models.py`). Pure: no I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
 import orjson
@@ -12,7 +11,7 @@ from dossier_contracts.snapshot_codec import encode_snapshot, snapshot_of
 from dossier_core.calendar import VN_TZ
 from dossier_core.catalog import Catalog
 from dossier_core.dossier import Dossier
-from dossier_core.events import DossierEvent, EventType, StatusCode
+from dossier_core.events import DossierEvent
 from dossier_core.timeliness import classify_finish
 from dossier_processing.models import DossierRow, EventRow
 
@@ -30,13 +29,6 @@ def event_row(event: DossierEvent, raw: bytes, partition: int, offset: int) -> E
         partition,
         offset,
     )
-
-
-def returned_at_of(dossier: Dossier, events: Iterable[DossierEvent]) -> datetime | None:
-    """When the result went back to the citizen (NgayTra): the first `returned` of a dossier at status 10."""
-    if dossier.status is not StatusCode.RETURNED:
-        return None
-    return min((e.occurred_at for e in events if e.type is EventType.RETURNED), default=None)
 
 
 def dossier_row(
