@@ -1,7 +1,7 @@
 """Writes events to Kafka and says so only once the broker acknowledged them (acks=all, idempotent).
 
 The records of one request are grouped by partition (the partition the producer's default
-partitioner would choose for the key, `partitioning`). A partition's group of at least
+partitioner would choose for the key, `dossier_runtime.record_batches`). A partition's group of at least
 `OWN_BATCH_MIN` records goes out as record batches of its own (`send_batch`): one acknowledgement
 future per batch instead of one per event, and no per-record accumulator work. A smaller group (a
 single event, a short batch) is sent record by record into the producer's shared batches, where it
@@ -19,11 +19,10 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.producer.message_accumulator import BatchBuilder
 
 from dossier_intake.observability import IntakeMetrics
 from dossier_intake.settings import IntakeSettings
-from dossier_runtime.partitioning import partition_of
+from dossier_runtime.record_batches import NO_HEADERS, by_partition, closed_batches
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class EventPublisher:
         try:
             async with asyncio.timeout_at(deadline):
                 partitions = sorted(await self._producer.partitions_for(self.topic))
-                for partition, group in _by_partition(records, partitions).items():
+                for partition, group in by_partition(records, _key, partitions).items():
                     futures += await self._send(partition, group)
             # asyncio.wait, not gather: a timeout must not cancel the producer's own futures.
             remaining = max(0.0, deadline - asyncio.get_running_loop().time())
@@ -101,42 +100,20 @@ class EventPublisher:
             ]
         return [
             await self._producer.send_batch(batch, self.topic, partition=partition)
-            for batch in self._batches(group)
+            for batch, _ in closed_batches(self._producer, group, _record)
         ]
-
-    def _batches(self, group: list[Record]) -> list[BatchBuilder]:
-        """One partition's records in order, in as many closed batches as they need."""
-        batch = self._producer.create_batch()
-        batches = [batch]
-        for key, value in group:
-            if batch.append(key=key, value=value, timestamp=None) is None:  # full
-                batch = self._producer.create_batch()
-                batches.append(batch)
-                batch.append(key=key, value=value, timestamp=None)  # a batch takes its first record
-        for batch in batches:
-            batch.close()  # sent at once: nothing more will come for it to linger for
-        return batches
 
     def _failed(self, count: int, exc: BaseException) -> None:
         self.metrics.kafka_failures.inc()
         log.warning("kafka write failed", extra={"events": count, "error": repr(exc), "topic": self.topic})
 
 
-def _by_partition(records: Sequence[Record], partitions: list[int]) -> dict[int, list[Record]]:
-    """The records of each partition, in request order."""
-    of_key: dict[bytes, int] = {}  # a request often holds several events of one dossier
-    groups: dict[int, list[Record]] = {}
-    for record in records:
-        key = record[0]
-        partition = of_key.get(key)
-        if partition is None:
-            partition = of_key[key] = partition_of(key, partitions)
-        group = groups.get(partition)
-        if group is None:
-            groups[partition] = [record]
-        else:
-            group.append(record)
-    return groups
+def _key(record: Record) -> bytes:
+    return record[0]
+
+
+def _record(record: Record) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    return record[0], record[1], NO_HEADERS
 
 
 def _retrieve(future: asyncio.Future[object]) -> None:

@@ -1,5 +1,5 @@
 """A round of the relay as record batches: the round's rows grouped by the partition their key goes to
-(`dossier_runtime.partitioning`, the producer's own choice), in outbox order, packed into the
+(`dossier_runtime.record_batches`, the producer's own choice), in outbox order, packed into the
 producer's batches (`create_batch`) and submitted one partition after the other in turn
 (`send_batch`). One future per batch instead of one per record through `send()`: the same records
 in the same order on each partition, for far less work per record.
@@ -10,7 +10,7 @@ the relay sends it alone through `send()`, which refuses it as before (and the r
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -18,7 +18,7 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from dossier_processing.relay.recovery import headers_of
 from dossier_processing.relay.sql import OutboxRow
-from dossier_runtime.partitioning import partition_of
+from dossier_runtime.record_batches import by_partition, closed_batches
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Batch:
 
     partition: int
     builder: Any  # aiokafka's BatchBuilder
-    rows: list[OutboxRow] = field(default_factory=list)
+    rows: list[OutboxRow]
 
 
 def split_oversized(
@@ -47,24 +47,19 @@ def split_oversized(
 def batches(producer: AIOKafkaProducer, rows: Sequence[OutboxRow], partitions: Sequence[int]) -> list[Batch]:
     """The rows' records packed into closed batches (ready to send at once, no linger), in the order
     to submit them: the first batch of each partition, then the second of each, and so on."""
-    per_partition: dict[int, list[Batch]] = {}
-    for row in rows:
-        key = row.dossier_code.encode()
-        partition = partition_of(key, partitions)
-        queue = per_partition.get(partition)
-        if queue is None:
-            queue = per_partition[partition] = [Batch(partition, producer.create_batch())]
-        batch = queue[-1]
-        headers = headers_of(row)
-        if batch.builder.append(timestamp=None, key=key, value=row.payload, headers=headers) is None:
-            batch = Batch(partition, producer.create_batch())  # full: the record opens the next
-            batch.builder.append(timestamp=None, key=key, value=row.payload, headers=headers)
-            queue.append(batch)
-        batch.rows.append(row)
-    for queue in per_partition.values():
-        for batch in queue:
-            batch.builder.close()
-    return list(_in_turn(list(per_partition.values())))
+    queues = [
+        [Batch(partition, builder, held) for builder, held in closed_batches(producer, group, _record)]
+        for partition, group in by_partition(rows, _key, partitions).items()
+    ]
+    return list(_in_turn(queues))
+
+
+def _key(row: OutboxRow) -> bytes:
+    return row.dossier_code.encode()
+
+
+def _record(row: OutboxRow) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    return row.dossier_code.encode(), row.payload, headers_of(row)
 
 
 def _in_turn(queues: list[list[Batch]]) -> Iterator[Batch]:
