@@ -14,7 +14,7 @@ from dossier_core.events import Channel
 from dossier_core.periods import Period
 from dossier_core.timeliness import Timeliness
 
-__all__ = ["ReportInvariantError", "ReportRow", "contribution"]
+__all__ = ["ReportInvariantError", "ReportRow", "contribution", "outcome"]
 
 
 class ReportInvariantError(ValueError):
@@ -120,7 +120,7 @@ def contribution(dossier: Dossier, period: Period, calendar: WorkingCalendar) ->
         channel = dossier.channel or Channel.DIRECT
         setattr(row, channel.value, 1)
     if ended_at is not None and ended_at < end:
-        _count_end(row, dossier, calendar)
+        setattr(row, outcome(dossier, calendar), 1)
     else:
         due = dossier.effective_due(end, calendar)
         if due is not None and due < end:
@@ -132,11 +132,11 @@ def contribution(dossier: Dossier, period: Period, calendar: WorkingCalendar) ->
     return row
 
 
-def _count_end(row: ReportRow, dossier: Dossier, calendar: WorkingCalendar) -> None:
+def outcome(dossier: Dossier, calendar: WorkingCalendar) -> str:
+    """The row counter an ended dossier adds to the period it ends in: `withdrawn`, `refused`, or its
+    timeliness (`early`, `on_time`, `late`; a finish without a deadline is on time)."""
     if dossier.end_kind is EndKind.WITHDRAWN:
-        row.withdrawn = 1
-    elif dossier.end_kind is EndKind.REFUSED:
-        row.refused = 1
-    else:
-        timeliness = dossier.timeliness(calendar) or Timeliness.ON_TIME
-        setattr(row, timeliness.value, 1)
+        return "withdrawn"
+    if dossier.end_kind is EndKind.REFUSED:
+        return "refused"
+    return str(dossier.timeliness(calendar) or Timeliness.ON_TIME)

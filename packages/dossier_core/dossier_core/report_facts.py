@@ -1,0 +1,112 @@
+"""The report facts of one dossier: the few values from which its Biểu 06 contribution to almost any
+period follows without the working calendar, so that a report can be added up by a database.
+
+A dossier's contribution (`dossier_core.report.contribution`) needs the domain for two things: how it
+ended (its timeliness, judged once against the deadline at its finish) and, while it is open at a
+period's end, the deadline as it stood then. The first never changes once the dossier has ended, so
+it is stored as `outcome`. The second is one of two stored deadlines whenever the period's end is
+outside the dossier's pauses:
+
+- before any pause starts (`pauses_from` after the end): the legal deadline (`legal_due_at`);
+- after every pause is over (`pauses_until` at or before the end): the deadline with every pause
+  applied (`settled_due_at`).
+
+Only a dossier open at a period's end that falls within its pauses (or with a pause still open) needs
+the dossier itself: `contribution_from_facts` answers None for it, and the caller asks the domain.
+A property test holds `contribution_from_facts` equal to `contribution` wherever it answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from dossier_core.calendar import WorkingCalendar
+from dossier_core.codes import Channel
+from dossier_core.dossier import Dossier
+from dossier_core.periods import Period
+from dossier_core.report import ReportRow, outcome
+
+__all__ = ["ReportFacts", "contribution_from_facts", "facts_of", "judged_without_dossier"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFacts:
+    """What a report needs of a dossier. `received_at` is None for a dossier that counts nowhere
+    (never received, or not accepted)."""
+
+    received_at: datetime | None
+    channel: Channel = Channel.DIRECT
+    ended_at: datetime | None = None
+    outcome: str | None = None
+    legal_due_at: datetime | None = None
+    settled_due_at: datetime | None = None
+    pauses_from: datetime | None = None
+    pauses_until: datetime | None = None
+    reschedules: tuple[datetime, ...] = ()
+
+    @property
+    def pause_open(self) -> bool:
+        return self.pauses_from is not None and self.pauses_until is None
+
+
+def facts_of(dossier: Dossier, calendar: WorkingCalendar) -> ReportFacts:
+    """The report facts of `dossier` (the domain's calendar work happens here, once per version)."""
+    if dossier.received_at is None or not dossier.is_received:
+        return ReportFacts(received_at=None)
+    pauses = dossier.pauses
+    pauses_from = min((p.started_at for p in pauses), default=None)
+    open_pause = any(p.ended_at is None for p in pauses)
+    pauses_until = None if open_pause else max((p.ended_at for p in pauses if p.ended_at), default=None)
+    settled = dossier.legal_due_at
+    if pauses and pauses_until is not None:
+        settled = dossier.effective_due(pauses_until, calendar)
+    return ReportFacts(
+        received_at=dossier.received_at,
+        channel=dossier.channel or Channel.DIRECT,
+        ended_at=dossier.ended_at,
+        outcome=outcome(dossier, calendar) if dossier.ended_at is not None else None,
+        legal_due_at=dossier.legal_due_at,
+        settled_due_at=None if open_pause else settled,
+        pauses_from=pauses_from,
+        pauses_until=pauses_until,
+        reschedules=tuple(sorted(dossier.reschedules)),
+    )
+
+
+def judged_without_dossier(facts: ReportFacts, end: datetime) -> bool:
+    """Whether the deadline and the pause state at `end` follow from the facts: no pause, every pause
+    starting after `end`, or every pause over by `end`."""
+    if facts.pauses_from is None or facts.pauses_from > end:
+        return True
+    return facts.pauses_until is not None and facts.pauses_until <= end
+
+
+def contribution_from_facts(facts: ReportFacts, period: Period) -> ReportRow | None:
+    """The dossier's row for `period`, or None when it is open at the period's end within its pauses
+    (then only the domain, from the dossier, can judge it)."""
+    row = ReportRow()
+    received_at = facts.received_at
+    if received_at is None:
+        return row
+    start, end = period.start_instant, period.end_instant
+    ended_at = facts.ended_at
+    if received_at >= end or (ended_at is not None and ended_at < start):
+        return row
+    if received_at < start:
+        row.carried_over = 1
+    else:
+        setattr(row, facts.channel.value, 1)
+    if ended_at is not None and ended_at < end:
+        setattr(row, facts.outcome or "on_time", 1)
+    else:
+        if not judged_without_dossier(facts, end):
+            return None
+        before_pauses = facts.pauses_from is None or facts.pauses_from > end
+        due = facts.legal_due_at if before_pauses else facts.settled_due_at
+        if due is not None and due < end:
+            row.overdue = 1
+        else:
+            row.in_time = 1
+    row.rescheduled = sum(1 for at in facts.reschedules if start <= at < end)
+    return row
