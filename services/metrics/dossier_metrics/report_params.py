@@ -20,8 +20,9 @@ FORMATS: tuple[Format, ...] = ("json", "csv", "xlsx")
 
 #: The longest explicit range; the days a report may cover are `FIRST_DAY` … `LAST_DAY` (SPEC §5).
 MAX_SPAN_DAYS = 400
-#: Named periods of the years 2000–2099 (a year's first month starts on 15 December before it).
-PERIOD_PATTERN = r"^20[0-9]{2}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"
+#: Named periods of the years 2000–2099 (a year's first month starts on 15 December before it): the
+#: year, its first six months (H1), a quarter or a month.
+PERIOD_PATTERN = r"^20[0-9]{2}(-H1|-Q[1-4]|-(0[1-9]|1[0-2]))?$"
 DAY_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 _PERIOD, _DAY = re.compile(PERIOD_PATTERN), re.compile(DAY_PATTERN)
 
@@ -47,10 +48,12 @@ def resolve_period(period: str | None, from_: str | None, to: str | None) -> Per
         raise invalid("period", "give either period or from/to, not both")
     if period is not None:
         if not _PERIOD.match(period):
-            raise invalid("period", "period must be YYYY, YYYY-Qn or YYYY-MM, a year from 2000 to 2099")
+            raise invalid(
+                "period", "period must be YYYY, YYYY-H1, YYYY-Qn or YYYY-MM, a year from 2000 to 2099"
+            )
         return parse_period(period)
     if from_ is None and to is None:
-        raise invalid("period", "give period=YYYY|YYYY-Qn|YYYY-MM or both from and to (YYYY-MM-DD)")
+        raise invalid("period", "give period=YYYY|YYYY-H1|YYYY-Qn|YYYY-MM or both from and to (YYYY-MM-DD)")
     if from_ is None or to is None:
         missing = "from" if from_ is None else "to"
         raise invalid(missing, f"{missing} is required with {'to' if missing == 'from' else 'from'}")

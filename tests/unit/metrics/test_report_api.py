@@ -44,6 +44,7 @@ def client(catalog: Catalog, make_dossier: MakeDossier, keys: Keys) -> httpx.Asy
     ("query", "field"),
     [
         ("period=2021-Q5", "period"),
+        ("period=2021-H2", "period"),  # only the first six months are a named half
         ("period=2021-Q2&from=2021-01-01&to=2021-02-01", "period"),
         ("", "period"),
         ("from=2021-01-01", "to"),
@@ -85,6 +86,7 @@ async def test_bad_parameters_are_problem_details(client: httpx.AsyncClient, que
         "period=2000-01",  # 15 December 1999 – 14 January 2000 by the statutory cut-off
         "period=2099",
         "period=2099-Q4",
+        "period=2000-H1",  # 15 December 1999 – 14 June 2000
     ],
 )
 async def test_the_bounds_themselves_are_reports(client: httpx.AsyncClient, query: str) -> None:
