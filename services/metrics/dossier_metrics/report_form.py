@@ -8,6 +8,11 @@ Text cells come from the catalog and the data (agency and procedure names, codes
 starts with `=`, `+`, `-`, `@`, a tab or a carriage return would be read as a formula by spreadsheet
 programs, so it gets a leading `'` (OWASP, "CSV injection"), in the CSV and in the XLSX alike.
 Numbers stay numbers.
+
+The XLSX says which view of the data its form shows (filed, as known at an instant, or live), and a
+filed report revised since its filing gets a second sheet listing the changes: the row and total
+cells whose live value differs from the filed one, and the dossiers behind them. The CSV is the form
+alone.
 """
 
 from __future__ import annotations
@@ -15,11 +20,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
+
+from dossier_core.calendar import VN_TZ
 
 FORM_TITLE = "Biểu số 06: TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH"
 
@@ -71,6 +79,17 @@ GROUPS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
     ),
 )
 TOTAL_LABEL = "Tổng cộng"
+REVISIONS_SHEET = "Điều chỉnh sau chốt"
+TRUNCATED_NOTE = "Danh sách hồ sơ đã được rút gọn"
+CHANGE_HEADINGS = ("Chỉ tiêu", "Đã chốt", "Hiện tại", "Chênh lệch")
+DOSSIER_HEADINGS = ("Mã hồ sơ", "Cơ quan", "Thay đổi", "Sự kiện ghi nhận sau chốt")
+
+# "received.online" -> "Số hồ sơ nhận giải quyết – Mới tiếp nhận trực tuyến"; "withdrawn" -> "Rút hồ sơ"
+COLUMN_HEADINGS = {
+    ".".join(path): f"{group} – {sub}" if len(path) > 1 else sub
+    for group, subs in GROUPS
+    for sub, path in subs
+}
 
 
 def flat_headings(group_by: str) -> list[str]:
@@ -126,17 +145,26 @@ def to_csv(report: dict[str, Any]) -> bytes:
 
 
 def to_xlsx(report: dict[str, Any]) -> bytes:
-    group_by = report["group_by"]
+    """The form on the first sheet; the changes since filing on a second one when there are revisions."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None
+    _form_sheet(sheet, report)
+    if report.get("revisions") is not None:
+        _revisions_sheet(book.create_sheet(REVISIONS_SHEET), report)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _form_sheet(sheet: Any, report: dict[str, Any]) -> None:
+    group_by = report["group_by"]
     sheet.title = "Bieu06"
     keys = KEY_HEADINGS[group_by]
     width = len(keys) + sum(len(subs) for _, subs in GROUPS)
-    period = report["period"]
     sheet.append([FORM_TITLE])
-    sheet.append([f"Kỳ báo cáo: {period['label']} (từ ngày {period['from']} đến ngày {period['to']})"])
-    sheet.append([])
+    sheet.append([_period_line(report)])
+    sheet.append([view_line(report)] if "view" in report else [])
     header_row = 4
     _header(sheet, header_row, keys)
     for row in report["rows"]:
@@ -149,9 +177,73 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     sheet.freeze_panes = sheet.cell(row=header_row + 2, column=len(keys) + 1)
     for column in range(1, width + 1):
         sheet.column_dimensions[get_column_letter(column)].width = 14 if column > len(keys) else 30
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+
+
+def _period_line(report: dict[str, Any]) -> str:
+    period = report["period"]
+    return f"Kỳ báo cáo: {period['label']} (từ ngày {period['from']} đến ngày {period['to']})"
+
+
+def local_time(instant: str, *, seconds: bool = False) -> str:
+    """An ISO instant as Vietnam wall-clock time, `dd/mm/yyyy HH:MM` (`:SS` with seconds)."""
+    local = datetime.fromisoformat(instant).astimezone(VN_TZ)
+    return local.strftime("%d/%m/%Y %H:%M:%S" if seconds else "%d/%m/%Y %H:%M")
+
+
+def view_line(report: dict[str, Any]) -> str:
+    """Which view of the data the form shows: filed, as known at an instant, or live."""
+    view = report["view"]
+    if view == "filed":
+        return f"Số liệu đã chốt lúc {local_time(report['filing']['filed_at'])}"
+    if view == "as_of":
+        return f"Số liệu theo hiểu biết của hệ thống lúc {local_time(report['as_of'], seconds=True)}"
+    return "Số liệu hiện tại (chưa chốt)"
+
+
+def _revisions_sheet(sheet: Any, report: dict[str, Any]) -> None:
+    """The cells and dossiers whose live value differs from the filed one."""
+    group_by = report["group_by"]
+    revisions = report["revisions"]
+    keys = KEY_HEADINGS[group_by]
+    sheet.append([f"ĐIỀU CHỈNH SAU CHỐT SỐ LIỆU – {_period_line(report)}"])
+    sheet["A1"].font = Font(bold=True, size=13)
+    sheet.append([f"Chốt số liệu lúc {local_time(revisions['since'])}"])
+    sheet.append([])
+    _bold_row(sheet, [*keys, *CHANGE_HEADINGS])
+    for row in revisions["rows"]:
+        _append_changes(sheet, _key_cells(group_by, row), row["changes"])
+    _append_changes(sheet, _total_cells(group_by), revisions["total"])
+    sheet.append([])
+    _bold_row(sheet, list(DOSSIER_HEADINGS))
+    for dossier in revisions["dossiers"]:
+        changes = "; ".join(
+            f"{_heading(c['column'])}: {c['filed']} → {c['live']}" for c in dossier["changes"]
+        )
+        events = "; ".join(
+            f"{e['event_id']} ({local_time(e['recorded_at'], seconds=True)})" for e in dossier["events"]
+        )
+        texts = (dossier["dossier_code"], dossier["agency"], changes, events)
+        _append(sheet, [text_cell(str(text)) for text in texts], [])
+    if revisions["dossiers_truncated"]:
+        sheet.append([TRUNCATED_NOTE])
+    for column, width in enumerate((30,) * len(keys) + (60, 14, 14, 14), start=1):
+        sheet.column_dimensions[get_column_letter(column)].width = width
+
+
+def _heading(column: str) -> str:
+    return COLUMN_HEADINGS.get(column, column)
+
+
+def _append_changes(sheet: Any, key_cells: Sequence[str], changes: Sequence[dict[str, Any]]) -> None:
+    for change in changes:
+        filed, live = int(change["filed"]), int(change["live"])
+        _append(sheet, [*key_cells, text_cell(_heading(change["column"]))], [filed, live, live - filed])
+
+
+def _bold_row(sheet: Any, headings: Sequence[str]) -> None:
+    sheet.append(list(headings))
+    for cell in sheet[sheet.max_row]:
+        cell.font = Font(bold=True)
 
 
 def _append(sheet: Any, texts: Sequence[str], numbers: Sequence[int]) -> None:
