@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 GEN := packages/dossier_contracts/dossier_contracts/gen
 PROTOS := $(wildcard proto/dossier/v1/*.proto)
 
-.PHONY: help install lock test-tools proto proto-check proto-baseline infra-up infra-down run stop status test test-unit lint bench bench-core bench-intake bench-processing bench-metrics bench-e2e clean
+.PHONY: help install lock test-tools proto proto-check proto-baseline infra-up infra-down run stop status test test-unit lint bench bench-core bench-intake bench-processing bench-metrics bench-e2e bench-reports clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -96,7 +96,7 @@ lint: install ## ruff + mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy packages services tools
 
-bench: bench-core bench-intake bench-processing bench-metrics bench-e2e ## run every benchmark; figures go to BENCHMARKS.md
+bench: bench-core bench-intake bench-processing bench-metrics bench-e2e bench-reports ## run every benchmark; figures go to BENCHMARKS.md
 
 bench-core: install ## 1,000,000 legal deadlines vs a bare datetime loop
 	$(BIN)/python bench/bench_calendar.py
@@ -112,6 +112,9 @@ bench-metrics: install infra-up ## /metrics scrape time for 10,000 agencies vs b
 
 bench-e2e: install infra-up ## HTTP → report throughput, latency, quarter replay vs a bare Kafka loop
 	$(BIN)/python bench/bench_e2e.py
+
+bench-reports: install infra-up ## Biểu 06 report time at 0.3-10 M dossiers, storage, projector under reports
+	$(BIN)/python bench/bench_reports.py
 
 clean: ## remove caches and local run state (not the Kafka jars)
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
