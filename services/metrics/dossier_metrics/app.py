@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,12 +27,15 @@ from dossier_metrics.auth import KeyStore
 from dossier_metrics.collector import AgencyRegistry, DossierCollector
 from dossier_metrics.consumer import StatusConsumer
 from dossier_metrics.db import create_engine, create_report_engine
+from dossier_metrics.facts_backfill import backfill_facts
+from dossier_metrics.filing import Freezer
 from dossier_metrics.index import Clock, LiveIndex
 from dossier_metrics.migrations import upgrade
 from dossier_metrics.openapi import install_openapi
 from dossier_metrics.operations import OperationsCollector, operations_text
 from dossier_metrics.projector import Projector
 from dossier_metrics.report_gate import ReportGate
+from dossier_metrics.report_store import ReportStore
 from dossier_metrics.reports import ReportBuilder
 from dossier_metrics.schemas import Readiness
 from dossier_metrics.settings import MetricsSettings
@@ -82,6 +85,8 @@ def build_state(
         pool_timeout_s=settings.report_pool_timeout_s,
     )
     gate = ReportGate(settings.report_concurrency, settings.report_retry_after_s)
+    report_store = ReportStore(report_engine, projection.catalog.calendar(), writer=projection.engine)
+    delay = timedelta(days=settings.filing_delay_days)
     return MetricsState(
         settings=settings,
         catalog=projection.catalog,
@@ -89,15 +94,26 @@ def build_state(
         projection=projection,
         collector=DossierCollector(projection.index, AgencyRegistry(projection.catalog.agencies)),
         report_engine=report_engine,
-        reports=ReportBuilder(projection.catalog, ProjectionStore(report_engine)),
+        reports=ReportBuilder(projection.catalog, report_store, delay),
         report_gate=gate,
         operations=OperationsCollector(projection.consumer, gate),
+        freezer=Freezer(report_store, delay, timedelta(seconds=settings.filing_settle_s), clock),
     )
+
+
+def prepare_schema(catalog: Catalog) -> Migrate:
+    """The schema at the latest revision, and the report facts of dossiers stored before it had them."""
+
+    async def prepare(engine: AsyncEngine, schema: str) -> None:
+        await upgrade(engine, schema)
+        await backfill_facts(engine, catalog.calendar())
+
+    return prepare
 
 
 @asynccontextmanager
 async def running(
-    state: MetricsState, *, migrate: Migrate = upgrade, consume: Consume | None = None
+    state: MetricsState, *, migrate: Migrate | None = None, consume: Consume | None = None
 ) -> AsyncIterator[MetricsState]:
     """The bootstrap: bring the schema to the latest revision (tried again while PostgreSQL does not
     answer), run the status consumer (`consume`, by default the real one) as `state.consumer_task`;
@@ -106,11 +122,14 @@ async def running(
     try:
         await until_done(
             "migrate the database",
-            lambda: migrate(state.projection.engine, settings.db_schema),
+            lambda: (migrate or prepare_schema(state.catalog))(state.projection.engine, settings.db_schema),
             Backoff(max_s=settings.max_backoff_s),
         )
         work = consume() if consume is not None else state.projection.consumer.run_forever()
         task = state.consumer_task = asyncio.create_task(work, name="status-consumer")
+        if settings.filing_auto:
+            filing = state.freezer.run_forever(settings.filing_check_s)
+            state.freezer_task = asyncio.create_task(filing, name="freezer")
         log.info(
             "metrics service started",
             extra={"schema": settings.db_schema, "topic": settings.status_topic, "keys": len(state.keys)},
@@ -118,6 +137,8 @@ async def running(
         try:
             yield state
         finally:
+            if state.freezer_task is not None:
+                state.freezer_task.cancel()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, settings.shutdown_grace_s)

@@ -1,17 +1,17 @@
 """The counters of SPEC §5 that one dossier contributes, as a fixed-order vector.
 
-A dossier's counter contribution is its report row over all of time (`dossier_core.report`), so the
-Prometheus counters and the report API count by the same rules. The projection stores, per dossier,
-the vector it has counted, and a newer snapshot adds only the difference.
+A dossier's counter contribution is its report row over all of time, read from its report facts
+(`dossier_core.report_facts`), so the Prometheus counters and the report API count by the same
+rules. The projection stores, per dossier, the vector it has counted, and a newer snapshot adds only
+the difference.
 """
 
 from __future__ import annotations
 
-from dossier_core.calendar import VN_TZ, WorkingCalendar
+from dossier_core.calendar import WorkingCalendar
 from dossier_core.codes import Channel
 from dossier_core.dossier import Dossier
-from dossier_core.periods import Period
-from dossier_core.report import contribution
+from dossier_core.report_facts import ReportFacts, facts_of
 
 CHANNELS = ("direct", "online", "postal")
 TIMELINESS = ("early", "on_time", "late")
@@ -32,49 +32,34 @@ _RECEIVED: dict[Channel, Counts] = {
     Channel(name): tuple(int(column == f"received_{name}") for column in COUNTER_COLUMNS) for name in CHANNELS
 }
 _RESCHEDULED = COUNTER_COLUMNS.index("rescheduled")
-
-
-def lifetime(dossier: Dossier) -> Period | None:
-    """The days from the dossier's first to its last recorded instant (Vietnam dates): a period in
-    which it is received, ends (if it has) and has every reschedule, so its contribution to it is its
-    contribution over all of time, and "pending" is judged at an instant the dossier has seen rather
-    than far in the future."""
-    if dossier.received_at is None:
-        return None
-    instants = [dossier.received_at, *dossier.reschedules]
-    if dossier.ended_at is not None:
-        instants.append(dossier.ended_at)
-    days = [t.astimezone(VN_TZ).date() for t in instants]
-    return Period.between(min(days), max(days))
+#: The counter an ended dossier's outcome (`dossier_core.report.outcome`) adds to.
+_OUTCOME = {
+    **{t: COUNTER_COLUMNS.index(f"resolved_{t}") for t in TIMELINESS},
+    "withdrawn": COUNTER_COLUMNS.index("withdrawn"),
+    "refused": COUNTER_COLUMNS.index("refused"),
+}
 
 
 def counted(dossier: Dossier, calendar: WorkingCalendar) -> Counts:
     """What this dossier adds to `dossier_{received,resolved,withdrawn,refused,rescheduled}_total`:
-    its report row over all of time (`lifetime`).
+    its report row over all of time, read from its report facts (`counted_from`)."""
+    return counted_from(facts_of(dossier, calendar))
 
-    An open dossier's row over its lifetime is received by its channel and every reschedule; the
-    rest of that row is its pending judgement, which is no counter, so the domain's calendar work
-    for it is skipped (a property test holds this equal to the row's counters)."""
-    if dossier.received_at is None or not dossier.is_received:
+
+def counted_from(facts: ReportFacts) -> Counts:
+    """The counters of a dossier with these report facts: received by its channel, how it ended (if
+    it has) and every reschedule — its row over a period holding all of its instants, which is what a
+    property test holds it to."""
+    if facts.received_at is None:
         return ZERO
-    if dossier.ended_at is None:
-        by_channel = _RECEIVED[dossier.channel or Channel.DIRECT]
-        if not dossier.reschedules:
-            return by_channel
-        counts = list(by_channel)
-        counts[_RESCHEDULED] = len(dossier.reschedules)
-        return tuple(counts)
-    period = lifetime(dossier)
-    assert period is not None  # received
-    row = contribution(dossier, period, calendar).to_dict()
-    received, resolved = row["received"], row["resolved"]
-    return (
-        *(int(received[c]) for c in CHANNELS),
-        *(int(resolved[t]) for t in TIMELINESS),
-        int(row["withdrawn"]),
-        int(row["refused"]),
-        int(row["rescheduled"]),
-    )
+    by_channel = _RECEIVED[facts.channel]
+    if facts.ended_at is None and not facts.reschedules:
+        return by_channel
+    counts = list(by_channel)
+    if facts.ended_at is not None:
+        counts[_OUTCOME[facts.outcome or "on_time"]] = 1
+    counts[_RESCHEDULED] = len(facts.reschedules)
+    return tuple(counts)
 
 
 def add(a: Counts, b: Counts) -> Counts:

@@ -8,10 +8,11 @@ a code), the batch is applied again one snapshot per transaction so that only th
 is skipped. Any other database error (connection lost, server restarting, …) is transient: it is
 raised to the consumer, which reads the same records again after a pause.
 
-The store keeps only each dossier's newest version, so within a batch only that version is converted
-through the domain (`snapshot_to_dossier` and its counters, most of a snapshot's cost); an older
-version of the same dossier in the same batch is parsed and its codes checked, and is converted only
-if every newer one turns out unusable."""
+The store keeps only each dossier's newest version for the live figures, so within a batch that
+version is converted through the domain first (`snapshot_to_dossier`, its report facts and counters,
+most of a snapshot's cost); an older version of the same dossier in the same batch is converted for
+the report history only (`FactVersion`: what the system knew from when intake accepted its newest
+event, for `as_of` reports), and for the live figures only if every newer one turns out unusable."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ from dossier_contracts.gen.dossier.v1 import status_pb2
 from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossier
 from dossier_core.calendar import WorkingCalendar
 from dossier_core.dossier import Dossier
-from dossier_metrics.counters import counted
+from dossier_core.report_facts import ReportFacts, facts_of
+from dossier_metrics.batch_store import FactVersion
+from dossier_metrics.counters import counted_from
 from dossier_metrics.db import is_deterministic
 from dossier_metrics.freshness import Freshness
 from dossier_metrics.index import LiveIndex
@@ -81,6 +84,7 @@ def to_record(
     domain cannot use it."""
     try:
         dossier = snapshot_to_dossier(msg)
+        facts = facts_of(dossier, calendar)
         record = SnapshotRecord(
             dossier_code=msg.dossier_code,
             partition=partition,
@@ -91,12 +95,38 @@ def to_record(
             received_at=dossier.received_at,
             ended_at=dossier.ended_at,
             changed_at=from_timestamp(msg.changed_at),
-            counted=counted(dossier, calendar),
+            counted=counted_from(facts),
             payload=raw,
+            facts=facts,
         )
     except Exception as exc:
         raise SkippedMessage("invalid", f"{type(exc).__name__}: {exc}") from exc
     return record, dossier
+
+
+def fact_version(msg: status_pb2.DossierStatusChanged, raw: bytes, facts: ReportFacts) -> FactVersion:
+    """The history entry of a converted version, known from when intake accepted its newest event
+    (when processing committed it, for a version that applies no new event)."""
+    known = msg.accepted_at if msg.HasField("accepted_at") else msg.changed_at
+    return FactVersion(
+        dossier_code=msg.dossier_code,
+        version=msg.version,
+        known_from=from_timestamp(known),
+        last_event_id=msg.last_event_id,
+        agency_code=msg.agency_code,
+        procedure_code=msg.procedure_code,
+        field=msg.field,
+        facts=facts,
+        payload=raw if facts.pauses_from is not None else None,
+    )
+
+
+def _history_of(candidate: Candidate, calendar: WorkingCalendar) -> FactVersion | None:
+    try:
+        facts = facts_of(snapshot_to_dossier(candidate.msg), calendar)
+        return fact_version(candidate.msg, candidate.raw, facts)
+    except Exception:  # an unusable older version leaves no trace in the history, as in the store
+        return None
 
 
 class Decoded(NamedTuple):
@@ -142,10 +172,12 @@ class Projector:
         transient database failure, with nothing of the batch committed."""
         if not messages:
             return
-        decoded, accepted_at = self._newest(topic, partition, messages)
+        decoded, history, accepted_at = self._newest(topic, partition, messages)
         next_offset = messages[-1].offset + 1
         try:
-            applied = await self.store.apply_batch(topic, partition, [d.record for d in decoded], next_offset)
+            applied = await self.store.apply_batch(
+                topic, partition, [d.record for d in decoded], next_offset, history
+            )
         except Exception as exc:
             if not is_deterministic(exc):
                 raise
@@ -153,14 +185,14 @@ class Projector:
                 "the database refused a batch; applying it one snapshot at a time",
                 extra={"topic": topic, "partition": partition, "error": str(exc)},
             )
-            await self._one_by_one(topic, partition, decoded, next_offset)
+            await self._one_by_one(topic, partition, decoded, history, next_offset)
         else:
             self._follow(partition, applied, decoded)
         self.freshness.observe_visible(accepted_at)
 
     def _newest(
         self, topic: str, partition: int, messages: Sequence[Consumed]
-    ) -> tuple[list[Decoded], list[float]]:
+    ) -> tuple[list[Decoded], list[FactVersion], list[float]]:
         """Each dossier's newest usable snapshot in the batch, in offset order, and when intake accepted
         the events of every parsed version (seconds since the epoch, for the freshness histogram).
         Every message is parsed; only the newest version of a dossier is converted through the domain
@@ -180,24 +212,43 @@ class Projector:
             if msg.HasField("accepted_at"):
                 accepted_at.append(msg.accepted_at.seconds + msg.accepted_at.nanos / 1e9)
         decoded: list[Decoded] = []
+        history: list[FactVersion] = []
         for candidates in versions.values():
             if len(candidates) > 1:
                 candidates.sort(key=_version, reverse=True)  # stable: the first of equal versions leads
+            newest = None
             for candidate in candidates:
+                if newest is not None:
+                    older = _history_of(candidate, self.calendar)
+                    if older is not None:
+                        history.append(older)
+                    continue
                 try:
                     record, dossier = to_record(candidate.msg, candidate.raw, partition, self.calendar)
                 except SkippedMessage as exc:
                     self._skip(exc.reason, topic, partition, candidate.offset, str(exc))
                     continue
-                decoded.append(Decoded(candidate.offset, record, dossier))
-                break
+                newest = Decoded(candidate.offset, record, dossier)
+                decoded.append(newest)
+                history.append(fact_version(candidate.msg, candidate.raw, record.facts))
         decoded.sort(key=_offset)
-        return decoded, accepted_at
+        return decoded, history, accepted_at
 
-    async def _one_by_one(self, topic: str, partition: int, decoded: list[Decoded], next_offset: int) -> None:
+    async def _one_by_one(
+        self,
+        topic: str,
+        partition: int,
+        decoded: list[Decoded],
+        history: list[FactVersion],
+        next_offset: int,
+    ) -> None:
+        versions: dict[str, list[FactVersion]] = {}
+        for version in history:
+            versions.setdefault(version.dossier_code, []).append(version)
         for one in decoded:
+            own = versions.get(one.record.dossier_code, [])
             try:
-                applied = await self.store.apply_batch(topic, partition, [one.record], one.offset + 1)
+                applied = await self.store.apply_batch(topic, partition, [one.record], one.offset + 1, own)
             except Exception as exc:
                 if not is_deterministic(exc):
                     raise

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from dossier_core.contract_bounds import FIRST_DAY, LAST_DAY
@@ -34,7 +34,7 @@ def invalid(field: str, message: str) -> Problem:
 
 def _day(name: str, value: str) -> date:
     bad = invalid(name, f"{name} must be a date YYYY-MM-DD between {FIRST_DAY} and {LAST_DAY}")
-    if not _DAY.match(value):
+    if not _DAY.fullmatch(value):
         raise bad
     try:
         return date.fromisoformat(value)
@@ -47,7 +47,7 @@ def resolve_period(period: str | None, from_: str | None, to: str | None) -> Per
     if period is not None and (from_ is not None or to is not None):
         raise invalid("period", "give either period or from/to, not both")
     if period is not None:
-        if not _PERIOD.match(period):
+        if not _PERIOD.fullmatch(period):
             raise invalid(
                 "period", "period must be YYYY, YYYY-H1, YYYY-Qn or YYYY-MM, a year from 2000 to 2099"
             )
@@ -69,3 +69,26 @@ def choose(value: str, allowed: Sequence[str], name: str) -> str:
     if value not in allowed:
         raise invalid(name, f"{name} must be one of {', '.join(allowed)}")
     return value
+
+
+#: `as_of`: an RFC 3339 instant with seconds and an offset (fractions allowed).
+INSTANT_PATTERN = (
+    r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+_INSTANT = re.compile(INSTANT_PATTERN)
+
+
+def resolve_instant(as_of: str | None, live: bool) -> datetime | None:
+    """The knowledge instant of an `as_of` report (None: not asked)."""
+    if as_of is None:
+        return None
+    message = "as_of must be an instant like 2021-06-18T00:00:00+07:00 (RFC 3339, with its offset)"
+    if not _INSTANT.fullmatch(as_of):
+        raise invalid("as_of", message)
+    try:
+        instant = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid("as_of", message) from None
+    if live:
+        raise invalid("live", "give either as_of or live=true, not both")
+    return instant

@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Protocol
 
+from asyncpg.exceptions import InterfaceError, PostgresError
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
@@ -26,7 +27,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossier
 from dossier_core.catalog import Catalog
 from dossier_core.contract_bounds import FIRST_DAY, LAST_DAY
-from dossier_core.periods import Period
+from dossier_core.periods import FILING_DELAY, Period
 from dossier_core.report import ReportInvariantError, ReportRow, contribution
 from dossier_metrics.auth import Reader, allows_everything, forbidden, visibility
 from dossier_metrics.db import QUERY_CANCELED, sqlstate
@@ -37,13 +38,17 @@ from dossier_metrics.report_params import (
     DAY_PATTERN,
     FORMATS,
     GROUPS,
+    INSTANT_PATTERN,
     MAX_SPAN_DAYS,
     PERIOD_PATTERN,
     GroupBy,
     choose,
     invalid,
+    resolve_instant,
     resolve_period,
 )
+from dossier_metrics.report_store import FactHistoryRow, Filing, Grain, GrainRows
+from dossier_metrics.revisions import MAX_DOSSIERS, changed_grains, dossier_changes, grouped, row_changes
 from dossier_metrics.schemas import Report
 from dossier_metrics.state import metrics_state
 from dossier_runtime.api_keys import ApiKey
@@ -76,33 +81,52 @@ def _agency_in_period(catalog: Catalog, code: str, period: Period) -> bool:
     )
 
 
-class SnapshotSource(Protocol):
-    """Where snapshots come from (`store.ProjectionStore` on the readers' engine in the service)."""
+class ReportSource(Protocol):
+    """Where reports read (`report_store.ReportStore` on the readers' engine in the service)."""
+
+    async def grain_rows(
+        self, period: Period, agencies: Sequence[str] | None, known_at: datetime | None = None
+    ) -> GrainRows: ...
+
+    async def filing(self, period: str) -> Filing | None: ...
+
+    async def filed_rows(self, period: str, agencies: Sequence[str] | None) -> GrainRows: ...
+
+    async def recorded_since(
+        self, since: datetime, grains: Sequence[Grain], limit: int
+    ) -> tuple[list[FactHistoryRow], bool]: ...
+
+    async def counted_agencies(self) -> set[str]: ...
 
     def snapshots_for_period(
         self, start: datetime, end: datetime, agencies: Sequence[str] | None
     ) -> AsyncIterator[tuple[str, bytes]]: ...
 
-    async def counted_agencies(self) -> set[str]: ...
+
+def _named(period: Period) -> bool:
+    return ".." not in period.label
 
 
 class ReportBuilder:
-    """Adds up the contributions of the stored snapshots into rows keyed by the grouping."""
+    """Builds a report from the rows per grain (agency, procedure, field) the source adds up: live,
+    as known at an instant, or as filed with its revisions. `build_exact` is the per-dossier domain
+    path the fast one is tested against (and the benchmark's baseline)."""
 
-    def __init__(self, catalog: Catalog, store: SnapshotSource) -> None:
+    def __init__(self, catalog: Catalog, store: ReportSource, filing_delay: timedelta = FILING_DELAY) -> None:
         self.catalog = catalog
         self.store = store
         self.calendar = catalog.calendar()
+        self.filing_delay = filing_delay
 
-    def _key(self, group_by: GroupBy) -> Callable[[str, str, str], str]:
+    def _key(self, group_by: GroupBy) -> Callable[[Grain], str]:
         agencies = self.catalog.agencies
         if group_by == "agency":
-            return lambda agency, procedure, field: agency
+            return lambda grain: grain[0]
         if group_by == "level":
-            return lambda agency, procedure, field: str(agencies[agency].level) if agency in agencies else ""
+            return lambda grain: str(agencies[grain[0]].level) if grain[0] in agencies else ""
         if group_by == "procedure":
-            return lambda agency, procedure, field: procedure
-        return lambda agency, procedure, field: field
+            return lambda grain: grain[1]
+        return lambda grain: grain[2]
 
     async def scope(self, agency: str | None, key: ApiKey | None) -> set[str] | None:
         """The agencies whose dossiers count (None: all of them)."""
@@ -114,16 +138,75 @@ class ReportBuilder:
         known = set(self.catalog.agencies) | await self.store.counted_agencies()
         return {code for code in known if key.allows(code)}
 
-    async def rows(
-        self, period: Period, scope: set[str] | None, group_by: GroupBy, key: ApiKey | None = None
-    ) -> dict[str, ReportRow]:
-        group = self._key(group_by)
+    def _zero_rows(self, period: Period, scope: set[str] | None, group_by: GroupBy) -> dict[str, ReportRow]:
+        if group_by != "agency":
+            return {}
+        codes = sorted(scope if scope is not None else self.catalog.agencies)
+        return {
+            code: ReportRow()
+            for code in codes
+            if code in self.catalog.agencies and _agency_in_period(self.catalog, code, period)
+        }
+
+    async def build(
+        self,
+        period: Period,
+        agency: str | None,
+        group_by: GroupBy,
+        key: ApiKey | None = None,
+        *,
+        as_of: datetime | None = None,
+        live: bool = False,
+    ) -> dict[str, Any]:
+        """The report: as known at `as_of` if given; else a filed period as filed (with its
+        revisions) unless `live`; else today's figures."""
+        scope = await self.scope(agency, key)
+        agencies = _list(scope)
+        filing = await self.store.filing(period.label) if _named(period) else None
+        revisions = None
+        if as_of is not None:
+            view, grains = "as_of", await self.store.grain_rows(period, agencies, as_of)
+        elif filing is not None and not live:
+            view, grains = "filed", await self.store.filed_rows(period.label, agencies)
+            revisions = await self._revisions(period, filing, grains, agencies, group_by)
+        else:
+            view, grains = "live", await self.store.grain_rows(period, agencies)
+        rows = self._zero_rows(period, scope, group_by)
+        rows.update(grouped(grains, self._key(group_by)))
+        report = self._report(period, agency, group_by, rows)
+        known_at = as_of if as_of is not None else filing.filed_at if view == "filed" and filing else None
+        report.update(
+            view=view,
+            as_of=known_at.isoformat() if known_at is not None else None,
+            filing=_filing(filing),
+            revisions=revisions,
+        )
+        return report
+
+    async def _revisions(
+        self, period: Period, filing: Filing, filed: GrainRows, agencies: list[str] | None, group_by: GroupBy
+    ) -> dict[str, Any]:
+        live = await self.store.grain_rows(period, agencies)
+        rows, total = row_changes(filed, live, self._key(group_by), lambda k: self._describe(group_by, k))
+        history, more = await self.store.recorded_since(
+            filing.filed_at, changed_grains(filed, live), MAX_DOSSIERS
+        )
+        return {
+            "since": filing.filed_at.isoformat(),
+            "rows": rows,
+            "total": total,
+            "dossiers": dossier_changes(history, filing.filed_at, period, self.calendar),
+            "dossiers_truncated": more,
+        }
+
+    async def build_exact(
+        self, period: Period, agency: str | None, group_by: GroupBy, key: ApiKey | None = None
+    ) -> dict[str, Any]:
+        """Today's report by the domain, dossier by dossier, from every stored snapshot."""
+        scope = await self.scope(agency, key)
         allows = visibility(key) if key is not None else None
-        rows: dict[str, ReportRow] = {}
-        if group_by == "agency":
-            for code in sorted(scope if scope is not None else self.catalog.agencies):
-                if code in self.catalog.agencies and _agency_in_period(self.catalog, code, period):
-                    rows[code] = ReportRow()
+        group = self._key(group_by)
+        rows = self._zero_rows(period, scope, group_by)
         count = 0
         snapshots = self.store.snapshots_for_period(period.start_instant, period.end_instant, _list(scope))
         async with aclosing(snapshots):  # type: ignore[type-var]
@@ -134,17 +217,18 @@ class ReportBuilder:
                 row = contribution(dossier, period, self.calendar)
                 if row == ReportRow():
                     continue
-                k = group(dossier.agency_code, dossier.procedure_code or "", field)
+                k = group((dossier.agency_code, dossier.procedure_code or "", field))
                 rows[k] = rows[k] + row if k in rows else row
                 count += 1
                 if count % 2000 == 0:
                     await asyncio.sleep(0)  # let scrapes and the consumer run during a long report
-        return rows
+        report = self._report(period, agency, group_by, rows)
+        report.update(view="live", as_of=None, filing=None, revisions=None)
+        return report
 
-    async def build(
-        self, period: Period, agency: str | None, group_by: GroupBy, key: ApiKey | None = None
+    def _report(
+        self, period: Period, agency: str | None, group_by: GroupBy, rows: dict[str, ReportRow]
     ) -> dict[str, Any]:
-        rows = await self.rows(period, await self.scope(agency, key), group_by, key)
         total = ReportRow()
         body_rows = []
         for k in sorted(rows):
@@ -170,6 +254,12 @@ class ReportBuilder:
             procedure = self.catalog.procedures.get(key)
             return {"procedure": key, "name": procedure.name if procedure else ""}
         return {group_by: key}
+
+
+def _filing(filing: Filing | None) -> dict[str, str] | None:
+    if filing is None:
+        return None
+    return {"filed_at": filing.filed_at.isoformat(), "deadline": filing.deadline.isoformat()}
 
 
 def _list(scope: set[str] | None) -> list[str] | None:
@@ -223,8 +313,8 @@ async def dossier_report(
     period: Annotated[
         str | None,
         Query(
-            description="YYYY, YYYY-Qn or YYYY-MM (cut-off on the 14th), a year from 2000 to 2099; "
-            "give either period or both from and to",
+            description="YYYY, YYYY-H1 (the first six months), YYYY-Qn or YYYY-MM (cut-off on the 14th), "
+            "a year from 2000 to 2099; give either period or both from and to",
             json_schema_extra={"pattern": PERIOD_PATTERN},
         ),
     ] = None,
@@ -254,9 +344,25 @@ async def dossier_report(
     format: Annotated[
         str, Query(description="answer format", json_schema_extra={"enum": list(FORMATS)})
     ] = "json",
+    as_of: Annotated[
+        str | None,
+        Query(
+            description="an instant (RFC 3339 with its offset, e.g. 2021-06-18T00:00:00+07:00): the report "
+            "as the system knew it then, counting only the events recorded by then; not with live",
+            json_schema_extra={"format": "date-time", "pattern": INSTANT_PATTERN},
+        ),
+    ] = None,
+    live: Annotated[
+        bool,
+        Query(
+            description="today's figures even for a filed period (by default a filed period is served "
+            "as filed, with its revisions)"
+        ),
+    ] = False,
 ) -> Response:
     """Biểu 06 for a named period or for from…to, limited to the agencies the key allows."""
     chosen = resolve_period(period, from_, to)
+    known_at = resolve_instant(as_of, live)
     grouping: GroupBy = choose(group_by, GROUPS, "group_by")  # type: ignore[assignment]
     kind = choose(format, FORMATS, "format")
     state = metrics_state(request)
@@ -269,10 +375,10 @@ async def dossier_report(
     gate = state.report_gate
     async with gate.slot():
         try:
-            report = await builder.build(chosen, agency, grouping, key)
+            report = await builder.build(chosen, agency, grouping, key, as_of=known_at, live=live)
         except ReportInvariantError as exc:
             raise Problem(500, "Report does not add up", str(exc)) from exc
-        except (DBAPIError, PoolTimeout, OSError) as exc:
+        except (DBAPIError, PoolTimeout, OSError, PostgresError, InterfaceError) as exc:
             raise _database_problem(exc, request, gate) from exc
         report["generated_at"] = datetime.now(tz=chosen.start_instant.tzinfo).isoformat()
         if kind == "json":

@@ -3,6 +3,8 @@ a test checks real answers against this document)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -60,6 +62,51 @@ class PeriodOut(_Strict):
     to: str = Field(description="last day (included)", examples=["2021-06-14"])
 
 
+class Change(_Strict):
+    column: str = Field(
+        description="a row figure as a dotted path, e.g. received.online", examples=["pending.overdue"]
+    )
+    filed: int = Field(ge=0)
+    live: int = Field(ge=0)
+
+
+class RowChanges(_Strict):
+    """A row of the filed report whose figures changed since the filing (its key as in `rows`)."""
+
+    agency: str | None = None
+    name: str | None = None
+    level: str | None = None
+    procedure: str | None = None
+    field: str | None = None
+    changes: list[Change]
+
+
+class LateEvent(_Strict):
+    event_id: str = Field(description="the newest event of a version recorded after the filing")
+    recorded_at: str = Field(description="when intake accepted it")
+    version: int = Field(ge=1)
+
+
+class DossierChanges(_Strict):
+    dossier_code: str
+    agency: str
+    changes: list[Change]
+    events: list[LateEvent]
+
+
+class Revisions(_Strict):
+    since: str = Field(description="the filing instant")
+    rows: list[RowChanges]
+    total: list[Change]
+    dossiers: list[DossierChanges] = Field(description="the dossiers behind the changes (at most 500)")
+    dossiers_truncated: bool
+
+
+class FilingOut(_Strict):
+    filed_at: str = Field(description="the instant whose knowledge the filed copy holds")
+    deadline: str = Field(description="the period's filing instant by the rule (end of the 3rd day after it)")
+
+
 class Report(_Strict):
     period: PeriodOut
     pending_judged_at: str = Field(description="midnight after the period's last day, Vietnam time")
@@ -68,6 +115,14 @@ class Report(_Strict):
     rows: list[ReportRowOut]
     total: ReportCounts
     generated_at: str
+    view: Literal["filed", "live", "as_of"] = Field(
+        description="filed: the period as filed; as_of: as known at `as_of`; live: today's figures"
+    )
+    as_of: str | None = Field(
+        description="the knowledge instant of the figures (the filing's for a filed view)"
+    )
+    filing: FilingOut | None = Field(description="the period's filing, when it is filed")
+    revisions: Revisions | None = Field(description="for a filed view: what changed since the filing")
 
 
 class LiveReceived(_Strict):

@@ -38,6 +38,16 @@ class MetricsSettings(ServiceSettings):  # type: ignore[misc, unused-ignore]
     report_pool_timeout_s: float = Field(default=5.0, gt=0)
     # `Retry-After` of a refused report.
     report_retry_after_s: int = Field(default=5, ge=1)
+    # A named period is filed (frozen) this long after its last day ends: by default at the end of
+    # the 3rd day after the period closes.
+    filing_delay_days: float = Field(default=3.0, ge=0, le=366)
+    # Whether the service files the named periods by itself (see docs/metrics.md, Filing).
+    filing_auto: bool = True
+    # The freezer files a period only this long after its filing instant, so that the events
+    # accepted before that instant have reached the projection.
+    filing_settle_s: float = Field(default=300.0, ge=0)
+    # How often the freezer looks for periods to file.
+    filing_check_s: float = Field(default=60.0, gt=0)
 
     @field_validator("db_schema")
     @classmethod

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the modules below are wired by the bootstrap; they never ne
     from dossier_metrics.auth import KeyStore
     from dossier_metrics.collector import DossierCollector
     from dossier_metrics.consumer import StatusConsumer
+    from dossier_metrics.filing import Freezer
     from dossier_metrics.index import LiveIndex
     from dossier_metrics.operations import OperationsCollector
     from dossier_metrics.projector import Projector
@@ -53,7 +54,9 @@ class MetricsState:
     reports: ReportBuilder
     report_gate: ReportGate
     operations: OperationsCollector
+    freezer: Freezer
     consumer_task: asyncio.Task[None] | None = None
+    freezer_task: asyncio.Task[None] | None = None
 
 
 STATE = StateSlot("metrics", MetricsState)

@@ -16,6 +16,7 @@ from dossier_metrics.batch_store import (
     LOCK_PARTITION,
     WRITE_BATCH,
     AppliedBatch,
+    FactVersion,
     SnapshotRecord,
     latest_per_dossier,
     newer,
@@ -38,10 +39,16 @@ class ProjectionStore:
         self.engine = engine
 
     async def apply_batch(
-        self, topic: str, partition: int, records: Sequence[SnapshotRecord], next_offset: int
+        self,
+        topic: str,
+        partition: int,
+        records: Sequence[SnapshotRecord],
+        next_offset: int,
+        history: Sequence[FactVersion] = (),
     ) -> AppliedBatch:
-        """Store what is newer than the stored snapshots, add the counter deltas and record
-        `next_offset`, in one transaction of three statements whatever the batch's size."""
+        """Store what is newer than the stored snapshots with their report facts, add the counter
+        deltas, keep every version's facts in the history and record `next_offset`, in one
+        transaction of three statements whatever the batch's size."""
         candidates = latest_per_dossier(records)
         async with self.engine.connect() as conn:
             driver: Any = (await conn.get_raw_connection()).driver_connection  # asyncpg's
@@ -53,7 +60,7 @@ class ProjectionStore:
                     applied = await newer(driver, candidates)
                     applied.ignored = len(records) - len(applied.records)
                     await driver.execute(
-                        WRITE_BATCH, *write_arguments(topic, partition, applied, next_offset)
+                        WRITE_BATCH, *write_arguments(topic, partition, applied, next_offset, history)
                     )
             except Exception as exc:
                 if not is_deterministic(exc):

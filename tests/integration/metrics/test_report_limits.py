@@ -45,10 +45,10 @@ async def applied(app: FastAPI, settings: MetricsSettings) -> int:
 
 
 async def waiting_on_snapshot_table(conn: AsyncConnection, schema: str) -> int:
-    """Sessions waiting for a lock on this schema's `dossier_snapshot`."""
+    """Sessions waiting for a lock on this schema's `report_fact`."""
     count = await conn.scalar(
         text("select count(*) from pg_locks where relation = cast(:t as regclass) and not granted"),
-        {"t": f"{schema}.dossier_snapshot"},
+        {"t": f"{schema}.report_fact"},
     )
     return int(count or 0)
 
@@ -172,13 +172,13 @@ async def _at_least(app: FastAPI, settings: MetricsSettings, n: int) -> bool:
 
 @asynccontextmanager
 async def _table_locked(database_url: str, schema: str) -> AsyncIterator[AsyncConnection]:
-    """Holds an ACCESS EXCLUSIVE lock on the schema's `dossier_snapshot`, so reports wait on it;
+    """Holds an ACCESS EXCLUSIVE lock on the schema's `report_fact`, so reports wait on it;
     yields a second connection to watch who waits."""
     engine = create_engine(database_url, schema, pool_size=2)
     try:
         async with engine.connect() as locker, engine.connect() as watcher:
             transaction = await locker.begin()
-            await locker.execute(text("lock table dossier_snapshot in access exclusive mode"))
+            await locker.execute(text("lock table report_fact in access exclusive mode"))
             try:
                 yield watcher
             finally:

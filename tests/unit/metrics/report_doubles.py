@@ -11,12 +11,15 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from dossier_contracts.snapshot_codec import dossier_to_snapshot
+from dossier_contracts.snapshot_codec import decode_snapshot, dossier_to_snapshot, snapshot_to_dossier
 from dossier_core.catalog import Catalog
 from dossier_core.dossier import Dossier
+from dossier_core.periods import Period
+from dossier_core.report import ReportRow, contribution
 from dossier_metrics import reports
 from dossier_metrics.app import build_state
 from dossier_metrics.report_gate import ReportGate
+from dossier_metrics.report_store import FactHistoryRow, Filing, Grain, GrainRows, add_row
 from dossier_metrics.reports import ReportBuilder
 from dossier_metrics.settings import MetricsSettings
 from dossier_metrics.state import STATE
@@ -29,10 +32,11 @@ HONG_GAI = "000.01.31.H49"
 
 
 class SnapshotList:
-    """In-memory stand-in for the store with the same pre-filter as its SQL."""
+    """In-memory stand-in for the report store: the rows per grain by the domain, dossier by
+    dossier, from the same pre-filter as the store's SQL; nothing is filed."""
 
     def __init__(self, catalog: Catalog, dossiers: Sequence[Dossier]) -> None:
-        calendar = catalog.calendar()
+        calendar = self.calendar = catalog.calendar()
         self.rows = [
             (
                 d,
@@ -57,13 +61,35 @@ class SnapshotList:
     async def counted_agencies(self) -> set[str]:
         return {dossier.agency_code for dossier, _ in self.rows}
 
+    async def grain_rows(
+        self, period: Period, agencies: Sequence[str] | None, known_at: datetime | None = None
+    ) -> GrainRows:
+        rows: GrainRows = {}
+        async for _, payload in self.snapshots_for_period(period.start_instant, period.end_instant, agencies):
+            dossier = snapshot_to_dossier(decode_snapshot(payload))
+            row = contribution(dossier, period, self.calendar)
+            if row != ReportRow():
+                add_row(rows, (dossier.agency_code, dossier.procedure_code or "", "Hộ tịch"), row)
+        return rows
+
+    async def filing(self, period: str) -> Filing | None:
+        return None
+
+    async def filed_rows(self, period: str, agencies: Sequence[str] | None) -> GrainRows:
+        return {}
+
+    async def recorded_since(
+        self, since: datetime, grains: Sequence[Grain], limit: int
+    ) -> tuple[list[FactHistoryRow], bool]:
+        return [], False
+
 
 class BrokenSource(SnapshotList):
     """A source whose reading fails with a defect (not a database error)."""
 
-    def snapshots_for_period(
-        self, start: datetime, end: datetime, agencies: Sequence[str] | None
-    ) -> AsyncIterator[tuple[str, bytes]]:
+    async def grain_rows(
+        self, period: Period, agencies: Sequence[str] | None, known_at: datetime | None = None
+    ) -> GrainRows:
         raise RuntimeError("a defect")
 
 

@@ -13,10 +13,25 @@ from dossier_core.catalog import DeadlineUnit, SupplementPolicy
 from dossier_core.codes import Channel, StatusCode
 from dossier_core.deadlines import DeadlineRule
 from dossier_core.dossier import Dossier, EndKind, Pause, PauseKind
+from dossier_core.periods import Period
 from dossier_core.report import contribution
-from dossier_metrics.counters import CHANNELS, TIMELINESS, ZERO, Counts, counted, lifetime
+from dossier_metrics.counters import CHANNELS, TIMELINESS, ZERO, Counts, counted
 
 BASE = datetime(2021, 3, 1, 8, tzinfo=VN_TZ)
+
+
+def lifetime(dossier: Dossier) -> Period | None:
+    """The days from the dossier's first to its last recorded instant (Vietnam dates): a period in
+    which it is received, ends (if it has) and has every reschedule, so its contribution to it is its
+    contribution over all of time, and "pending" is judged at an instant the dossier has seen rather
+    than far in the future."""
+    if dossier.received_at is None:
+        return None
+    instants = [dossier.received_at, *dossier.reschedules]
+    if dossier.ended_at is not None:
+        instants.append(dossier.ended_at)
+    days = [t.astimezone(VN_TZ).date() for t in instants]
+    return Period.between(min(days), max(days))
 
 
 def counted_by_the_row(dossier: Dossier, calendar: WorkingCalendar) -> Counts:

@@ -19,7 +19,7 @@ from dossier_contracts.gen.dossier.v1 import status_pb2
 from dossier_contracts.snapshot_codec import dossier_to_snapshot
 from dossier_core.calendar import VN_TZ, WorkingCalendar
 from dossier_core.catalog import Catalog, default_catalog_dir, load_catalog
-from dossier_metrics.batch_store import AppliedBatch, SnapshotRecord, latest_per_dossier
+from dossier_metrics.batch_store import AppliedBatch, FactVersion, SnapshotRecord, latest_per_dossier
 from dossier_metrics.counters import WIDTH, Counts
 from dossier_metrics.index import LiveIndex
 from dossier_metrics.projector import Consumed, Projector
@@ -38,11 +38,19 @@ class MemoryStore:
         self.counters: dict[str, list[int]] = {}
         self.offset: int | None = None
         self.batches: list[list[SnapshotRecord]] = []
+        self.history: dict[tuple[str, int], FactVersion] = {}
 
     async def apply_batch(
-        self, topic: str, partition: int, records: Sequence[SnapshotRecord], next_offset: int
+        self,
+        topic: str,
+        partition: int,
+        records: Sequence[SnapshotRecord],
+        next_offset: int,
+        history: Sequence[FactVersion] = (),
     ) -> AppliedBatch:
         self.batches.append(list(records))
+        for version in history:
+            self.history.setdefault((version.dossier_code, version.version), version)
         applied = AppliedBatch()
         deltas: dict[str, list[int]] = {}
         for record in latest_per_dossier(records):
@@ -65,10 +73,11 @@ class MemoryStore:
         self.offset = next_offset
         return applied
 
-    def state(self) -> tuple[dict[str, int], dict[str, Counts], int | None]:
+    def state(self) -> tuple[dict[str, int], dict[str, Counts], int | None, dict[tuple[str, int], object]]:
         versions = {code: r.version for code, r in self.snapshots.items()}
         counters = {agency: tuple(c) for agency, c in self.counters.items() if any(c)}
-        return versions, counters, self.offset
+        history = {key: (v.known_from, v.facts, v.payload is not None) for key, v in self.history.items()}
+        return versions, counters, self.offset, history
 
 
 def _versions() -> list[bytes]:

@@ -1,0 +1,92 @@
+"""The report's SQL: Biểu 06 rows added up by PostgreSQL from the dossiers' report facts
+(`dossier_core.report_facts`), per grain (agency, procedure, field), so that a report costs one scan of
+the facts it selects and its answer grows with the number of groups, not of dossiers.
+
+Every expression below is `contribution_from_facts` written in SQL (a property test holds the two
+equal, and the whole report equal to the domain's per-dossier path). The dossiers open at a period's
+end within their pauses are left out of the sums: `DOMAIN_ROWS` returns their stored snapshots, and
+the domain judges them (`report_engine`).
+
+Facts come from one of two sources, the same columns either way:
+- `CURRENT`: `report_fact`, each dossier's newest facts;
+- `KNOWN_AT`: `report_fact_history`, each dossier's newest version the system knew at an instant
+  (`known_from` is when intake accepted the newest event of that version) — the report `as_of` it.
+"""
+
+from __future__ import annotations
+
+# $1 period start, $2 period end (excluded), $3 agencies (NULL: every agency), $4 the knowledge instant.
+_COLUMNS = (
+    "dossier_code, agency_code, procedure_code, field, received_at, channel, ended_at, outcome,"
+    " legal_due_at, settled_due_at, pauses_from, pauses_until, reschedules"
+)
+CURRENT = f"""SELECT {_COLUMNS}, NULL::bytea AS payload FROM report_fact
+    WHERE received_at IS NOT NULL AND received_at < $2 AND (ended_at IS NULL OR ended_at >= $1)
+      AND ($3::text[] IS NULL OR agency_code = ANY($3::text[]))"""
+KNOWN_AT = f"""SELECT * FROM (
+        SELECT DISTINCT ON (dossier_code) {_COLUMNS}, payload FROM report_fact_history
+        WHERE known_from <= $4 AND ($3::text[] IS NULL OR agency_code = ANY($3::text[]))
+        ORDER BY dossier_code, version DESC
+    ) AS known
+    WHERE received_at IS NOT NULL AND received_at < $2 AND (ended_at IS NULL OR ended_at >= $1)"""
+
+_OPEN_AT_END = "(ended_at IS NULL OR ended_at >= $2)"
+_JUDGED = "(pauses_from IS NULL OR pauses_from > $2 OR coalesce(pauses_until <= $2, false))"
+_DUE = "CASE WHEN pauses_from IS NULL OR pauses_from > $2 THEN legal_due_at ELSE settled_due_at END"
+_NEEDS_DOMAIN = f"({_OPEN_AT_END} AND NOT {_JUDGED})"
+
+
+def _count(condition: str) -> str:
+    return f"count(*) FILTER (WHERE {condition})"
+
+
+def _ended_as(outcome: str) -> str:
+    return _count(f"ended_at < $2 AND coalesce(outcome, 'on_time') = '{outcome}'")
+
+
+#: The row counters in `ReportRow` order (`dossier_core.report`), each as an aggregate.
+_ROW = {
+    "carried_over": _count("received_at < $1"),
+    "online": _count("received_at >= $1 AND channel = 'online'"),
+    "direct": _count("received_at >= $1 AND channel = 'direct'"),
+    "postal": _count("received_at >= $1 AND channel = 'postal'"),
+    "early": _ended_as("early"),
+    "on_time": _ended_as("on_time"),
+    "late": _ended_as("late"),
+    "in_time": _count(f"{_OPEN_AT_END} AND NOT coalesce(({_DUE}) < $2, false)"),
+    "overdue": _count(f"{_OPEN_AT_END} AND coalesce(({_DUE}) < $2, false)"),
+    "paused": "0",  # a dossier paused at the end is never judged here
+    "withdrawn": _ended_as("withdrawn"),
+    "refused": _ended_as("refused"),
+    "rescheduled": "coalesce(sum((SELECT count(*) FROM unnest(reschedules) AS r(at)"
+    " WHERE r.at >= $1 AND r.at < $2)) FILTER (WHERE reschedules IS NOT NULL), 0)::bigint",
+}
+ROW_COUNTERS = tuple(_ROW)
+
+
+def grain_rows(source: str) -> str:
+    """Rows per (agency, procedure, field) of the facts `source` gives, without the dossiers the
+    domain must judge."""
+    sums = ",\n    ".join(f"{expression} AS {name}" for name, expression in _ROW.items())
+    return f"""WITH facts AS ({source})
+SELECT agency_code, procedure_code, field,
+    {sums}
+FROM facts WHERE NOT {_NEEDS_DOMAIN}
+GROUP BY agency_code, procedure_code, field"""
+
+
+def domain_rows(source: str, *, current: bool) -> str:
+    """The dossiers of `source` that only the domain can judge at the period's end, with a stored
+    snapshot to rebuild them from (the current one, or that version's)."""
+    if current:
+        return f"""WITH facts AS ({source}), judged AS (SELECT * FROM facts WHERE {_NEEDS_DOMAIN})
+SELECT j.agency_code, j.procedure_code, j.field, s.payload
+FROM judged AS j JOIN dossier_snapshot AS s USING (dossier_code)"""
+    return f"""WITH facts AS ({source})
+SELECT agency_code, procedure_code, field, payload FROM facts WHERE {_NEEDS_DOMAIN}"""
+
+
+GRAIN_CURRENT = grain_rows(CURRENT)
+GRAIN_KNOWN_AT = grain_rows(KNOWN_AT)
+DOMAIN_CURRENT = domain_rows(CURRENT, current=True)
+DOMAIN_KNOWN_AT = domain_rows(KNOWN_AT, current=False)
