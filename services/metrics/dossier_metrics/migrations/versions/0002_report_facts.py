@@ -75,6 +75,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("dossier_code", "version"),
     )
     op.create_index("ix_report_fact_history_known_from", "report_fact_history", ["known_from"])
+    # as_of reports and filings of some agencies: each dossier's versions in order, per agency
+    op.create_index(
+        "ix_report_fact_history_agency", "report_fact_history", ["agency_code", "dossier_code", "version"]
+    )
     # The dossiers stored before this revision: the service derives their facts at its next start
     # (`facts_backfill`), from their stored snapshots.
     op.create_table("report_fact_backfill", sa.Column("dossier_code", sa.String, primary_key=True))
