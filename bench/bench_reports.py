@@ -177,20 +177,31 @@ def verdict(ok: bool) -> str:
     return "meets" if ok else "**misses**"
 
 
+def province_goal(results: list[dict[str, Any]]) -> str:
+    """The 300,000-dossier province quarter: measured when one was that big, else from the line
+    through the two largest province quarters measured (their slowest group_by)."""
+    found = sorted(
+        (w["dossiers"], w["p95"], r["size"])
+        for r in results
+        for s in ("biggest", "average")
+        if (w := slowest(r, s))
+    )
+    goal = "| a province quarter of 300,000 dossiers, any group_by: p95 < 300 ms |"
+    big = [f for f in found if f[0] >= 300_000]
+    if big:
+        n, seconds, size = big[0]
+        how = f"{label(size)}, {n:,} dossiers"
+    elif len(found) > 1 and found[-1][0] > found[-2][0]:
+        (n0, p0, _), (n, p, size) = found[-2], found[-1]
+        seconds = p + max(0.0, (p - p0) / (n - n0)) * (300_000 - n)
+        how = f"extrapolated through the {n0:,}- and {n:,}-dossier quarters ({label(size)})"
+    else:
+        return f"{goal} not measured | |"
+    return f"{goal} {ms(seconds)} ms ({how}) | {verdict(seconds < 0.3)} |"
+
+
 def goals(results: list[dict[str, Any]]) -> list[str]:
-    found = [(r, w) for r in results for s in ("biggest", "average") if (w := slowest(r, s))]
-    lines = []
-    if found:
-        big = [f for f in found if f[1]["dossiers"] >= 300_000]
-        result, near = (
-            min(big, key=lambda f: f[1]["dossiers"]) if big else max(found, key=lambda f: f[1]["dossiers"])
-        )
-        seconds = near["p95"] * (1 if big else 300_000 / near["dossiers"])
-        how = "" if big else f", extrapolated linearly from {near['dossiers']:,} dossiers"
-        lines.append(
-            f"| a province quarter of 300,000 dossiers, any group_by: p95 < 300 ms | {ms(seconds)} ms"
-            f" ({label(result['size'])}, by {near['group_by']}{how}) | {verdict(seconds < 0.3)} |"
-        )
+    lines = [province_goal(results)]
     at = [r for r in results if r["size"] == 10_000_000]
     for scope, goal_s, text in (
         ("biggest", 0.5, "one province quarter: p95 < 500 ms"),
