@@ -46,14 +46,18 @@ class ReportCounts(_Strict):
     rescheduled: int = Field(ge=0)
 
 
-class ReportRowOut(ReportCounts):
-    """A row with its key: `agency` + `name`, `level`, `procedure` + `name`, or `field`."""
+class RowKey(_Strict):
+    """A row's key: `agency` + `name`, `level`, `procedure` + `name`, or `field`."""
 
     agency: str | None = None
     name: str | None = None
     level: str | None = None
     procedure: str | None = None
     field: str | None = None
+
+
+class ReportRowOut(ReportCounts, RowKey):
+    """A row with its key."""
 
 
 class PeriodOut(_Strict):
@@ -70,14 +74,9 @@ class Change(_Strict):
     live: int = Field(ge=0)
 
 
-class RowChanges(_Strict):
+class RowChanges(RowKey):
     """A row of the filed report whose figures changed since the filing (its key as in `rows`)."""
 
-    agency: str | None = None
-    name: str | None = None
-    level: str | None = None
-    procedure: str | None = None
-    field: str | None = None
     changes: list[Change]
 
 
