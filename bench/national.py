@@ -4,7 +4,7 @@
 Catalog (`write_catalog`): 34 provinces of skewed sizes (Zipf weights, the biggest about 3x the
 average). `000.00.00.H49` is Quảng Ninh with the sample catalog's agencies; the other 33 have
 generated codes `000.00.00.H01`..`H33` and names. Each has its People's Committee and 12 departments
-(province level), districts (`000.00.72..99.Hxx`) and their communes (`000.mm.7k.Hxx`): about 3,800
+(province level), districts (`000.00.72..99.Hxx`) and their communes (`000.mm.<district>.Hxx`): 3,820
 agencies in all. Procedures and swap days are the sample catalog's.
 
 Dossiers (`PartitionStream`): received on the working days of the statutory year 2021 (2020-12-15 ..
@@ -12,11 +12,11 @@ Dossiers (`PartitionStream`): received on the working days of the statutory year
 communes handle civil-status, certification and residence procedures); channels online 40 %, direct
 52 %, postal 8 %; 15 % with a supplement pause (a third of them weeks long, so some span a quarter
 end), 4 % a fee pause, 3 % a reschedule; about 75 % resolved (early/on time/late 45/43/12 %), 4 %
-withdrawn, 3 % refused, the rest still open (12 % of dossiers, 60 % of those received in the last 30
-working days), and an open dossier's supplement pause may never close. Each dossier is folded by the
-domain (`lifecycle.fold_state` / `resume`) and published as two versions, as received and as it
-ends, each `snapshot_of` as processing makes it, emitted in the order of `changed_at` within the
-partition. Deterministic for (seed, partition)."""
+withdrawn, 3 % refused, the rest still open (12 % of each day's dossiers, 60 % in the last 30 working
+days: about 18 % in all), and an open dossier's supplement pause may never close. Each dossier is
+folded by the domain (`lifecycle.fold_state` / `resume`) and published as two versions, as received
+and as it ends, each `snapshot_of` as processing makes it, emitted in the order of `changed_at`
+within the partition. Deterministic for (seed, partition)."""
 
 from __future__ import annotations
 
