@@ -17,6 +17,7 @@ __all__ = [
     "filing_deadline",
     "named_periods",
     "parse_period",
+    "statutory_ends",
 ]
 
 #: A reporting month closes on this day; the next one opens the day after.
@@ -125,3 +126,19 @@ def closed_named_periods(since: datetime, until: datetime, delay: timedelta = FI
         for period in named_periods(year)
         if since < filing_deadline(period, delay) <= until
     ]
+
+
+def statutory_ends(after: datetime, until: datetime) -> list[datetime]:
+    """The instants named periods end at (midnight opening the 15th of a month, Vietnam time) in
+    [`after`, `until`), in order: where every monthly, quarterly, six-monthly and yearly report judges
+    what is pending."""
+    local = after.astimezone(VN_TZ)
+    year, month = local.year, local.month
+    ends: list[datetime] = []
+    while True:
+        end = datetime(year, month, CUTOFF_DAY + 1, tzinfo=VN_TZ)
+        if end >= until:
+            return ends
+        if end >= after:
+            ends.append(end)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)

@@ -11,23 +11,31 @@ outside the dossier's pauses:
 - after every pause is over (`pauses_until` at or before the end): the deadline with every pause
   applied (`settled_due_at`).
 
-Only a dossier open at a period's end that falls within its pauses (or with a pause still open) needs
-the dossier itself: `contribution_from_facts` answers None for it, and the caller asks the domain.
-A property test holds `contribution_from_facts` equal to `contribution` wherever it answers.
+A period's end that falls within the pauses needs the working calendar at that instant. Every named
+period (month, quarter, first six months, year) ends at the same instants, midnight opening the 15th
+of a month, so the domain's judgement at each of those within the pauses is stored too (`judged_at`
+with `judged_overdue` and `judged_paused`), up to `JUDGED_AHEAD` after the dossier's last recorded
+instant for a pause still open. Only an explicit range ending within the pauses, or an end further
+ahead, needs the dossier itself: `contribution_from_facts` answers None for it, and the caller asks
+the domain. A property test holds `contribution_from_facts` equal to `contribution` wherever it
+answers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dossier_core.calendar import WorkingCalendar
 from dossier_core.codes import Channel
 from dossier_core.dossier import Dossier
-from dossier_core.periods import Period
+from dossier_core.periods import Period, statutory_ends
 from dossier_core.report import ReportRow, outcome
 
-__all__ = ["ReportFacts", "contribution_from_facts", "facts_of", "judged_without_dossier"]
+__all__ = ["JUDGED_AHEAD", "ReportFacts", "contribution_from_facts", "facts_of", "judged_without_dossier"]
+
+#: How far past its last recorded instant a dossier with an open pause has its judgement stored.
+JUDGED_AHEAD = timedelta(days=62)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +52,9 @@ class ReportFacts:
     pauses_from: datetime | None = None
     pauses_until: datetime | None = None
     reschedules: tuple[datetime, ...] = ()
+    judged_at: tuple[datetime, ...] = ()
+    judged_overdue: tuple[bool, ...] = ()
+    judged_paused: tuple[bool, ...] = ()
 
     @property
     def pause_open(self) -> bool:
@@ -61,6 +72,8 @@ def facts_of(dossier: Dossier, calendar: WorkingCalendar) -> ReportFacts:
     settled = dossier.legal_due_at
     if pauses and pauses_until is not None:
         settled = dossier.effective_due(pauses_until, calendar)
+    judged_at = _ends_within_pauses(dossier, pauses_from, pauses_until)
+    dues = [dossier.effective_due(end, calendar) for end in judged_at]
     return ReportFacts(
         received_at=dossier.received_at,
         channel=dossier.channel or Channel.DIRECT,
@@ -71,7 +84,27 @@ def facts_of(dossier: Dossier, calendar: WorkingCalendar) -> ReportFacts:
         pauses_from=pauses_from,
         pauses_until=pauses_until,
         reschedules=tuple(sorted(dossier.reschedules)),
+        judged_at=judged_at,
+        judged_overdue=tuple(due is not None and due < end for due, end in zip(dues, judged_at, strict=True)),
+        judged_paused=tuple(dossier.is_paused_at(end) for end in judged_at),
     )
+
+
+def _ends_within_pauses(
+    dossier: Dossier, pauses_from: datetime | None, pauses_until: datetime | None
+) -> tuple[datetime, ...]:
+    """The statutory period ends at which the dossier is open and within its pauses."""
+    if pauses_from is None or dossier.received_at is None:
+        return ()
+    if pauses_until is None:  # a pause still open: judged up to a while after what is known
+        instants = [dossier.received_at, *(p.started_at for p in dossier.pauses), *dossier.reschedules]
+        instants += [p.ended_at for p in dossier.pauses if p.ended_at is not None]
+        until = max(instants) + JUDGED_AHEAD
+    else:
+        until = pauses_until
+    if dossier.ended_at is not None:
+        until = min(until, dossier.ended_at + timedelta(microseconds=1))
+    return tuple(statutory_ends(max(pauses_from, dossier.received_at), until))
 
 
 def judged_without_dossier(facts: ReportFacts, end: datetime) -> bool:
@@ -100,13 +133,15 @@ def contribution_from_facts(facts: ReportFacts, period: Period) -> ReportRow | N
     if ended_at is not None and ended_at < end:
         setattr(row, facts.outcome or "on_time", 1)
     else:
-        if not judged_without_dossier(facts, end):
-            return None
-        before_pauses = facts.pauses_from is None or facts.pauses_from > end
-        due = facts.legal_due_at if before_pauses else facts.settled_due_at
-        if due is not None and due < end:
-            row.overdue = 1
+        if judged_without_dossier(facts, end):
+            before_pauses = facts.pauses_from is None or facts.pauses_from > end
+            due = facts.legal_due_at if before_pauses else facts.settled_due_at
+            overdue, paused = due is not None and due < end, False
+        elif end in facts.judged_at:
+            k = facts.judged_at.index(end)
+            overdue, paused = facts.judged_overdue[k], facts.judged_paused[k]
         else:
-            row.in_time = 1
+            return None
+        row.overdue, row.in_time, row.paused = int(overdue), int(not overdue), int(paused)
     row.rescheduled = sum(1 for at in facts.reschedules if start <= at < end)
     return row

@@ -97,7 +97,7 @@ _SNAPSHOT = (
     ("counted", "text"),
 )
 _DELTAS = (("agency_code", "text"), *((name, "bigint") for name in COUNTER_COLUMNS))
-#: The report facts' columns (`reschedules` as an array literal, one text per row).
+#: The report facts' columns (the arrays as array literals, one text per row).
 FACT_COLUMNS = (
     ("agency_code", "text"),
     ("procedure_code", "text"),
@@ -111,7 +111,17 @@ FACT_COLUMNS = (
     ("pauses_from", "timestamptz"),
     ("pauses_until", "timestamptz"),
     ("reschedules", "text"),
+    ("judged_at", "text"),
+    ("judged_overdue", "text"),
+    ("judged_paused", "text"),
 )
+#: The array columns sent as array literals, with the array type each is cast to.
+_LITERALS = {
+    "reschedules": "timestamptz[]",
+    "judged_at": "timestamptz[]",
+    "judged_overdue": "boolean[]",
+    "judged_paused": "boolean[]",
+}
 _CURRENT = (("dossier_code", "text"), ("version", "bigint"), *FACT_COLUMNS)
 _HISTORY = (
     ("dossier_code", "text"),
@@ -135,7 +145,7 @@ def _listed(names: Iterable[str], template: str = "{}") -> str:
 
 def _fact_values(columns: Sequence[tuple[str, str]]) -> str:
     return ", ".join(
-        "n.reschedules::timestamptz[]" if name == "reschedules" else f"n.{name}" for name, _ in columns
+        f"n.{name}::{_LITERALS[name]}" if name in _LITERALS else f"n.{name}" for name, _ in columns
     )
 
 
@@ -268,7 +278,15 @@ def _fact_arrays(rows: Sequence[tuple[str, str, str, ReportFacts]]) -> list[list
         [f.pauses_from for f in facts],
         [f.pauses_until for f in facts],
         [_instants(f.reschedules) for f in facts],
+        [_instants(f.judged_at) for f in facts],
+        [_flags(f.judged_overdue) for f in facts],
+        [_flags(f.judged_paused) for f in facts],
     ]
+
+
+def _flags(values: Sequence[bool]) -> str | None:
+    """`{t,f,…}`: the array literal of some booleans (None for none)."""
+    return "{" + ",".join("t" if v else "f" for v in values) + "}" if values else None
 
 
 def _instants(values: Sequence[datetime]) -> str | None:

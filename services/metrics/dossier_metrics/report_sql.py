@@ -3,9 +3,10 @@
 the facts it selects and its answer grows with the number of groups, not of dossiers.
 
 Every expression below is `contribution_from_facts` written in SQL (a property test holds the two
-equal, and the whole report equal to the domain's per-dossier path). The dossiers open at a period's
-end within their pauses are left out of the sums: `DOMAIN_ROWS` returns their stored snapshots, and
-the domain judges them (`report_engine`).
+equal, and the whole report equal to the domain's per-dossier path): a dossier open at a statutory
+period end within its pauses is counted from the judgement stored with its facts. The dossiers open
+within their pauses at any other end (an explicit range) are left out of the sums: `domain_rows`
+returns their stored snapshots, and the domain judges them (`report_store`).
 
 Facts come from one of two sources, the same columns either way:
 - `CURRENT`: `report_fact`, each dossier's newest facts;
@@ -18,7 +19,8 @@ from __future__ import annotations
 # $1 period start, $2 period end (excluded), $3 agencies (NULL: every agency), $4 the knowledge instant.
 _COLUMNS = (
     "dossier_code, agency_code, procedure_code, field, received_at, channel, ended_at, outcome,"
-    " legal_due_at, settled_due_at, pauses_from, pauses_until, reschedules"
+    " legal_due_at, settled_due_at, pauses_from, pauses_until, reschedules, judged_at, judged_overdue,"
+    " judged_paused"
 )
 CURRENT = f"""SELECT {_COLUMNS}, NULL::bytea AS payload FROM report_fact
     WHERE received_at IS NOT NULL AND received_at < $2 AND (ended_at IS NULL OR ended_at >= $1)
@@ -33,7 +35,10 @@ KNOWN_AT = f"""SELECT * FROM (
 _OPEN_AT_END = "(ended_at IS NULL OR ended_at >= $2)"
 _JUDGED = "(pauses_from IS NULL OR pauses_from > $2 OR coalesce(pauses_until <= $2, false))"
 _DUE = "CASE WHEN pauses_from IS NULL OR pauses_from > $2 THEN legal_due_at ELSE settled_due_at END"
-_NEEDS_DOMAIN = f"({_OPEN_AT_END} AND NOT {_JUDGED})"
+#: Where the judgement at the end was stored with the facts (a statutory end within the pauses).
+_STORED = "array_position(judged_at, $2)"
+_NEEDS_DOMAIN = f"({_OPEN_AT_END} AND NOT {_JUDGED} AND {_STORED} IS NULL)"
+_OVERDUE = f"CASE WHEN {_JUDGED} THEN coalesce(({_DUE}) < $2, false) ELSE judged_overdue[{_STORED}] END"
 
 
 def _count(condition: str) -> str:
@@ -53,9 +58,9 @@ _ROW = {
     "early": _ended_as("early"),
     "on_time": _ended_as("on_time"),
     "late": _ended_as("late"),
-    "in_time": _count(f"{_OPEN_AT_END} AND NOT coalesce(({_DUE}) < $2, false)"),
-    "overdue": _count(f"{_OPEN_AT_END} AND coalesce(({_DUE}) < $2, false)"),
-    "paused": "0",  # a dossier paused at the end is never judged here
+    "in_time": _count(f"{_OPEN_AT_END} AND NOT ({_OVERDUE})"),
+    "overdue": _count(f"{_OPEN_AT_END} AND ({_OVERDUE})"),
+    "paused": _count(f"{_OPEN_AT_END} AND NOT {_JUDGED} AND judged_paused[{_STORED}]"),
     "withdrawn": _ended_as("withdrawn"),
     "refused": _ended_as("refused"),
     "rescheduled": "coalesce(sum((SELECT count(*) FROM unnest(reschedules) AS r(at)"

@@ -209,6 +209,9 @@ def _history_row(r: Any) -> FactHistoryRow:
             pauses_from=r["pauses_from"],
             pauses_until=r["pauses_until"],
             reschedules=tuple(r["reschedules"] or ()),
+            judged_at=tuple(r["judged_at"] or ()),
+            judged_overdue=tuple(r["judged_overdue"] or ()),
+            judged_paused=tuple(r["judged_paused"] or ()),
         ),
         payload=r["payload"],
     )

@@ -22,10 +22,20 @@ from tests.histories import histories
 CATALOG = load_catalog(default_catalog_dir())
 CAL = CATALOG.calendar()
 
-periods = st.builds(
-    lambda start, days: Period.between(start, start + timedelta(days=days)),
-    st.dates(min_value=date(2019, 1, 1), max_value=date(2026, 12, 31)),
-    st.integers(0, 120),
+days = st.dates(min_value=date(2019, 1, 1), max_value=date(2026, 12, 31))
+periods = st.one_of(
+    st.builds(lambda start, n: Period.between(start, start + timedelta(days=n)), days, st.integers(0, 120)),
+    st.builds(
+        lambda day, kind: parse_period(
+            {
+                "month": f"{day:%Y-%m}",
+                "quarter": f"{day.year}-Q{(day.month - 1) // 3 + 1}",
+                "half": f"{day.year}-H1",
+            }[kind]
+        ),
+        days,
+        st.sampled_from(["month", "quarter", "half"]),
+    ),
 )
 
 
@@ -36,6 +46,10 @@ def test_facts_give_the_domains_row_wherever_they_answer(
 ) -> None:
     dossier = fold(events, CATALOG)
     facts = facts_of(dossier, CAL)
+    # and the month of each event, so that pauses across a statutory end are common
+    for event in events:
+        day = event.occurred_at.astimezone(VN_TZ).date()
+        asked.append(parse_period(f"{day:%Y-%m}" if day.day <= 14 else f"{day + timedelta(days=20):%Y-%m}"))
     for period in asked:
         row = contribution_from_facts(facts, period)
         exact = contribution(dossier, period, CAL)
@@ -44,6 +58,7 @@ def test_facts_give_the_domains_row_wherever_they_answer(
                 dossier.ended_at is None or dossier.ended_at >= period.end_instant
             )
             assert not judged_without_dossier(facts, period.end_instant)
+            assert period.end_instant not in facts.judged_at
         else:
             assert row == exact
 
@@ -68,17 +83,21 @@ def _paused(started: str, ended: str | None) -> Dossier:
     st.sampled_from(["2021-06-14 09:00", "2021-06-15 00:00", "2021-06-20 09:00"]),
     st.none() | st.just("2021-06-25 09:00"),
 )
-def test_a_pause_across_the_end_needs_the_dossier(started: str, ended: str | None) -> None:
-    q2 = parse_period("2021-Q2")
+def test_a_pause_across_an_end_is_judged_when_stored_else_by_the_dossier(
+    started: str, ended: str | None
+) -> None:
+    q2 = parse_period("2021-Q2")  # ends at 15 June 00:00, a statutory end: judged when the facts are made
+    explicit = Period.between(date(2021, 4, 1), date(2021, 6, 16))  # ends at 17 June 00:00
     dossier = _paused(started, ended)
-    row = contribution_from_facts(facts_of(dossier, CAL), q2)
-    if vn(started) <= q2.end_instant:
-        assert row is None  # paused at (or from) the end: only the domain judges it
+    facts = facts_of(dossier, CAL)
+    assert contribution_from_facts(facts, q2) == contribution(dossier, q2, CAL)
+    row = contribution_from_facts(facts, explicit)
+    if vn(started) <= explicit.end_instant:
+        assert row is None  # paused at that end: only the domain judges it
+        assert (q2.end_instant in facts.judged_at) == (vn(started) <= q2.end_instant)
     else:
-        assert row == contribution(dossier, q2, CAL)
-        assert (
-            row is not None and row.overdue == 1
-        )  # judged on the legal deadline (10 June), the pause came later
+        assert row == contribution(dossier, explicit, CAL)
+        assert row is not None and row.overdue == 1  # judged on the legal deadline (10 June)
 
 
 def test_settled_pauses_use_the_deadline_with_every_pause_applied() -> None:

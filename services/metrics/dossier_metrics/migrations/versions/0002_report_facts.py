@@ -48,6 +48,10 @@ def _facts() -> list[sa.Column[object]]:
         sa.Column("pauses_from", stamp, nullable=True),
         sa.Column("pauses_until", stamp, nullable=True),
         sa.Column("reschedules", ARRAY(stamp), nullable=True),
+        # the domain's judgement at each statutory period end within the pauses
+        sa.Column("judged_at", ARRAY(stamp), nullable=True),
+        sa.Column("judged_overdue", ARRAY(sa.Boolean), nullable=True),
+        sa.Column("judged_paused", ARRAY(sa.Boolean), nullable=True),
     ]
 
 
