@@ -303,6 +303,9 @@ def main() -> int:
     parser.add_argument(
         "--no-record", action="store_true", help="print only: BENCHMARKS.md and the chart stay"
     )
+    parser.add_argument(
+        "--fill-only", action="store_true", help="fill (or reuse) the schemas of --sizes, then stop"
+    )
     args = parser.parse_args()
     sizes = [300_000] if args.quick else sorted(int(s) for s in args.sizes.split(","))
 
@@ -311,6 +314,10 @@ def main() -> int:
     say(f"national catalog: {agencies:,} agencies in {catalog_dir}")
     results: list[dict[str, Any]] = []
     cost: list[float] = []
+    if args.fill_only:
+        for size in sizes:
+            prepared(size, catalog_dir, args.regenerate)
+        return 0
     for size in sizes:
         schema, info, reused = prepared(size, catalog_dir, args.regenerate)
         result = asyncio.run(measure(schema, catalog_dir, size, args, cost))

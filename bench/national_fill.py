@@ -15,6 +15,7 @@ dossier), so that filling the schema again after a migration changes pays for th
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import multiprocessing as mp
 import struct
@@ -58,7 +59,12 @@ def schema_for(size: int) -> str:
 
 
 def head_revision() -> str:
-    return str(ScriptDirectory.from_config(MIGRATIONS.config("metrics")).get_current_head())
+    """The migration head, with a digest of the migration files: a schema filled before a migration
+    was edited in place (not only before a new one) is filled again."""
+    head = ScriptDirectory.from_config(MIGRATIONS.config("metrics")).get_current_head()
+    versions = sorted((MIGRATIONS.scripts / "versions").glob("*.py"))
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in versions)).hexdigest()[:12]
+    return f"{head}@{digest}"
 
 
 def projection(schema: str, catalog_dir: Path) -> Projection:

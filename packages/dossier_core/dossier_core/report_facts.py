@@ -35,7 +35,7 @@ from dossier_core.report import ReportRow, outcome
 __all__ = ["JUDGED_AHEAD", "ReportFacts", "contribution_from_facts", "facts_of", "judged_without_dossier"]
 
 #: How far past its last recorded instant a dossier with an open pause has its judgement stored.
-JUDGED_AHEAD = timedelta(days=62)
+JUDGED_AHEAD = timedelta(days=400)
 
 
 @dataclass(frozen=True, slots=True)
