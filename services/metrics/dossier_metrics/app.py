@@ -83,6 +83,7 @@ def build_state(
         pool_size=settings.report_concurrency,
         statement_timeout_ms=settings.report_statement_timeout_ms,
         pool_timeout_s=settings.report_pool_timeout_s,
+        work_mem_mb=settings.report_work_mem_mb,
     )
     gate = ReportGate(settings.report_concurrency, settings.report_retry_after_s)
     report_store = ReportStore(report_engine, projection.catalog.calendar(), writer=projection.engine)

@@ -29,10 +29,16 @@ def create_engine(database_url: str, schema: str, *, pool_size: int = 5) -> Asyn
 
 
 def create_report_engine(
-    database_url: str, schema: str, *, pool_size: int, statement_timeout_ms: int, pool_timeout_s: float
+    database_url: str,
+    schema: str,
+    *,
+    pool_size: int,
+    statement_timeout_ms: int,
+    pool_timeout_s: float,
+    work_mem_mb: int = 32,
 ) -> AsyncEngine:
     """The readers' engine: `pool_size` connections and no overflow, each statement cut off after
-    `statement_timeout_ms`, every transaction read-only."""
+    `statement_timeout_ms`, every transaction read-only, `work_mem_mb` for a report's sorts and hashes."""
     return db.create_engine(
         database_url,
         schema,
@@ -40,7 +46,7 @@ def create_report_engine(
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout_s=pool_timeout_s,
-        session=db.read_only(statement_timeout_ms),
+        session={**db.read_only(statement_timeout_ms), "work_mem": f"{work_mem_mb}MB"},
         plain_on_loopback=True,
     )
 

@@ -69,15 +69,26 @@ _ROW = {
 ROW_COUNTERS = tuple(_ROW)
 
 
-def grain_rows(source: str) -> str:
-    """Rows per (agency, procedure, field) of the facts `source` gives, without the dossiers the
-    domain must judge."""
+#: What rows are added up by: the whole grain (agency, procedure, field), or only the part of it a
+#: grouping reads (the others are '' in every row), so a report by agency reads one row per agency.
+GRAINS = {
+    "grain": ("agency_code", "procedure_code", "field"),
+    "agency": ("agency_code", "''", "''"),
+    "procedure": ("''", "procedure_code", "''"),
+    "field": ("''", "''", "field"),
+}
+
+
+def grain_rows(source: str, by: str = "grain") -> str:
+    """Rows per (agency, procedure, field) of the facts `source` gives, or per the part of it `by`
+    names, without the dossiers the domain must judge."""
     sums = ",\n    ".join(f"{expression} AS {name}" for name, expression in _ROW.items())
+    agency, procedure, field = GRAINS[by]
     return f"""WITH facts AS ({source})
-SELECT agency_code, procedure_code, field,
+SELECT {agency} AS agency_code, {procedure} AS procedure_code, {field} AS field,
     {sums}
 FROM facts WHERE NOT {_NEEDS_DOMAIN}
-GROUP BY agency_code, procedure_code, field"""
+GROUP BY 1, 2, 3"""
 
 
 def domain_rows(source: str, *, current: bool) -> str:
@@ -91,7 +102,7 @@ FROM judged AS j JOIN dossier_snapshot AS s USING (dossier_code)"""
 SELECT agency_code, procedure_code, field, payload FROM facts WHERE {_NEEDS_DOMAIN}"""
 
 
-GRAIN_CURRENT = grain_rows(CURRENT)
-GRAIN_KNOWN_AT = grain_rows(KNOWN_AT)
+GRAIN_CURRENT = {by: grain_rows(CURRENT, by) for by in GRAINS}
+GRAIN_KNOWN_AT = {by: grain_rows(KNOWN_AT, by) for by in GRAINS}
 DOMAIN_CURRENT = domain_rows(CURRENT, current=True)
 DOMAIN_KNOWN_AT = domain_rows(KNOWN_AT, current=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,6 +26,20 @@ from dossier_metrics.store import ProjectionStore
 #: (agency, procedure, field): the finest rows a report is added up in; every grouping is a sum of them.
 Grain = tuple[str, str, str]
 GrainRows = dict[Grain, ReportRow]
+#: Which part of the grain rows are added up by (`report_sql.GRAINS`).
+GrainPart = Literal["grain", "agency", "procedure", "field"]
+
+
+def part_of(grain: Grain, by: GrainPart) -> Grain:
+    """The part of `grain` a report added up `by` keeps ('' for the others)."""
+    agency, procedure, field = grain
+    if by == "agency":
+        return (agency, "", "")
+    if by == "procedure":
+        return ("", procedure, "")
+    if by == "field":
+        return ("", "", field)
+    return grain
 
 
 @dataclass(frozen=True)
@@ -68,19 +82,29 @@ class ReportStore(ProjectionStore):
         self.writer = writer
 
     async def grain_rows(
-        self, period: Period, agencies: Sequence[str] | None, known_at: datetime | None = None
+        self,
+        period: Period,
+        agencies: Sequence[str] | None,
+        known_at: datetime | None = None,
+        by: GrainPart = "grain",
     ) -> GrainRows:
-        """The period's rows per grain from the current facts, or from those known at `known_at`."""
-        return await self._grain_rows(self.engine, period, agencies, known_at)
+        """The period's rows per grain from the current facts, or from those known at `known_at`;
+        per the part of the grain `by` names (the other parts '')."""
+        return await self._grain_rows(self.engine, period, agencies, known_at, by)
 
     async def _grain_rows(
-        self, engine: AsyncEngine, period: Period, agencies: Sequence[str] | None, known_at: datetime | None
+        self,
+        engine: AsyncEngine,
+        period: Period,
+        agencies: Sequence[str] | None,
+        known_at: datetime | None,
+        by: GrainPart = "grain",
     ) -> GrainRows:
         args: list[Any] = [period.start_instant, period.end_instant, _listed(agencies)]
         if known_at is None:
-            sums, judged = report_sql.GRAIN_CURRENT, report_sql.DOMAIN_CURRENT
+            sums, judged = report_sql.GRAIN_CURRENT[by], report_sql.DOMAIN_CURRENT
         else:
-            sums, judged = report_sql.GRAIN_KNOWN_AT, report_sql.DOMAIN_KNOWN_AT
+            sums, judged = report_sql.GRAIN_KNOWN_AT[by], report_sql.DOMAIN_KNOWN_AT
             args.append(known_at)
         rows: GrainRows = {}
         async with engine.connect() as conn:
@@ -90,7 +114,8 @@ class ReportStore(ProjectionStore):
                     rows[(record[0], record[1], record[2])] = ReportRow(*record[3:])
                 for agency, procedure, field, payload in await driver.fetch(judged, *args):
                     dossier = snapshot_to_dossier(decode_snapshot(payload))
-                    add_row(rows, (agency, procedure, field), contribution(dossier, period, self.calendar))
+                    grain = part_of((agency, procedure, field), by)
+                    add_row(rows, grain, contribution(dossier, period, self.calendar))
         return rows
 
     async def filing(self, period: str) -> Filing | None:

@@ -47,7 +47,7 @@ from dossier_metrics.report_params import (
     resolve_instant,
     resolve_period,
 )
-from dossier_metrics.report_store import FactHistoryRow, Filing, Grain, GrainRows
+from dossier_metrics.report_store import FactHistoryRow, Filing, Grain, GrainPart, GrainRows
 from dossier_metrics.revisions import MAX_DOSSIERS, changed_grains, dossier_changes, grouped, row_changes
 from dossier_metrics.schemas import Report
 from dossier_metrics.state import metrics_state
@@ -85,7 +85,11 @@ class ReportSource(Protocol):
     """Where reports read (`report_store.ReportStore` on the readers' engine in the service)."""
 
     async def grain_rows(
-        self, period: Period, agencies: Sequence[str] | None, known_at: datetime | None = None
+        self,
+        period: Period,
+        agencies: Sequence[str] | None,
+        known_at: datetime | None = None,
+        by: GrainPart = "grain",
     ) -> GrainRows: ...
 
     async def filing(self, period: str) -> Filing | None: ...
@@ -103,6 +107,15 @@ class ReportSource(Protocol):
     ) -> AsyncIterator[tuple[str, bytes]]: ...
 
 
+#: The part of the grain each grouping reads (a filed report's revisions compare whole grains).
+_PART: dict[GroupBy, GrainPart] = {
+    "agency": "agency",
+    "level": "agency",
+    "procedure": "procedure",
+    "field": "field",
+}
+
+
 def _named(period: Period) -> bool:
     return ".." not in period.label
 
@@ -117,6 +130,7 @@ class ReportBuilder:
         self.store = store
         self.calendar = catalog.calendar()
         self.filing_delay = filing_delay
+        self._subtrees: dict[str, frozenset[str]] = {}
 
     def _key(self, group_by: GroupBy) -> Callable[[Grain], str]:
         agencies = self.catalog.agencies
@@ -131,8 +145,10 @@ class ReportBuilder:
     async def scope(self, agency: str | None, key: ApiKey | None) -> set[str] | None:
         """The agencies whose dossiers count (None: all of them)."""
         if agency is not None:
-            found = subtree(self.catalog, agency)
-            return found if key is None else {code for code in found if key.allows(code)}
+            found = self._subtrees.get(agency)
+            if found is None:  # the catalog is fixed for the builder's life: each tree is walked once
+                found = self._subtrees[agency] = frozenset(subtree(self.catalog, agency))
+            return set(found) if key is None else {code for code in found if key.allows(code)}
         if key is None or allows_everything(key):
             return None
         known = set(self.catalog.agencies) | await self.store.counted_agencies()
@@ -165,12 +181,12 @@ class ReportBuilder:
         filing = await self.store.filing(period.label) if _named(period) else None
         revisions = None
         if as_of is not None:
-            view, grains = "as_of", await self.store.grain_rows(period, agencies, as_of)
+            view, grains = "as_of", await self.store.grain_rows(period, agencies, as_of, _PART[group_by])
         elif filing is not None and not live:
             view, grains = "filed", await self.store.filed_rows(period.label, agencies)
             revisions = await self._revisions(period, filing, grains, agencies, group_by)
         else:
-            view, grains = "live", await self.store.grain_rows(period, agencies)
+            view, grains = "live", await self.store.grain_rows(period, agencies, None, _PART[group_by])
         rows = self._zero_rows(period, scope, group_by)
         rows.update(grouped(grains, self._key(group_by)))
         report = self._report(period, agency, group_by, rows)

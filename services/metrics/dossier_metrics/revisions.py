@@ -50,11 +50,14 @@ def changed_grains(filed: GrainRows, live: GrainRows) -> list[Grain]:
 
 
 def grouped(rows: GrainRows, key: Callable[[Grain], str]) -> dict[str, ReportRow]:
-    out: dict[str, ReportRow] = {}
+    """The rows added up per `key` (counters summed as lists: a whole country has 10^4-10^5 grains)."""
+    sums: dict[str, list[int]] = {}
     for grain, row in rows.items():
         k = key(grain)
-        out[k] = out[k] + row if k in out else row
-    return out
+        values = vars(row).values()  # the counters, in field order
+        found = sums.get(k)
+        sums[k] = list(values) if found is None else [a + b for a, b in zip(found, values, strict=True)]
+    return {k: ReportRow(*values) for k, values in sums.items()}
 
 
 def row_changes(

@@ -34,6 +34,9 @@ class MetricsSettings(ServiceSettings):  # type: ignore[misc, unused-ignore]
     report_concurrency: int = Field(default=2, ge=1, le=32)
     # PostgreSQL `statement_timeout` of every report query; a report that hits it is a 503.
     report_statement_timeout_ms: int = Field(default=30_000, ge=1)
+    # PostgreSQL `work_mem` of a report connection: a whole country's groups are hashed in memory
+    # instead of sorted on disk. At most `report_concurrency` reports use it at once.
+    report_work_mem_mb: int = Field(default=32, ge=1, le=1024)
     # How long a report may wait for a connection of its pool before it is refused (503).
     report_pool_timeout_s: float = Field(default=5.0, gt=0)
     # `Retry-After` of a refused report.

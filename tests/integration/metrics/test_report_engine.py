@@ -29,7 +29,7 @@ from dossier_metrics.db import create_engine
 from dossier_metrics.index import LiveIndex
 from dossier_metrics.migrations import upgrade
 from dossier_metrics.projector import Consumed, Projector
-from dossier_metrics.report_store import GrainRows, ReportStore, add_row
+from dossier_metrics.report_store import GrainPart, GrainRows, ReportStore, add_row, part_of
 from dossier_metrics.reports import ReportBuilder
 from tests.histories import CATALOG, histories
 
@@ -117,6 +117,14 @@ def _exact(dossiers: dict[str, Any], period: Period) -> GrainRows:
     return rows
 
 
+def _collapsed(rows: GrainRows, by: GrainPart) -> GrainRows:
+    """`rows` added up by the part of their grain `by` names."""
+    out: GrainRows = {}
+    for grain, row in rows.items():
+        add_row(out, part_of(grain, by), row)
+    return out
+
+
 def _without_views(report: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in report.items() if k not in ("view", "as_of", "filing", "revisions")}
 
@@ -155,6 +163,9 @@ async def test_the_engine_equals_the_domain_live_and_as_of(
         at, known = timeline[rng.randrange(len(timeline))]
         assert await store.grain_rows(period, None, at) == _exact(known, period)
         assert await store.grain_rows(period, None, RECORDED_FROM - timedelta(seconds=1)) == {}
+        for by in ("agency", "procedure", "field"):
+            assert await store.grain_rows(period, None, None, by) == _collapsed(_exact(final, period), by)
+            assert await store.grain_rows(period, None, at, by) == _collapsed(_exact(known, period), by)
     group_by = rng.choice(["agency", "level", "procedure", "field"])
     fast = await builder.build(asked[0], None, group_by)  # type: ignore[arg-type]
     exact = await builder.build_exact(asked[0], None, group_by)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from dossier_core.report import ReportRow, contribution
 from dossier_metrics import reports
 from dossier_metrics.app import build_state
 from dossier_metrics.report_gate import ReportGate
-from dossier_metrics.report_store import FactHistoryRow, Filing, Grain, GrainRows, add_row
+from dossier_metrics.report_store import FactHistoryRow, Filing, Grain, GrainPart, GrainRows, add_row, part_of
 from dossier_metrics.reports import ReportBuilder
 from dossier_metrics.settings import MetricsSettings
 from dossier_metrics.state import STATE
@@ -62,14 +62,19 @@ class SnapshotList:
         return {dossier.agency_code for dossier, _ in self.rows}
 
     async def grain_rows(
-        self, period: Period, agencies: Sequence[str] | None, known_at: datetime | None = None
+        self,
+        period: Period,
+        agencies: Sequence[str] | None,
+        known_at: datetime | None = None,
+        by: GrainPart = "grain",
     ) -> GrainRows:
         rows: GrainRows = {}
         async for _, payload in self.snapshots_for_period(period.start_instant, period.end_instant, agencies):
             dossier = snapshot_to_dossier(decode_snapshot(payload))
             row = contribution(dossier, period, self.calendar)
             if row != ReportRow():
-                add_row(rows, (dossier.agency_code, dossier.procedure_code or "", "Hộ tịch"), row)
+                grain = (dossier.agency_code, dossier.procedure_code or "", "Hộ tịch")
+                add_row(rows, part_of(grain, by), row)
         return rows
 
     async def filing(self, period: str) -> Filing | None:
@@ -88,7 +93,11 @@ class BrokenSource(SnapshotList):
     """A source whose reading fails with a defect (not a database error)."""
 
     async def grain_rows(
-        self, period: Period, agencies: Sequence[str] | None, known_at: datetime | None = None
+        self,
+        period: Period,
+        agencies: Sequence[str] | None,
+        known_at: datetime | None = None,
+        by: GrainPart = "grain",
     ) -> GrainRows:
         raise RuntimeError("a defect")
 
