@@ -5,6 +5,7 @@ exactly, with revisions that name every changed row, every changed dossier and i
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import subprocess
@@ -19,6 +20,7 @@ from openpyxl import load_workbook
 
 from dossier_core.lifecycle import fold
 from dossier_core.report import ReportRow, contribution
+from dossier_metrics.report_form import form_figures
 from dossier_metrics.revisions import leaves
 from dossier_sim.expect import differences, expected_rows, total
 from dossier_sim.generator import SimulatedDossier, domain_event
@@ -39,6 +41,23 @@ def _report(system: System, **params: Any) -> httpx.Response:
         headers={"Authorization": f"Bearer {system.metrics_key}"},
         timeout=60,
     )
+
+
+def _figures(report: dict[str, Any]) -> dict[str, list[int]]:
+    """Each row's figures, and the total's, in the form's column order, from the JSON report."""
+    figures = {row["agency"]: form_figures(row) for row in report["rows"]}
+    return {**figures, "Tổng cộng": form_figures(report["total"])}
+
+
+def _exported(system: System, **params: Any) -> dict[str, list[int]]:
+    """The same from the CSV and from the XLSX's first sheet, which must agree with each other."""
+    text = _report(system, format="csv", **params).content.decode("utf-8-sig")
+    from_csv = {row[0]: [int(v) for v in row[2:]] for row in list(csv.reader(io.StringIO(text)))[1:]}
+    sheet = load_workbook(io.BytesIO(_report(system, format="xlsx", **params).content)).worksheets[0]
+    values = [[c.value for c in row] for row in sheet.iter_rows(min_row=6)]
+    from_xlsx = {row[0]: list(row[2:]) for row in values if row[0] is not None}
+    assert from_xlsx == from_csv
+    return from_csv
 
 
 def _until(system: System, expected: dict[str, ReportRow], **params: Any) -> dict[str, Any]:
@@ -117,3 +136,5 @@ def test_a_filed_quarter_keeps_its_numbers_and_lists_its_revisions(system: Syste
 
     workbook = load_workbook(io.BytesIO(_report(system, format="xlsx").content))
     assert len(workbook.sheetnames) == 2
+    for view in ({}, {"live": "true"}, {"as_of": filed["as_of"]}):
+        assert _exported(system, **view) == _figures(_report(system, **view).json()), view

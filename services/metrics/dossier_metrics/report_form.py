@@ -97,7 +97,8 @@ def flat_headings(group_by: str) -> list[str]:
     return [*KEY_HEADINGS[group_by], *(f"{g} - {sub}" for g, subs in GROUPS for sub, _ in subs)]
 
 
-def _numbers(row: dict[str, Any]) -> list[int]:
+def form_figures(row: dict[str, Any]) -> list[int]:
+    """A JSON report row's figures in the form's column order (as the CSV and XLSX give them)."""
     out = []
     for _, subs in GROUPS:
         for _, path in subs:
@@ -139,8 +140,8 @@ def to_csv(report: dict[str, Any]) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(flat_headings(group_by))
     for row in report["rows"]:
-        writer.writerow([*_key_cells(group_by, row), *_numbers(row)])
-    writer.writerow([*_total_cells(group_by), *_numbers(report["total"])])
+        writer.writerow([*_key_cells(group_by, row), *form_figures(row)])
+    writer.writerow([*_total_cells(group_by), *form_figures(report["total"])])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -168,8 +169,8 @@ def _form_sheet(sheet: Any, report: dict[str, Any]) -> None:
     header_row = 4
     _header(sheet, header_row, keys)
     for row in report["rows"]:
-        _append(sheet, _key_cells(group_by, row), _numbers(row))
-    _append(sheet, _total_cells(group_by), _numbers(report["total"]))
+        _append(sheet, _key_cells(group_by, row), form_figures(row))
+    _append(sheet, _total_cells(group_by), form_figures(report["total"]))
     for cell in sheet[sheet.max_row]:
         cell.font = Font(bold=True)
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
