@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dossier_runtime.db import database_reachable
-from dossier_runtime.kafka import broker_reachable
+from dossier_runtime.kafka import KafkaConnection, broker_reachable
 from dossier_runtime.openapi import PROMETHEUS_TEXT, RETRY_AFTER, problem
 from dossier_runtime.problems import Problem
 
@@ -54,11 +54,11 @@ class Ready(BaseModel):
     status: Literal["ready"] = "ready"
 
 
-def kafka_check(bootstrap: str, *, timeout_s: float = 3.0) -> Check[Any]:
+def kafka_check(connection: KafkaConnection | str, *, timeout_s: float = 3.0) -> Check[Any]:
     """`kafka`: the cluster answers a metadata request within `timeout_s`."""
 
     async def probe(_state: object) -> Reason:
-        reachable = await broker_reachable(bootstrap, timeout_s=timeout_s)
+        reachable = await broker_reachable(connection, timeout_s=timeout_s)
         return None if reachable else "Kafka is not reachable"
 
     return Check("kafka", probe)

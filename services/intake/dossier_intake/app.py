@@ -60,9 +60,16 @@ async def running(
         settings.events_topic: settings.topic_partitions,
         settings.dlq_topic: settings.topic_partitions,
     }
-    configs: Mapping[str, Mapping[str, str]] = {settings.dlq_topic: retention(settings.dlq_retention_days)}
+    configs: Mapping[str, Mapping[str, str]] = {
+        settings.events_topic: retention(settings.kafka_events_retention_days),
+        settings.dlq_topic: retention(settings.dlq_retention_days),
+    }
     await create_topics(
-        settings.kafka_bootstrap_servers, topics, timeout_s=settings.kafka_startup_timeout_s, configs=configs
+        settings.kafka,
+        topics,
+        timeout_s=settings.kafka_startup_timeout_s,
+        configs=configs,
+        policy=settings.topic_policy,
     )
     publisher = new_publisher(settings, metrics)
     await publisher.start(settings.kafka_startup_timeout_s)
@@ -96,7 +103,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock = system_clo
     app.include_router(
         health_router(
             INTAKE.of,
-            [kafka_check(settings.kafka_bootstrap_servers, timeout_s=2.0)],
+            [kafka_check(settings.kafka, timeout_s=2.0)],
             render=metrics.registry,
             retry_after_s=settings.retry_after_s,
             ready_when="Kafka answers",

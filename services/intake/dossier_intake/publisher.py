@@ -22,6 +22,7 @@ from aiokafka.errors import KafkaError
 
 from dossier_intake.observability import IntakeMetrics
 from dossier_intake.settings import IntakeSettings
+from dossier_runtime.kafka import client_options
 from dossier_runtime.record_batches import NO_HEADERS, by_partition, closed_batches
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class EventPublisher:
         self.timeout_s = settings.kafka_send_timeout_s
         self.metrics = metrics
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **client_options(settings.kafka),
             client_id="dossier-intake",
             acks="all",
             enable_idempotence=True,

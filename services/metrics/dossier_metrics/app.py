@@ -165,7 +165,7 @@ def readiness_checks(settings: MetricsSettings) -> list[Check[MetricsState]]:
     """What `/readyz` asks, in this order: PostgreSQL, Kafka, the status consumer."""
     return [
         database_check(lambda state: state.projection.engine),
-        kafka_check(settings.kafka_bootstrap_servers),
+        kafka_check(settings.kafka),
         Check("consumer", consumer_ready),
     ]
 

@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaError
 from dossier_metrics.projector import Consumed, Projector
 from dossier_metrics.settings import MetricsSettings
 from dossier_runtime.db import database_reachable
-from dossier_runtime.kafka import ensure_topics
+from dossier_runtime.kafka import KafkaConnection, client_options, ensure_topics, retention
 from dossier_runtime.retry import Backoff, Streak
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class StatusConsumer:
 
     def _new_consumer(self, group_id: str | None) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **client_options(self.settings.kafka),
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -193,9 +193,11 @@ class StatusConsumer:
         while True:
             try:
                 await ensure_topics(
-                    self.settings.kafka_bootstrap_servers,
+                    self.settings.kafka,
                     {self.topic: self.settings.status_topic_partitions},
                     timeout_s=self.settings.kafka_startup_timeout_s,
+                    configs={self.topic: retention(self.settings.kafka_status_retention_days)},
+                    policy=self.settings.topic_policy,
                 )
                 await self.run_group()
             except asyncio.CancelledError:
@@ -211,7 +213,7 @@ class StatusConsumer:
         consumer = self._new_consumer(None)
         await consumer.start()
         try:
-            partitions = await _partitions_of(self.settings.kafka_bootstrap_servers, self.topic)
+            partitions = await _partitions_of(self.settings.kafka, self.topic)
             tps = {TopicPartition(self.topic, p) for p in partitions}
             consumer.assign(list(tps))
             self.pending = set(partitions)
@@ -228,8 +230,8 @@ class StatusConsumer:
             await consumer.stop()
 
 
-async def _partitions_of(bootstrap: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _partitions_of(connection: KafkaConnection, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(**client_options(connection))
     await admin.start()
     try:
         (description,) = await admin.describe_topics([topic])

@@ -33,7 +33,7 @@ from dossier_processing.settings import ProcessingSettings
 from dossier_processing.state import AppState
 from dossier_processing.views import routes
 from dossier_runtime import db
-from dossier_runtime.kafka import ensure_topics, retention
+from dossier_runtime.kafka import client_options, ensure_topics, retention
 from dossier_runtime.keys import KeyFile
 from dossier_runtime.retry import Backoff, until_done
 
@@ -107,10 +107,14 @@ async def _ensure_topics(settings: ProcessingSettings) -> None:
         t: settings.topic_partitions
         for t in (settings.events_topic, settings.status_topic, settings.dlq_topic)
     }
-    dlq_configs = {settings.dlq_topic: retention(settings.dlq_retention_days)}
+    configs = {
+        settings.events_topic: retention(settings.kafka_events_retention_days),
+        settings.status_topic: retention(settings.kafka_status_retention_days),
+        settings.dlq_topic: retention(settings.dlq_retention_days),
+    }
     await until_done(
         "create the topics",
-        lambda: ensure_topics(settings.kafka_bootstrap_servers, topics, configs=dlq_configs),
+        lambda: ensure_topics(settings.kafka, topics, configs=configs, policy=settings.topic_policy),
         STARTING,
         explain=describe,
     )
@@ -118,7 +122,7 @@ async def _ensure_topics(settings: ProcessingSettings) -> None:
 
 def _dead_letter_producer(settings: ProcessingSettings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True, acks="all", linger_ms=5
+        **client_options(settings.kafka), enable_idempotence=True, acks="all", linger_ms=5
     )
 
 

@@ -46,7 +46,7 @@ def readiness_checks(settings: ProcessingSettings) -> list[Check[AppState]]:
     """What `/readyz` asks of an instance running the workers `settings` choose."""
     checks: list[Check[AppState]] = [database_check(lambda state: state.engine)]
     if settings.uses_kafka:
-        checks.append(kafka_check(settings.kafka_bootstrap_servers))
+        checks.append(kafka_check(settings.kafka))
     checks.append(Check("workers", workers_running))
     if settings.run_consumer:
         checks.append(Check("consumer", consumer_progressing))

@@ -58,7 +58,10 @@ async def test_the_bootstrap_opens_one_typed_state(settings: IntakeSettings) -> 
         assert "intake_api_keys 2.0" in generate_latest(metrics.registry).decode()
         (_bootstrap, partitions, options) = created[0]
         assert partitions == {settings.events_topic: 12, settings.dlq_topic: 12}
-        assert options["configs"] == {settings.dlq_topic: {"retention.ms": str(3 * 86_400_000)}}
+        assert options["configs"] == {
+            settings.events_topic: {"retention.ms": "-1"},
+            settings.dlq_topic: {"retention.ms": str(3 * 86_400_000)},
+        }
         assert state.keys.reload() is True
         assert 'intake_api_keys_reloads_total{outcome="ok"} 1.0' in generate_latest(metrics.registry).decode()
     assert publishers[0].stopped

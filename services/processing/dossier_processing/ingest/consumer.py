@@ -42,6 +42,7 @@ from dossier_processing.ingest.history_cache import HistoryCache
 from dossier_processing.ingest.plan import DEFAULT_EVENT_LIMIT, BatchPlan, process_batch, resume_points
 from dossier_processing.observability import Metrics
 from dossier_processing.settings import ProcessingSettings
+from dossier_runtime.kafka import client_options
 from dossier_runtime.retry import Backoff, Stall, until_done
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class EventConsumer:
     async def run(self) -> None:
         s = self.settings
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap_servers,
+            **client_options(s.kafka),
             group_id=s.consumer_group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -28,6 +28,7 @@ from dossier_core.calendar import VN_TZ
 from dossier_processing.ingest.dlq_read import DeadLetter, Selection, scan
 from dossier_processing.ingest.failures import Reason
 from dossier_processing.settings import ProcessingSettings
+from dossier_runtime.kafka import client_options
 
 REPLAY_HEADER = "dlq-replay-of"
 _AGO = re.compile(r"(\d+)([smhd])")
@@ -80,9 +81,7 @@ async def list_letters(
     """Print the count by reason of the selected dead letters, then up to `limit` of them, oldest first."""
     counts: Counter[str] = Counter()
     oldest: list[tuple[float, int, int, DeadLetter]] = []  # a max-heap on time of the oldest `limit`
-    async for letter in scan(
-        settings.kafka_bootstrap_servers, settings.dlq_topic, selection, _Progress(err, "selected")
-    ):
+    async for letter in scan(settings.kafka, settings.dlq_topic, selection, _Progress(err, "selected")):
         counts[letter.reason] += 1
         heapq.heappush(oldest, (-letter.timestamp.timestamp(), -letter.partition, -letter.offset, letter))
         if len(oldest) > limit:
@@ -105,18 +104,14 @@ async def replay_letters(
     `dry_run`, only print them). Truncated dead letters are never replayed."""
     producer: AIOKafkaProducer | None = None
     if not dry_run:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True, acks="all"
-        )
+        producer = AIOKafkaProducer(**client_options(settings.kafka), enable_idempotence=True, acks="all")
         await producer.start()
     sent: Counter[str] = Counter()
     skipped = 0
     futures: list[Awaitable[Any]] = []
     verb = "selected" if dry_run else "replayed"
     try:
-        async for letter in scan(
-            settings.kafka_bootstrap_servers, settings.dlq_topic, selection, _Progress(err, verb)
-        ):
+        async for letter in scan(settings.kafka, settings.dlq_topic, selection, _Progress(err, verb)):
             if letter.truncated:
                 skipped += 1
                 print(f"skipped (truncated, not the original bytes): {letter.line()}", file=out)

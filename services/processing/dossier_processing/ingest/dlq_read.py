@@ -20,6 +20,7 @@ from dossier_processing.ingest.dlq import (
     SOURCE_PARTITION_HEADER,
     TRUNCATED_HEADER,
 )
+from dossier_runtime.kafka import KafkaConnection, client_options
 
 
 @dataclass(frozen=True)
@@ -87,14 +88,14 @@ Progress = Callable[[int, int, int], None]
 
 
 async def scan(
-    bootstrap: str, topic: str, selection: Selection, progress: Progress | None = None
+    connection: KafkaConnection | str, topic: str, selection: Selection, progress: Progress | None = None
 ) -> AsyncIterator[DeadLetter]:
     """The dead letters of `topic` that `selection` matches, partition by partition, from the start (or
     `since`) to the end offsets found when the scan starts. `progress(scanned, total, selected)`."""
-    partitions = await _partitions(bootstrap, topic)
+    partitions = await _partitions(connection, topic)
     if not partitions:
         return
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    reader = AIOKafkaConsumer(**client_options(connection), enable_auto_commit=False, group_id=None)
     await reader.start()
     try:
         tps = [TopicPartition(topic, p) for p in partitions]
@@ -137,9 +138,9 @@ async def scan(
         await reader.stop()
 
 
-async def _partitions(bootstrap: str, topic: str) -> list[int]:
+async def _partitions(connection: KafkaConnection | str, topic: str) -> list[int]:
     """The partitions of `topic` (none if it does not exist: nothing was dead-lettered yet)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(connection))
     await admin.start()
     try:
         (described,) = await admin.describe_topics([topic])

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dossier_processing.relay import sql
 from dossier_processing.relay.sql import OutboxRow
+from dossier_runtime.kafka import KafkaConnection, client_options
 
 log = logging.getLogger(__name__)
 OUTBOX_ID = "outbox-id"
@@ -22,14 +23,16 @@ def headers_of(row: OutboxRow) -> list[tuple[str, bytes]]:
     return [(OUTBOX_ID, str(row.id).encode()), ("version", str(row.version).encode())]
 
 
-async def reconcile(engine: AsyncEngine, producer: AIOKafkaProducer, bootstrap: str, topic: str) -> int:
+async def reconcile(
+    engine: AsyncEngine, producer: AIOKafkaProducer, connection: KafkaConnection | str, topic: str
+) -> int:
     """Mark as sent whatever reached `topic` after the last recorded offsets, and record the topic's end
     offsets; returns how many rows were found published."""
     async with engine.connect() as conn:
         positions = await sql.relay_positions(conn, topic)
         anything_sent = await sql.anything_sent(conn)
     reader = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
+        **client_options(connection), enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
     )
     await reader.start()
     try:

@@ -37,6 +37,7 @@ from dossier_processing.relay.parking import Outcome, describe, park_reason
 from dossier_processing.relay.recovery import headers_of, reconcile
 from dossier_processing.relay.sql import OutboxRow
 from dossier_processing.settings import ProcessingSettings
+from dossier_runtime.kafka import client_options
 from dossier_runtime.retry import Backoff, Streak
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class LeadershipLost(RuntimeError):
 def relay_producer(settings: ProcessingSettings) -> AIOKafkaProducer:
     """The relay's own idempotent producer (restarted after a broker refusal resets its sequences)."""
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings.kafka),
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
@@ -150,7 +151,7 @@ class OutboxRelay:
                 return
             try:
                 await self._start_producer()
-                await reconcile(self.engine, self.producer, self.settings.kafka_bootstrap_servers, self.topic)
+                await reconcile(self.engine, self.producer, self.settings.kafka, self.topic)
                 while not self._stopping.is_set():
                     await self._check_lock(lock)
                     if await self.publish_once() == 0:
