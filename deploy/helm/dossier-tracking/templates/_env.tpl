@@ -1,0 +1,56 @@
+{{/* Each service's own environment (besides HOST, PORT, the keys file and Kafka's), from values. */}}
+{{- define "dossier.intakeEnv" -}}
+- name: INTAKE_EVENTS_TOPIC
+  value: {{ .Values.topics.events.name | quote }}
+- name: INTAKE_DLQ_TOPIC
+  value: {{ .Values.topics.deadLetters.name | quote }}
+- name: INTAKE_TOPIC_PARTITIONS
+  value: {{ .Values.topics.events.partitions | quote }}
+- name: INTAKE_DLQ_RETENTION_DAYS
+  value: {{ .Values.topics.deadLetters.retentionDays | quote }}
+{{- end -}}
+
+{{/* Arguments: root, and which workers run (consumer, relay, portal). */}}
+{{- define "dossier.processingEnv" -}}
+{{- $v := .root.Values -}}
+{{ include "dossier.databaseEnv" . }}
+- name: PROCESSING_EVENTS_TOPIC
+  value: {{ $v.topics.events.name | quote }}
+- name: PROCESSING_STATUS_TOPIC
+  value: {{ $v.topics.status.name | quote }}
+- name: PROCESSING_DLQ_TOPIC
+  value: {{ $v.topics.deadLetters.name | quote }}
+- name: PROCESSING_TOPIC_PARTITIONS
+  value: {{ $v.topics.events.partitions | quote }}
+- name: PROCESSING_DLQ_RETENTION_DAYS
+  value: {{ $v.topics.deadLetters.retentionDays | quote }}
+- name: PROCESSING_CONSUMER_GROUP
+  value: {{ $v.processing.consumerGroup | quote }}
+- name: PROCESSING_RUN_CONSUMER
+  value: {{ .consumer | quote }}
+- name: PROCESSING_RUN_RELAY
+  value: {{ .relay | quote }}
+- name: PROCESSING_RUN_PORTAL
+  value: {{ .portal | quote }}
+{{- if .portal }}
+- name: PROCESSING_PORTAL_URL
+  value: {{ $v.processing.portal.url | quote }}
+{{- with $v.processing.portal.tokenSecret }}
+- name: PROCESSING_PORTAL_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: token
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "dossier.metricsEnv" -}}
+{{ include "dossier.databaseEnv" (dict "root" .) }}
+- name: METRICS_STATUS_TOPIC
+  value: {{ .Values.topics.status.name | quote }}
+- name: METRICS_STATUS_TOPIC_PARTITIONS
+  value: {{ .Values.topics.status.partitions | quote }}
+- name: METRICS_CONSUMER_GROUP
+  value: {{ .Values.metrics.consumerGroup | quote }}
+{{- end -}}
