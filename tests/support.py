@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,8 +151,12 @@ def make_system(
     kafka_bootstrap: str,
     database_url: str,
     processing_instances: int = 1,
+    *,
+    service_env: Mapping[str, Mapping[str, str]] | None = None,
     **overrides: str,
 ) -> System:
+    """`overrides` apply to every service; `service_env` adds variables of one service (by name, e.g.
+    its own Kafka credentials)."""
     suffix = uuid.uuid4().hex[:10]
     keys = tmp_path / "keys"
     intake_key = create_key(keys / "intake.csv", "e2e-counter", "*.H49")
@@ -187,15 +191,16 @@ def make_system(
     }
     logs = tmp_path / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    own = {name: {**env, **(service_env or {}).get(name, {})} for name in ("intake", "processing", "metrics")}
     services = {
-        name: ServiceProcess(name, int(env[f"{name.upper()}_PORT"]), env, logs / f"{name}.log")
+        name: ServiceProcess(name, int(env[f"{name.upper()}_PORT"]), own[name], logs / f"{name}.log")
         for name in ("intake", "processing", "metrics")
     }
     more = tuple(
         ServiceProcess(
             "processing",
             port,
-            {**env, "PROCESSING_PORT": str(port)},
+            {**own["processing"], "PROCESSING_PORT": str(port)},
             logs / f"processing-{i}.log",
             instance=i,
         )
@@ -217,11 +222,15 @@ def running_system(
     kafka_bootstrap: str,
     database_url: str,
     processing_instances: int = 1,
+    *,
+    service_env: Mapping[str, Mapping[str, str]] | None = None,
     **overrides: str,
 ) -> Iterator[System]:
     """The three services started on their own topics and schemas (processing as
     `processing_instances` processes), stopped (and their schemas dropped) afterwards."""
-    system = make_system(tmp_path, kafka_bootstrap, database_url, processing_instances, **overrides)
+    system = make_system(
+        tmp_path, kafka_bootstrap, database_url, processing_instances, service_env=service_env, **overrides
+    )
     try:
         for service in system.services:
             service.start()

@@ -144,22 +144,20 @@ provision() {
   log "topics ${TOPICS[*]}${suffix:+ (each +$suffix)}: $PARTITIONS partitions, RF 3, min ISR 2; ACLs of $TEMPLATES/acls"
 }
 
+# Two tool runs: one removes every ACL of the suffixed topics and groups, one deletes the topics.
 unprovision() {
-  local suffix=$1 jobs=() pid
+  local suffix=$1 resources=() names name topics pid1 pid2
   [ -n "$suffix" ] || { log "unprovision needs a suffix; the cluster's own topics stay"; return 2; }
   while read -r user operations kind names; do
     case "$user" in ''|'#'*) continue ;; esac
     [ "$kind" = cluster ] && continue
-    acl_args --remove "$user" "$operations" "$kind" "$names" "$suffix"
-    admin_tool org.apache.kafka.tools.AclCommand "${ACL_ARGS[@]}" --force >/dev/null &
-    jobs+=($!)
+    for name in $names; do resources+=("--$kind" "$name$suffix"); done
   done < "$TEMPLATES/acls"
-  local topic
-  for topic in "${TOPICS[@]}"; do
-    admin_tool org.apache.kafka.tools.TopicCommand --delete --if-exists --topic "$topic$suffix" >/dev/null &
-    jobs+=($!)
-  done
-  for pid in "${jobs[@]}"; do wait "$pid" || true; done
+  admin_tool org.apache.kafka.tools.AclCommand --remove --force "${resources[@]}" >/dev/null & pid1=$!
+  topics=$(IFS='|'; echo "${TOPICS[*]}")
+  admin_tool org.apache.kafka.tools.TopicCommand --delete --if-exists \
+    --topic "(${topics//./\\.})${suffix//./\\.}" >/dev/null & pid2=$!
+  wait "$pid1" && wait "$pid2"
   log "removed the topics and ACLs of *$suffix"
 }
 
@@ -179,20 +177,18 @@ start() {
   mkdir -p "$DIR"
   secrets
   certificates
-  local n started=0
+  local n
   for n in "${NODES[@]}"; do
     mkdir -p "$(node_dir "$n")/data" "$(node_dir "$n")/logs"
     render "$n"
     format "$n"
   done
-  for n in "${NODES[@]}"; do
-    running_pid "$n" >/dev/null || started=1
-    launch "$n"
-  done
+  for n in "${NODES[@]}"; do launch "$n"; done
   for n in "${NODES[@]}"; do wait_for_port 127.0.0.1 "$(client_port "$n")" 90 "node $n"; done
   wait_ready
   log "cluster ready on $(bootstrap)"
-  if [ "$started" = 1 ] || [ ! -f "$DIR/provisioned" ]; then provision "" && touch "$DIR/provisioned"; fi
+  # Once per cluster: a restarted node finds its topics and ACLs in the metadata log.
+  [ -f "$DIR/provisioned" ] || { provision "" && touch "$DIR/provisioned"; }
   log "client settings: $0 env <intake|processing|metrics|operator>"
 }
 
