@@ -21,7 +21,16 @@ from dossier_intake.settings import IntakeSettings
 from dossier_metrics.settings import MetricsSettings
 from dossier_processing.settings import ProcessingSettings
 from dossier_runtime.api_keys import ApiKeyRing
-from tests.unit.deploy.helm_chart import ROOT, VALUES_FILES, Manifest, by_kind, env_of, render, selects
+from tests.unit.deploy.helm_chart import (
+    ROOT,
+    VALUES_FILES,
+    Manifest,
+    by_kind,
+    env_of,
+    render,
+    selects,
+    validate,
+)
 
 SETTINGS: dict[str, type[BaseSettings]] = {
     "intake": IntakeSettings,
@@ -312,3 +321,17 @@ def test_api_keys_secrets_hold_files_the_services_load(manifests: list[Manifest]
             for m in deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
         }
         assert key_file == f"{mounts['api-keys']}/keys.csv"
+
+
+def test_the_replay_user_exists_only_when_asked_for(manifests: list[Manifest]) -> None:
+    assert not [name for name in by_kind(manifests, "KafkaUser") if name.endswith("-operator")]
+    users = by_kind(render("values.yaml", "kafka.operatorUser=true"), "KafkaUser")
+    (operator,) = [user for name, user in users.items() if name.endswith("-operator")]
+    validate(operator)
+    assert acls(operator) == {
+        ("topic", EVENTS_DLQ_TOPIC, "Read"),
+        ("topic", EVENTS_DLQ_TOPIC, "Describe"),
+        ("topic", EVENTS_TOPIC, "Write"),
+        ("topic", EVENTS_TOPIC, "Describe"),
+        ("cluster", "", "IdempotentWrite"),
+    }
