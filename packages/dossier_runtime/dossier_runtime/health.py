@@ -13,6 +13,7 @@ the service's document carries (`dossier_runtime.openapi.add_problem_schema`).
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
@@ -88,7 +89,7 @@ def health_router(
     state_of: Callable[[Request], S],
     checks: Sequence[Check[S]],
     *,
-    render: CollectorRegistry | Callable[[S], bytes],
+    render: CollectorRegistry | Callable[[S], bytes] | Callable[[S], Awaitable[bytes]],
     retry_after_s: int,
     ready_when: str,
     ready_model: type[BaseModel] = Ready,
@@ -97,7 +98,7 @@ def health_router(
 ) -> APIRouter:
     """The three routes of a service: `state_of` finds its typed state in a request, `checks` are
     what `/readyz` asks (`ready_when` says it in one line), `render` is what `/metrics` shows: a
-    registry, or a function of the state giving the Prometheus text.
+    registry, or a function (plain or async) of the state giving the Prometheus text.
     `ready_details` adds members to the ready answer, which `ready_model` describes."""
     router = APIRouter(tags=list(tags or []))
     not_ready = problem("Not ready: `errors` names each failing check", RETRY_AFTER)
@@ -120,11 +121,12 @@ def health_router(
         "/metrics", summary="Prometheus metrics", response_class=PlainTextResponse, responses=PROMETHEUS_TEXT
     )
     async def metrics(request: Request) -> Response:
-        return Response(exposition(request), media_type=CONTENT_TYPE_LATEST)
+        return Response(await exposition(request), media_type=CONTENT_TYPE_LATEST)
 
-    def exposition(request: Request) -> bytes:
+    async def exposition(request: Request) -> bytes:
         if isinstance(render, CollectorRegistry):
             return generate_latest(render)
-        return render(state_of(request))
+        body = render(state_of(request))
+        return await body if inspect.isawaitable(body) else body
 
     return router

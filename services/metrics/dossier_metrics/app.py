@@ -26,6 +26,7 @@ from dossier_metrics import live, reports
 from dossier_metrics.auth import KeyStore
 from dossier_metrics.collector import AgencyRegistry, DossierCollector
 from dossier_metrics.consumer import StatusConsumer
+from dossier_metrics.counter_export import CounterExporter
 from dossier_metrics.db import create_engine, create_report_engine
 from dossier_metrics.facts_backfill import backfill_facts
 from dossier_metrics.filing import Freezer
@@ -88,16 +89,22 @@ def build_state(
     gate = ReportGate(settings.report_concurrency, settings.report_retry_after_s)
     report_store = ReportStore(report_engine, projection.catalog.calendar(), writer=projection.engine)
     delay = timedelta(days=settings.filing_delay_days)
+    exporter = CounterExporter(
+        projection.engine,
+        projection.store.counter_totals,
+        f"dossier-metrics counters {settings.db_schema}",
+        retry_s=settings.counter_exporter_retry_s,
+    )
     return MetricsState(
         settings=settings,
         catalog=projection.catalog,
         keys=keys,
         projection=projection,
-        collector=DossierCollector(projection.index, AgencyRegistry(projection.catalog.agencies)),
+        collector=DossierCollector(projection.index, AgencyRegistry(projection.catalog.agencies), exporter),
         report_engine=report_engine,
         reports=ReportBuilder(projection.catalog, report_store, delay),
         report_gate=gate,
-        operations=OperationsCollector(projection.consumer, gate),
+        operations=OperationsCollector(projection.consumer, gate, exporter),
         freezer=Freezer(report_store, delay, timedelta(seconds=settings.filing_settle_s), clock),
     )
 
@@ -128,6 +135,12 @@ async def running(
         )
         work = consume() if consume is not None else state.projection.consumer.run_forever()
         task = state.consumer_task = asyncio.create_task(work, name="status-consumer")
+        exporter = state.collector.exporter
+        if exporter is not None:
+            # asked once before serving, so a lone instance exports from its first scrape
+            with contextlib.suppress(Exception):
+                await exporter.try_lead()
+            state.exporter_task = asyncio.create_task(exporter.run_forever(), name="counter-exporter")
         if settings.filing_auto:
             filing = state.freezer.run_forever(settings.filing_check_s)
             state.freezer_task = asyncio.create_task(filing, name="freezer")
@@ -140,6 +153,10 @@ async def running(
         finally:
             if state.freezer_task is not None:
                 state.freezer_task.cancel()
+            if state.exporter_task is not None:
+                state.exporter_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await state.exporter_task
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, settings.shutdown_grace_s)
@@ -170,9 +187,9 @@ def readiness_checks(settings: MetricsSettings) -> list[Check[MetricsState]]:
     ]
 
 
-def exposition(state: MetricsState) -> bytes:
+async def exposition(state: MetricsState) -> bytes:
     """`/metrics`: the SPEC §5 series (Prometheus text format), then the service's own health series."""
-    return state.collector.render_text() + operations_text(state.operations)
+    return await state.collector.render() + operations_text(state.operations)
 
 
 def create_app(settings: MetricsSettings | None = None, *, clock: Clock = wall_clock) -> FastAPI:

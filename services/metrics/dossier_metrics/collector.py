@@ -1,5 +1,10 @@
 """`/metrics`: exactly the series of SPEC §5, computed against the clock at scrape time.
 
+With a `CounterExporter` (every running service has one), the counters and `dossier_agency_info` are
+written only by the instance that holds the exporter's lock, from the totals stored for every
+partition; the gauges are each instance's own partitions (see `counter_export`). Without one (tests of
+a lone index), the counters are the index's own.
+
 `DossierCollector` is a prometheus-client `Collector` (registered in a registry of its own, so the
 output holds nothing else). Rendering 10,000 agencies × 14 series through prometheus-client's generic
 text writer costs about a second, so `render_text` writes the same exposition from label strings built
@@ -9,13 +14,14 @@ once per agency; a unit test checks both give identical samples.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from dossier_core.catalog import Agency
-from dossier_metrics.counters import CHANNELS, TIMELINESS, WIDTH
+from dossier_metrics.counter_export import CounterExporter, Totals
+from dossier_metrics.counters import CHANNELS, TIMELINESS, WIDTH, ZERO
 from dossier_metrics.index import LiveFigures, LiveIndex
 
 STATES = ("in_time", "overdue", "paused")
@@ -123,12 +129,27 @@ class AgencyRegistry:
 
 
 class DossierCollector(Collector):
-    def __init__(self, index: LiveIndex, agencies: AgencyRegistry) -> None:
+    def __init__(
+        self, index: LiveIndex, agencies: AgencyRegistry, exporter: CounterExporter | None = None
+    ) -> None:
         self.index = index
         self.agencies = agencies
+        self.exporter = exporter
 
     def figures(self) -> LiveFigures:
+        """This instance's own figures: the index's counters and gauges."""
         return self.index.figures(self.agencies.codes())
+
+    def figures_with(self, totals: Totals | None) -> LiveFigures:
+        """The gauges of this instance's partitions with the province-wide counters `totals` (read from
+        the store by the exporter), or with no counters at all (None: another instance exports them)."""
+        if totals is None:
+            return replace(self.figures(), counters=[], province_wide=False)
+        extra = [code for code in totals if code not in self.agencies.agencies]
+        figures = self.index.figures([*self.agencies.codes(), *extra])
+        rows = [totals.get(code, ZERO) for code in figures.codes]
+        counters = [[row[k] for row in rows] for k in range(WIDTH)]
+        return replace(figures, counters=counters)
 
     def collect(self) -> Iterator[Metric]:
         return iter(families(self.figures(), self.agencies))
@@ -136,6 +157,12 @@ class DossierCollector(Collector):
     def render_text(self) -> bytes:
         """The Prometheus text exposition (0.0.4) of `collect()`, written directly."""
         return render_text(self.figures(), self.agencies)
+
+    async def render(self) -> bytes:
+        """`/metrics`: with an exporter, its counters (or none); else `render_text()`."""
+        if self.exporter is None:
+            return self.render_text()
+        return render_text(self.figures_with(await self.exporter.totals()), self.agencies)
 
 
 def _column(figures: LiveFigures, k: int) -> list[int]:
@@ -148,6 +175,9 @@ def families(figures: LiveFigures, agencies: AgencyRegistry) -> list[Metric]:
     out: list[Metric] = []
     position = 0
     for family in (*COUNTER_FAMILIES, PENDING, DUE_SOON):
+        if family.kind == "counter" and not figures.province_wide:
+            position += len(family.values)
+            continue
         labels = ["agency", family.label] if family.label else ["agency"]
         base = family.name.removesuffix("_total")
         metric: Metric = (
@@ -162,10 +192,11 @@ def families(figures: LiveFigures, agencies: AgencyRegistry) -> list[Metric]:
                 metric.add_metric([code, value] if family.label else [code], sample)  # type: ignore[attr-defined]
         position += len(family.values)
         out.append(metric)
-    info = GaugeMetricFamily(INFO_NAME, INFO_HELP, labels=["agency", "name", "level", "parent"])
-    for i in order:
-        info.add_metric(list(agencies.info_labels(figures.codes[i])), 1)
-    out.append(info)
+    if figures.province_wide:
+        info = GaugeMetricFamily(INFO_NAME, INFO_HELP, labels=["agency", "name", "level", "parent"])
+        for i in order:
+            info.add_metric(list(agencies.info_labels(figures.codes[i])), 1)
+        out.append(info)
     last = GaugeMetricFamily(LAST_EVENT_NAME, LAST_EVENT_HELP)
     if figures.last_event_ts is not None:
         last.add_metric([], figures.last_event_ts)
@@ -192,14 +223,18 @@ def render_text(figures: LiveFigures, agencies: AgencyRegistry) -> bytes:
     parts: list[bytes] = []
     position = 0
     for family in (*COUNTER_FAMILIES, PENDING, DUE_SOON):
+        if family.kind == "counter" and not figures.province_wide:
+            position += len(family.values)
+            continue
         parts.append(f"# HELP {family.name} {family.help}\n# TYPE {family.name} {family.kind}\n".encode())
         for k in range(position, position + len(family.values)):
             column = _column(figures, k)
             parts.extend(_lines(layout.prefixes[k], layout.zero_lines[k], [column[i] for i in order]))
         position += len(family.values)
-    parts.append(f"# HELP {INFO_NAME} {INFO_HELP}\n# TYPE {INFO_NAME} gauge\n".encode())
-    if layout.prefixes:
-        parts.extend(layout.prefixes[-1])
+    if figures.province_wide:
+        parts.append(f"# HELP {INFO_NAME} {INFO_HELP}\n# TYPE {INFO_NAME} gauge\n".encode())
+        if layout.prefixes:
+            parts.extend(layout.prefixes[-1])
     parts.append(f"# HELP {LAST_EVENT_NAME} {LAST_EVENT_HELP}\n# TYPE {LAST_EVENT_NAME} gauge\n".encode())
     if figures.last_event_ts is not None:
         parts.append(f"{LAST_EVENT_NAME} {figures.last_event_ts!r}\n".encode())

@@ -82,6 +82,9 @@ class LiveFigures:
     counters: list[list[int]]
     gauges: list[list[int]]
     last_event_ts: float | None
+    #: whether the counters and `dossier_agency_info` are written (false on an instance that is not
+    #: the counters' exporter: `counters` is then empty)
+    province_wide: bool = True
 
     def counters_of(self, code: str) -> Counts:
         """One agency's counters (a linear search: for tests and single look-ups)."""

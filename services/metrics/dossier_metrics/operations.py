@@ -5,7 +5,9 @@
 - `metrics_reports_running`, `metrics_reports_refused_total{reason}` (`busy`, `timeout`,
   `database`): the report API's load and what it turned away with a 503;
 - `metrics_event_visible_seconds`: from intake accepting an event to its version being counted
-  (`freshness.py`).
+  (`freshness.py`);
+- `metrics_counter_exporter`: 1 on the instance that exports the province-wide counters
+  (`counter_export.py`), 0 on the others.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from dossier_metrics.consumer import StatusConsumer
+from dossier_metrics.counter_export import CounterExporter
 from dossier_metrics.report_gate import REFUSAL_REASONS, ReportGate
 
 
 class OperationsCollector(Collector):
-    def __init__(self, consumer: StatusConsumer, gate: ReportGate) -> None:
+    def __init__(
+        self, consumer: StatusConsumer, gate: ReportGate, exporter: CounterExporter | None = None
+    ) -> None:
         self.consumer = consumer
         self.gate = gate
+        self.exporter = exporter
 
     def collect(self) -> Iterator[Metric]:
         skipped = CounterMetricFamily(
@@ -47,6 +53,12 @@ class OperationsCollector(Collector):
             refused.add_metric([reason], self.gate.refused[reason])
         yield refused
         yield self.consumer.projector.freshness.metric()
+        if self.exporter is not None:
+            yield GaugeMetricFamily(
+                "metrics_counter_exporter",
+                "1 on the instance that exports the province-wide dossier counters, 0 on the others.",
+                value=1 if self.exporter.leading else 0,
+            )
 
 
 def operations_text(collector: OperationsCollector) -> bytes:

@@ -26,6 +26,10 @@ class MetricsSettings(ServiceSettings):  # type: ignore[misc, unused-ignore]
     poll_timeout_ms: int = Field(default=500, ge=1)
     kafka_startup_timeout_s: float = Field(default=30.0, gt=0)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
+    # How often an instance that does not export the province-wide counters asks for the exporter's
+    # lock (and the exporter checks it still holds it): the longest time without an exporter after one
+    # stops, besides the next scrape (see docs/metrics.md, "Several instances").
+    counter_exporter_retry_s: float = Field(default=1.0, gt=0, le=60)
     # Longest pause between two attempts while PostgreSQL or Kafka does not answer.
     max_backoff_s: float = Field(default=5.0, gt=0)
     # Readers' keys (SPEC §5): without a file every report and live-stats read is refused (401).

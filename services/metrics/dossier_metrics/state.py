@@ -57,6 +57,7 @@ class MetricsState:
     freezer: Freezer
     consumer_task: asyncio.Task[None] | None = None
     freezer_task: asyncio.Task[None] | None = None
+    exporter_task: asyncio.Task[None] | None = None
 
 
 STATE = StateSlot("metrics", MetricsState)

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from dossier_core.calendar import VN_TZ, WorkingCalendar
 from dossier_core.catalog import Catalog
 from dossier_core.dossier import Dossier
-from dossier_metrics.collector import AgencyRegistry, DossierCollector
+from dossier_metrics.collector import AgencyRegistry, DossierCollector, render_text
 from dossier_metrics.counters import counted
 from dossier_metrics.index import LiveIndex
 
@@ -101,3 +101,35 @@ def test_exactly_the_spec_series_with_a_zero_row_for_every_agency(
         "parent": "000.00.00.H49",
     }
     assert values[("dossier_projection_last_event_timestamp_seconds", ())] == 1617760000.5
+
+
+def test_the_exporter_writes_the_stored_totals_and_the_others_only_their_gauges(
+    catalog: Catalog, calendar: WorkingCalendar, make_dossier: MakeDossier
+) -> None:
+    collector = _collector(catalog, calendar, make_dossier)
+    own = _samples(collector.render_text().decode())
+    # the province-wide totals (other partitions included) replace this instance's own counters
+    stored = {AGENCY: (5, 7, 0, 1, 2, 3, 4, 0, 1), "UNKNOWN.AGENCY": (1, 0, 0, 0, 0, 0, 0, 0, 0)}
+    text = render_text(collector.figures_with(stored), collector.agencies).decode()
+    values = _samples(text)
+    assert values[("dossier_received_total", (("agency", AGENCY), ("channel", "online")))] == 7
+    assert values[("dossier_resolved_total", (("agency", AGENCY), ("timeliness", "late")))] == 3
+    assert values[("dossier_received_total", (("agency", "UNKNOWN.AGENCY"), ("channel", "direct")))] == 1
+    gauges = {
+        k: v
+        for k, v in values.items()
+        if k[0] in ("dossier_pending", "dossier_due_soon") and ("agency", "UNKNOWN.AGENCY") not in k[1]
+    }
+    assert gauges == {k: v for k, v in own.items() if k[0] in ("dossier_pending", "dossier_due_soon")}
+    # an instance that is not the exporter writes its gauges and nothing province-wide
+    families = {
+        f.name
+        for f in text_string_to_metric_families(
+            render_text(collector.figures_with(None), collector.agencies).decode()
+        )
+    }
+    assert families == {
+        "dossier_pending",
+        "dossier_due_soon",
+        "dossier_projection_last_event_timestamp_seconds",
+    }
