@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 GEN := packages/dossier_contracts/dossier_contracts/gen
 PROTOS := $(wildcard proto/dossier/v1/*.proto)
 
-.PHONY: help install lock test-tools proto proto-check proto-baseline infra-up infra-down cluster-up cluster-down run stop status test test-unit lint bench bench-core bench-intake bench-processing bench-metrics bench-e2e bench-reports clean
+.PHONY: help install lock test-tools helm proto proto-check proto-baseline infra-up infra-down cluster-up cluster-down run stop status test test-unit lint bench bench-core bench-intake bench-processing bench-metrics bench-e2e bench-reports clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -52,7 +52,18 @@ DCLINT := .cache/dclint/node_modules/.bin/dclint
 $(DCLINT):
 	mkdir -p .cache/dclint && cd .cache/dclint && npm install --no-save --no-audit --no-fund -s dclint@3.1.0
 
-test-tools: $(BUF) $(DCLINT) ## fetch the test tools from the npm registry (buf, Compose schema)
+# Helm for the chart tests (deploy/helm): built from its Go module by the Go toolchain.
+HELM_VERSION := v4.3.2
+HELM_STAMP := .cache/helm/.installed-$(HELM_VERSION)
+
+$(HELM_STAMP):
+	rm -rf .cache/helm && mkdir -p .cache/helm
+	GOBIN=$(CURDIR)/.cache/helm go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+	touch $@
+
+helm: $(HELM_STAMP) ## install the pinned Helm into .cache/helm (Go module, `go install`)
+
+test-tools: $(BUF) $(DCLINT) $(HELM_STAMP) ## fetch the test tools (buf, Compose schema from npm; Helm from the Go proxy)
 
 proto-check: proto $(BUF) ## generated code up to date, buf lint, no breaking change against proto/baseline.binpb
 	git diff --exit-code -- $(GEN)
