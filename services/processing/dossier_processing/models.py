@@ -1,6 +1,10 @@
 """The tables of the processing schema (created by `migrations/`; names resolve through search_path).
 
-- `events`: every applied event once (`event_id` unique), with the original protobuf bytes.
+- `events`: every applied event once, with the original protobuf bytes; partitioned by the month of
+  `occurred_at` (`history/partitions.py`), so its primary key is `(event_id, occurred_at)`.
+- `event_ids`: the id of every applied event, unpartitioned and never archived: what keeps `event_id`
+  unique across months and after a month is archived (`history/archive.py`).
+- `archived_dossiers`: the dossiers that had events in an archived month; they take no new event.
 - `dossiers`: the current state of each dossier, re-folded from its events, with its snapshot.
 - `outbox`: `DossierStatusChanged` snapshots waiting for (or done with) publication, or parked when the
   status topic refuses them for good.
@@ -26,6 +30,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Integer,
     LargeBinary,
@@ -69,7 +74,7 @@ class EventRow:
     dossier_code: str = field(metadata=sql(Text()))
     agency_code: str = field(metadata=sql(Text()))
     type: str = field(metadata=sql(Text()))
-    occurred_at: datetime = field(metadata=sql(TS))
+    occurred_at: datetime = field(metadata=sql(TS, primary_key=True))
     payload: bytes = field(metadata=sql(LargeBinary()))
     kafka_partition: int | None = field(metadata=sql(Integer()))
     kafka_offset: int | None = field(metadata=sql(BigInteger()))
@@ -123,6 +128,21 @@ events = Table(
     metadata,
     *row_columns(EventRow),
     Column("applied_at", TS, nullable=False),
+)
+
+event_ids = Table(
+    "event_ids",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("occurred_at", TS, nullable=False),
+)
+
+archived_dossiers = Table(
+    "archived_dossiers",
+    metadata,
+    Column("dossier_code", Text, primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("archived_at", TS, nullable=False),
 )
 
 dossiers = Table(

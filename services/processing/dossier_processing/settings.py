@@ -46,6 +46,15 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
     #: `/readyz` reports the consumer unready once it has been unable to progress this long
     stalled_unready_after_s: float = Field(default=5.0, ge=0)
 
+    #: month partitions of `events` created ahead of the current month, at start (`history/partitions.py`)
+    events_months_ahead: int = Field(default=2, ge=0)
+    #: `events archive`: a dossier with events in an archived month must have ended, and its newest event
+    #: occurred, at least this long ago (no late event is expected to re-fold it any more)
+    events_refold_horizon_days: int = Field(default=180, ge=1)
+    #: `events archive`: a month is archived only once its quarter ended this long ago (the metrics
+    #: service files a quarter METRICS_FILING_DELAY_DAYS after it, and late events revise it after that)
+    events_archive_min_age_days: int = Field(default=90, ge=0)
+
     relay_batch_size: int = 2000
     #: the relay producer's largest record (bytes); a bigger snapshot is parked, never retried
     relay_max_request_size: int = Field(default=1_048_576, ge=1024)

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dossier_core.calendar import VN_TZ
 from dossier_core.catalog import Catalog
+from dossier_processing.history.partitions import EventPartitions
 from dossier_processing.ingest import sql
 from dossier_processing.ingest.decode import Incoming, KafkaRecord, Rejected, decode_messages
 from dossier_processing.ingest.dlq import DeadLetters
@@ -117,6 +118,7 @@ class EventConsumer:
         self.consumer: AIOKafkaConsumer | None = None
         self.batches = 0
         self.cache = HistoryCache(settings.history_cache_events, settings.fold_state_cache_dossiers)
+        self.partitions = EventPartitions(engine, settings.db_schema)
         self.stall = Stall()  # set while a step is being retried: the consumer cannot progress
         metrics.consumer_stalled.seconds = self.stall.seconds
 
@@ -140,6 +142,10 @@ class EventConsumer:
         )
         await self._retry("start the Kafka consumer", consumer.start)
         self.consumer = consumer
+        await self._retry(
+            "create the months' partitions of events",
+            lambda: self.partitions.prepare(datetime.now(VN_TZ), s.events_months_ahead),
+        )
         consumer.subscribe([s.events_topic], listener=_Rebalance(self._lock))
         try:
             while not self._stopping.is_set():
@@ -163,6 +169,8 @@ class EventConsumer:
         records = [r for msgs in batch.values() for r in msgs]
         incoming, rejected = decode_messages(records)
         now = datetime.now(VN_TZ)
+        instants = [i.event.occurred_at for i in incoming]
+        await self._retry("create the batch's month partitions", lambda: self.partitions.ensure(instants))
         plans = await self._store(incoming, now)
         rejected += [r for plan in plans for r in plan.rejected]
         await self._retry("send dead letters", lambda: self.dead_letters.send(rejected))

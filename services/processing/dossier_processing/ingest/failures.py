@@ -23,6 +23,7 @@ class Reason(StrEnum):
     DOSSIER_EVENT_LIMIT = "dossier_event_limit"  # its dossier already holds the maximum of events
     UNAPPLIABLE = "unappliable"  # the domain fold (or the snapshot) fails with it
     UNSTORABLE = "unstorable"  # PostgreSQL refuses the rows it leads to (data or constraint error)
+    ARCHIVED = "archived"  # its event id or its dossier's history is in an archived month (`events restore`)
 
 
 class DeterministicFailure(Exception):

@@ -42,8 +42,9 @@ R = TypeVar("R")
 @dataclass
 class StoredDossier:
     """What the database already holds for one dossier: its events (with arrival seq; `None`: not read,
-    `folded` stands for them), its version, whether it was flagged for reaching the event limit, and
-    where the fold of its events stands when that is known."""
+    `folded` stands for them), its version, whether it was flagged for reaching the event limit, where
+    the fold of its events stands when that is known, and whether some of its events were archived
+    (then it takes no new event: its history is not whole)."""
 
     version: int = 0
     anomaly_count: int = 0
@@ -51,6 +52,7 @@ class StoredDossier:
     limit_reached: bool = False
     last_event_id: str = ""
     folded: FoldState | None = None
+    archived: bool = False
 
     @property
     def event_count(self) -> int:
@@ -98,7 +100,9 @@ class _Owners:
     histories tell the stored ids; with it, they are not needed: every stored id among the batch's is
     in `payloads`."""
 
-    def __init__(self, payloads: Mapping[str, bytes] | None, stored: Mapping[str, StoredDossier]) -> None:
+    def __init__(
+        self, payloads: Mapping[str, bytes | None] | None, stored: Mapping[str, StoredDossier]
+    ) -> None:
         self.payloads = payloads or {}
         self.events: dict[str, DossierEvent] = (
             {} if payloads is not None else {e.event_id: e for s in stored.values() for e in s.events or ()}
@@ -154,7 +158,7 @@ def process_batch(
     catalog: Catalog,
     now: datetime,
     *,
-    stored_payloads: Mapping[str, bytes] | None = None,
+    stored_payloads: Mapping[str, bytes | None] | None = None,
     event_limit: int = DEFAULT_EVENT_LIMIT,
 ) -> BatchPlan:
     """Rows for the new events of a batch and the re-folded state of every dossier they touch.
@@ -162,14 +166,21 @@ def process_batch(
     `seqs` holds one increasing arrival number per incoming event (some go unused). `stored_payloads`
     holds the stored payload of every incoming event id already in the database (any dossier). An event
     whose id is already stored or met earlier in the batch is a duplicate when its content is the same
-    and an `event_id_conflict` otherwise. A dossier takes at most `event_limit` events; later ones are set
+    and an `event_id_conflict` otherwise; one whose id names an archived event (payload `None`), or whose
+    dossier is archived, is set aside (`archived`): neither can be told apart from a duplicate or
+    folded without the archived events. A dossier takes at most `event_limit` events; later ones are set
     aside and the dossier is flagged. An event the fold cannot apply is set aside alone. A stored dossier
     whose `events` were not read must be one that `resumes` for the key `resume_points` gave it.
     """
     plan = BatchPlan()
     owners = _Owners(stored_payloads, stored)
     new_by_dossier: dict[str, list[tuple[Incoming, DossierEvent]]] = {}
+    archived_ids = {event_id for event_id, payload in (stored_payloads or {}).items() if payload is None}
     for item, seq in zip(incoming, seqs, strict=True):
+        if item.event.event_id in archived_ids:
+            error = "event_id names an event of an archived month (events restore, then replay)"
+            plan.rejected.append(Rejected.of(item, Reason.ARCHIVED, error))
+            continue
         differing = owners.differences(item)
         if differing is None:
             new_by_dossier.setdefault(item.event.dossier_code, []).append((item, item.event.with_seq(seq)))
@@ -181,6 +192,10 @@ def process_batch(
 
     for code, new in new_by_dossier.items():
         before = stored.get(code) or StoredDossier()
+        if before.archived:
+            error = f"dossier {code} has events in an archived month (events restore, then replay)"
+            plan.rejected.extend(Rejected.of(item, Reason.ARCHIVED, error) for item, _ in new)
+            continue
         room = max(0, event_limit - before.event_count)
         for item, _ in new[room:]:
             error = f"dossier {code} holds the maximum of {event_limit} events"

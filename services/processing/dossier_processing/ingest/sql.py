@@ -1,13 +1,14 @@
 """The consumer's SQL: arrival numbers, event-id lookups, stored histories and the batch's writes.
 
 Functions take an `AsyncConnection` inside the caller's transaction. Bulk writes pass one array per column
-to `unnest(...)`, so a batch of any size is three statements; their column lists and types are derived
+to `unnest(...)`, so a batch of any size is four statements (an event's id is claimed in `event_ids`
+before the event is stored in its month's partition of `events`); their column lists and types are derived
 from the row definitions (`models.EventRow`, `models.DossierRow`), never written out here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import fields
 from operator import attrgetter
 from typing import Any
@@ -39,35 +40,43 @@ async def reserve_seqs(conn: AsyncConnection, n: int) -> list[int]:
     return sorted(r[0] for r in rows)
 
 
-async def stored_payloads(conn: AsyncConnection, event_ids: Sequence[str]) -> dict[str, bytes]:
-    """The stored payload of each of `event_ids` already in the database, whatever its dossier (one
-    primary-key lookup): how the batch tells duplicates from `event_id` conflicts."""
+async def stored_payloads(conn: AsyncConnection, event_ids: Sequence[str]) -> dict[str, bytes | None]:
+    """The stored payload of each of `event_ids` already in the database, whatever its dossier (a
+    primary-key lookup in `event_ids`, then in the one partition of `events` its instant names): how the
+    batch tells duplicates from `event_id` conflicts. `None` for an id whose event was archived."""
     if not event_ids:
         return {}
     rows = await conn.execute(
-        text("select event_id, payload from events where event_id = any(cast(:ids as text[]))"),
+        text(
+            "select i.event_id, e.payload from event_ids i left join events e "
+            "on e.event_id = i.event_id and e.occurred_at = i.occurred_at "
+            "where i.event_id = any(cast(:ids as text[]))"
+        ),
         {"ids": list(set(event_ids))},
     )
-    return {event_id: bytes(payload) for event_id, payload in rows}
+    return {event_id: None if payload is None else bytes(payload) for event_id, payload in rows}
 
 
 async def load_stored(
     conn: AsyncConnection, points: Mapping[str, SortKey], cache: HistoryCache | None = None
 ) -> dict[str, StoredDossier]:
     """What is stored of each dossier in `points` (absent ones are left out): its version, whether it is
-    flagged for the event limit, and its events. See `from_cache` for what `cache` spares; the other
-    histories are read and decoded."""
+    flagged for the event limit or archived, and its events. See `from_cache` for what `cache` spares;
+    the other histories are read and decoded (an archived dossier's are not: it takes no new event)."""
     if not points:
         return {}
     rows = await conn.execute(
         text(
             "select dossier_code, version, jsonb_array_length(anomalies), "
-            "anomalies @> cast(:flag as jsonb), last_event_id from dossiers "
-            "where dossier_code = any(cast(:codes as text[]))"
+            "anomalies @> cast(:flag as jsonb), last_event_id, "
+            "exists (select from archived_dossiers a where a.dossier_code = d.dossier_code) "
+            "from dossiers d where dossier_code = any(cast(:codes as text[]))"
         ),
         {"codes": list(points), "flag": orjson.dumps([EVENT_LIMIT_ANOMALY]).decode()},
     )
-    stored, unread = from_cache(rows, points, cache)
+    found = rows.all()
+    archived = {row[0] for row in found if row[5]}
+    stored, unread = from_cache((row[:5] for row in found), points, cache, archived)
     if unread:
         events = await conn.execute(
             text(
@@ -84,20 +93,22 @@ def from_cache(
     rows: Iterable[tuple[str, int, int, bool, str]],
     points: Mapping[str, SortKey],
     cache: HistoryCache | None,
+    archived: Container[str] = (),
 ) -> tuple[dict[str, StoredDossier], dict[str, list[DossierEvent]]]:
     """The stored dossiers of these `dossiers` rows (code, version, anomaly count, flagged for the event
     limit, last event id), with the fold state and the history `cache` holds for their version; and the
     still empty histories of those that must be read: neither cached nor resumable from their fold
-    state at their point (`plan.resume_points`)."""
+    state at their point (`plan.resume_points`), nor `archived` (their history is not whole)."""
     stored: dict[str, StoredDossier] = {}
     unread: dict[str, list[DossierEvent]] = {}
     for code, version, anomaly_count, limit_reached, last_event_id in rows:
         folded = cache.state(code, version) if cache is not None else None
         events = cache.get(code, version) if cache is not None else None
-        if events is None and not resumes(folded, points[code]):
+        gone = code in archived
+        if events is None and not gone and not resumes(folded, points[code]):
             events = unread[code] = []
         flagged = bool(limit_reached)
-        stored[code] = StoredDossier(version, anomaly_count, events, flagged, last_event_id, folded)
+        stored[code] = StoredDossier(version, anomaly_count, events, flagged, last_event_id, folded, gone)
     return stored, unread
 
 
@@ -118,11 +129,18 @@ EVENT_COLUMNS = written_columns(models.events, models.EventRow)
 DOSSIER_COLUMNS = written_columns(models.dossiers, models.DossierRow)
 _EVENT_NAMES = [name for name, _ in EVENT_COLUMNS]
 _DOSSIER_NAMES = [name for name, _ in DOSSIER_COLUMNS]
+_ID_COLUMNS = [(name, sql_type) for name, sql_type in EVENT_COLUMNS if name in ("event_id", "occurred_at")]
+_INSERT_IDS = text(
+    f"""
+    insert into event_ids (event_id, occurred_at)
+    select * from {_unnest(_ID_COLUMNS)}
+    on conflict (event_id) do nothing
+    """
+)
 _INSERT_EVENTS = text(
     f"""
     insert into events ({", ".join(_EVENT_NAMES)})
     select * from {_unnest(EVENT_COLUMNS)}
-    on conflict (event_id) do nothing
     """
 )
 _UPSERT_DOSSIERS = text(
@@ -157,9 +175,11 @@ async def write_plan(conn: AsyncConnection, plan: BatchPlan) -> None:
     may change without new events (flagged when its later events exceed the event limit)."""
     ev = plan.events
     if ev:
-        inserted = await conn.execute(_INSERT_EVENTS, _arrays(ev, _EVENT_NAMES))
-        if inserted.rowcount != len(ev):
-            raise ConcurrentChange(f"{len(ev) - inserted.rowcount} events were stored meanwhile")
+        columns = _arrays(ev, _EVENT_NAMES)
+        claimed = await conn.execute(_INSERT_IDS, {name: columns[name] for name, _ in _ID_COLUMNS})
+        if claimed.rowcount != len(ev):
+            raise ConcurrentChange(f"{len(ev) - claimed.rowcount} events were stored meanwhile")
+        await conn.execute(_INSERT_EVENTS, columns)
     ds = plan.dossiers
     if not ds:
         return
