@@ -1,11 +1,13 @@
-"""`dossier-processing [serve|migrate|dlq]`: run the service (default), only migrate its schema, or list
-and replay dead letters (`dlq list|replay`, see `ingest/dlq_cli.py`)."""
+"""`dossier-processing [serve|migrate|dlq|events]`: run the service (default), only migrate its schema,
+list and replay dead letters (`dlq list|replay`, see `ingest/dlq_cli.py`), or archive and restore months
+of the events table (`events archive|restore`, see `history/cli.py`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 
+from dossier_processing.history import cli as events_cli
 from dossier_processing.ingest import dlq_cli
 from dossier_processing.settings import ProcessingSettings
 from dossier_runtime.heap import settle_heap
@@ -55,11 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub.add_parser("migrate", help="bring the database schema to the latest revision and exit")
     dlq_cli.add_parser(sub)
+    events_cli.add_parser(sub)
     args = parser.parse_args(argv)
     settings = ProcessingSettings()
     configure_logging("processing", settings.log_level)
     if args.command == "dlq":
         return dlq_cli.run(args, settings)
+    if args.command == "events":
+        return events_cli.run(args, settings)
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         print(f"schema {settings.db_schema} is at the latest revision")
