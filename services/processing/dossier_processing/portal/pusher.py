@@ -11,8 +11,10 @@ Safe with any number of instances: a batch is claimed with `SELECT … FOR UPDAT
 `sync_state` rows and the lock is held until the portal's answer is recorded (the request is bounded by
 `PROCESSING_PORTAL_TIMEOUT_S` in total), so each dossier is in one instance's hands at a time; a claim
 only takes a version newer than the one the portal holds. Per dossier, versions therefore reach the
-portal in increasing order, and a version the portal accepted is never posted again. The change feed is
-followed by one instance at a time (its cursor row is locked the same way).
+portal in increasing order, and a version the portal accepted is never posted again — except from a
+batch whose instance died (`kill -9`) after the portal took it and before the answer was recorded: the
+next claim posts those dossiers again at their latest version. The change feed is followed by one
+instance at a time (its cursor row is locked the same way).
 """
 
 from __future__ import annotations
