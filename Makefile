@@ -105,7 +105,7 @@ status: ## show what is running
 test: install test-tools infra-up ## run the whole test suite against real Kafka, PostgreSQL and Prometheus
 	$(BIN)/pytest -q -p no:cacheprovider
 
-test-unit: install ## run the unit tests only (no services needed)
+test-unit: install test-tools ## run the unit tests only (no services needed; buf, dclint and helm from test-tools)
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit
 
 lint: install ## ruff + mypy
