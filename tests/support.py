@@ -13,12 +13,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
@@ -69,6 +70,20 @@ async def _delete_topics(bootstrap: str, names: list[str]) -> None:
                 await admin.delete_topics(names[i : i + 200])
     finally:
         await admin.close()
+
+
+def progress_printer(config: pytest.Config, prefix: str) -> Callable[[str], None]:
+    """Progress lines of a long suite (`[prefix] text`) on the terminal, shown with or without `-s`."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def line(text: str) -> None:
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.write_line(f"[{prefix}] {text}")
+
+    return line
 
 
 def unique(prefix: str) -> str:

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shlex
 import signal
@@ -20,7 +19,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
 
-from tests.support import ROOT
+from tests.support import ROOT, progress_printer
 
 SCRIPT = ROOT / "deploy" / "scripts" / "kafka-cluster.sh"
 #: Partitions of the session's topics: two led by each node.
@@ -32,16 +31,7 @@ Say = Callable[[str], None]
 @pytest.fixture(scope="session")
 def say(pytestconfig: pytest.Config) -> Say:
     """Prints a progress line of the cluster suite, with or without `-s`."""
-    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
-
-    def line(text: str) -> None:
-        if reporter is None:
-            return
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            reporter.write_line(f"[kafka-cluster] {text}")
-
-    return line
+    return progress_printer(pytestconfig, "kafka-cluster")
 
 
 def _script(*args: str, env: dict[str, str] | None = None) -> str:

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.e2e.traffic import Traffic
-from tests.support import ROOT, ServiceProcess, System, free_port, running_system
+from tests.support import ROOT, ServiceProcess, System, free_port, progress_printer, running_system
 
 pytestmark = pytest.mark.e2e
 
@@ -143,8 +143,11 @@ def watched(tmp_path: Path, kafka_bootstrap: str, database_url: str) -> Iterator
             prometheus.stop()
 
 
-def test_instances_come_and_go_and_prometheus_counts_exactly(watched: tuple[System, Prometheus]) -> None:
+def test_instances_come_and_go_and_prometheus_counts_exactly(
+    watched: tuple[System, Prometheus], pytestconfig: pytest.Config
+) -> None:
     system, prometheus = watched
+    say = progress_printer(pytestconfig, "scale")
     logs = system.metrics.log_path.parent
 
     def more(name: str, i: int) -> ServiceProcess:
@@ -161,7 +164,7 @@ def test_instances_come_and_go_and_prometheus_counts_exactly(watched: tuple[Syst
 
     def publish() -> None:
         prometheus.targets({"metrics": metrics, "processing": processing})
-        print(f"[scale] processing ×{len(processing)}, metrics ×{len(metrics)}", flush=True)
+        say(f"processing ×{len(processing)}, metrics ×{len(metrics)} (Prometheus file_sd updated)")
 
     try:
         publish()
@@ -187,6 +190,7 @@ def test_instances_come_and_go_and_prometheus_counts_exactly(watched: tuple[Syst
         traffic.wait_progress(2 * total // 5)
         exporter = next(m for m in metrics if _exporting(m))
         exporter.kill()  # metrics 2 → 1, the exporter killed -9: the other takes the counters over
+        say(f"killed -9 the counters' exporter (metrics on :{exporter.port})")
         metrics.remove(exporter)
         publish()
         _wait("the remaining metrics instance exports", lambda: _exporting(metrics[0]), 30)
@@ -250,10 +254,9 @@ def test_instances_come_and_go_and_prometheus_counts_exactly(watched: tuple[Syst
             assert increase == expected[name], name
             resets = prometheus.query(f"resets(dossier:{name}_total[{window}s]) > 0", at=at)
             assert resets == [], f"dossier:{name}_total fell during the run: {resets}"
-        print(
-            f"[scale] {traffic.sent.accepted} events, {sum(expected['received'].values())} dossiers: "
-            f"report, sums and increase() over {window}s exact",
-            flush=True,
+        say(
+            f"{traffic.sent.accepted} events, {sum(expected['received'].values())} dossiers: "
+            f"report, sums over the instances and increase() over {window}s exact"
         )
     finally:
         for instance in extra:
