@@ -9,6 +9,7 @@ schema does not name, unless it says `x-kubernetes-preserve-unknown-fields`.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -25,6 +26,7 @@ CRD_SCHEMAS = ROOT / "deploy/helm/crd-schemas"
 VALUES_FILES = ("values.yaml", "values-nation.yaml")
 KUBERNETES_VERSION = "1.34"
 RELEASE = "dossier"
+COMPONENT = "app.kubernetes.io/component"
 
 Manifest = dict[str, Any]
 
@@ -114,3 +116,19 @@ def env_of(deployment: Manifest) -> dict[str, Manifest]:
 
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
+
+
+def component(manifest: Manifest) -> str:
+    """The service an object belongs to (intake, processing, metrics, kafka, postgres, …)."""
+    value: str = manifest["metadata"]["labels"][COMPONENT]
+    return value
+
+
+def resolved_env(deployment: Manifest) -> dict[str, str]:
+    """The pod's environment as the kubelet would give it, a stand-in for each value from a Secret."""
+    values = {
+        name: entry.get("value", f"secret-of-{name.lower()}") for name, entry in env_of(deployment).items()
+    }
+    return {
+        name: re.sub(r"\$\((\w+)\)", lambda m: values[m.group(1)], value) for name, value in values.items()
+    }

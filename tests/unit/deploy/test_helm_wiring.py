@@ -7,7 +7,6 @@ are the very files of deploy/prometheus and deploy/grafana."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +25,10 @@ from tests.unit.deploy.helm_chart import (
     VALUES_FILES,
     Manifest,
     by_kind,
+    component,
     env_of,
     render,
+    resolved_env,
     selects,
     validate,
 )
@@ -39,7 +40,6 @@ SETTINGS: dict[str, type[BaseSettings]] = {
 }
 #: variables set only to build others (`$(NAME)` in DATABASE_URL), read by no service
 BUILDING_BLOCKS = {"DATABASE_USER", "DATABASE_PASSWORD"}
-COMPONENT = "app.kubernetes.io/component"
 
 
 @pytest.fixture(scope="module", params=[*VALUES_FILES, "portal"])
@@ -51,11 +51,6 @@ def manifests(request: pytest.FixtureRequest) -> list[Manifest]:
 
 def deployments(manifests: list[Manifest]) -> dict[str, Manifest]:
     return by_kind(manifests, "Deployment")
-
-
-def component(manifest: Manifest) -> str:
-    value: str = manifest["metadata"]["labels"][COMPONENT]
-    return value
 
 
 def pod_labels(deployment: Manifest) -> dict[str, str]:
@@ -74,16 +69,6 @@ def setting_names(settings: type[BaseSettings]) -> set[str]:
         else:
             names.add(alias.upper() if isinstance(alias, str) else f"{prefix}{name}".upper())
     return names
-
-
-def resolved_env(deployment: Manifest) -> dict[str, str]:
-    """The pod's environment as the kubelet would give it, a stand-in for each value from a Secret."""
-    values = {
-        name: entry.get("value", f"secret-of-{name.lower()}") for name, entry in env_of(deployment).items()
-    }
-    return {
-        name: re.sub(r"\$\((\w+)\)", lambda m: values[m.group(1)], value) for name, value in values.items()
-    }
 
 
 def test_every_variable_is_a_setting_its_service_reads(manifests: list[Manifest]) -> None:
@@ -124,7 +109,7 @@ def test_each_service_is_its_own_kafka_user_over_tls(manifests: list[Manifest]) 
     assert listener["tls"] is True and listener["authentication"]["type"] == "scram-sha-512"
     assert kafka["spec"]["kafka"]["authorization"]["type"] == "simple"
     bootstrap = f"{kafka['metadata']['name']}-kafka-bootstrap:{listener['port']}"
-    seen = {}
+    seen: dict[str, set[str]] = {}
     for name, deployment in deployments(manifests).items():
         env = env_of(deployment)
         user = env["KAFKA_SASL_USERNAME"]["value"]
