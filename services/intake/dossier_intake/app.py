@@ -25,6 +25,7 @@ from dossier_intake.publisher import EventPublisher
 from dossier_intake.routes import direct_routes, router
 from dossier_intake.settings import IntakeSettings
 from dossier_intake.state import INTAKE, IntakeState
+from dossier_runtime.docs_pages import service_app
 from dossier_runtime.health import health_router, kafka_check
 from dossier_runtime.kafka import ensure_topics, retention
 from dossier_runtime.keys import KeyFile
@@ -92,7 +93,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock = system_clo
     settings = settings or IntakeSettings()
     metrics = IntakeMetrics()
 
-    app = FastAPI(
+    app = service_app(
         title="Dossier intake",
         version="1.0.0",
         description=DESCRIPTION,

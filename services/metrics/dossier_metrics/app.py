@@ -42,6 +42,7 @@ from dossier_metrics.schemas import Readiness
 from dossier_metrics.settings import MetricsSettings
 from dossier_metrics.state import STATE, MetricsState, Projection
 from dossier_metrics.store import ProjectionStore
+from dossier_runtime.docs_pages import service_app
 from dossier_runtime.health import Check, Reason, database_check, health_router, kafka_check
 from dossier_runtime.problems import Problem, install_problem_handlers, problem_response
 from dossier_runtime.retry import Backoff, until_done
@@ -203,7 +204,7 @@ def create_app(settings: MetricsSettings | None = None, *, clock: Clock = wall_c
             with started.keys.reloading_on_sighup():
                 yield started
 
-    app = FastAPI(title="Dossier metrics", version="1", lifespan=lifespan(STATE, open_state))
+    app = service_app(title="Dossier metrics", version="1", lifespan=lifespan(STATE, open_state))
     install_problem_handlers(app)
 
     @app.exception_handler(Exception)

@@ -11,6 +11,7 @@ from dossier_processing.observability import Metrics
 from dossier_processing.openapi import install_openapi
 from dossier_processing.settings import ProcessingSettings
 from dossier_processing.state import PROCESSING
+from dossier_runtime.docs_pages import service_app
 from dossier_runtime.problems import install_problem_handlers
 from dossier_runtime.state import lifespan
 
@@ -18,7 +19,7 @@ from dossier_runtime.state import lifespan
 def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
     chosen = settings or ProcessingSettings()
     metrics = Metrics()
-    app = FastAPI(
+    app = service_app(
         title="Dossier processing",
         version="1",
         lifespan=lifespan(PROCESSING, lambda: bootstrap.running(chosen, metrics)),
