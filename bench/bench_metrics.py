@@ -8,6 +8,10 @@ domain is asked for those at every scrape), then the exposition is timed three w
 Memory per open dossier is measured with tracemalloc while the index is filled (settled dossiers keep
 only their deadline; paused ones keep their `Dossier`).
 
+The instance that exports the province-wide counters (`counter_export.py`) also reads the counters
+stored for every partition at each scrape: that read is timed on PostgreSQL with `--partitions` rows
+per agency (a scratch schema, dropped afterwards), and the exporter's whole scrape (read + write).
+
 Run: `.venv/bin/python bench/bench_metrics.py [--agencies N] [--dossiers N]`; results replace the
 `## Metrics` section of BENCHMARKS.md.
 """
@@ -15,11 +19,14 @@ Run: `.venv/bin/python bench/bench_metrics.py [--agencies N] [--dossiers N]`; re
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
+import os
 import statistics
 import sys
 import time
 import tracemalloc
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,8 +41,13 @@ from dossier_core.calendar import VN_TZ  # noqa: E402
 from dossier_core.catalog import Agency, AgencyLevel, SupplementPolicy, default_catalog_dir, load_catalog  # noqa: E402
 from dossier_core.dossier import Dossier, Pause, PauseKind  # noqa: E402
 from dossier_core.events import Channel, StatusCode  # noqa: E402
-from dossier_metrics.collector import AgencyRegistry, DossierCollector  # noqa: E402
+from dossier_metrics.collector import AgencyRegistry, DossierCollector, render_text  # noqa: E402
+from dossier_metrics.counters import COUNTER_COLUMNS, Counts  # noqa: E402
+from dossier_metrics.db import create_engine  # noqa: E402
 from dossier_metrics.index import LiveIndex  # noqa: E402
+from dossier_metrics.models import agency_counter  # noqa: E402
+from dossier_metrics.store import ProjectionStore  # noqa: E402
+from dossier_runtime.settings import DEFAULT_DATABASE_URL  # noqa: E402
 
 GOAL_MS = 300.0
 NOW = datetime(2021, 6, 10, 10, 0, tzinfo=VN_TZ)
@@ -110,6 +122,40 @@ def memory_per_dossier(calendar_dir: Path, codes: list[str], n: int, paused_ever
     return used / n
 
 
+async def stored_totals_read(codes: list[str], partitions: int, runs: int) -> tuple[float, dict[str, Counts]]:
+    """Median ms of the exporter's read (`ProjectionStore.counter_totals`) over `partitions` counter rows
+    per agency in a scratch schema, and the totals it read."""
+    url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    schema = f"bench_counters_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(url, schema)
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(f"create schema {schema}")
+            await conn.run_sync(
+                lambda sync: agency_counter.metadata.create_all(sync, tables=[agency_counter])
+            )
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            rows = [
+                (p, code, *((i + p) % 7 for i in range(len(COUNTER_COLUMNS))))
+                for code in codes
+                for p in range(partitions)
+            ]
+            await driver.copy_records_to_table("agency_counter", records=rows, schema_name=schema)
+            await conn.exec_driver_sql(f"analyze {schema}.agency_counter")
+        store = ProjectionStore(engine)
+        times, totals = [], {}
+        for _ in range(runs):
+            start = time.perf_counter()
+            totals = await store.counter_totals()
+            times.append((time.perf_counter() - start) * 1000)
+        return statistics.median(times), totals
+    finally:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(f"drop schema if exists {schema} cascade")
+        await engine.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -117,6 +163,9 @@ def main() -> int:
     parser.add_argument("--agencies", type=int, default=10_000)
     parser.add_argument("--dossiers", type=int, default=100_000, help="open dossiers in the index")
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument(
+        "--partitions", type=int, default=12, help="status-topic partitions (stored counter rows per agency)"
+    )
     args = parser.parse_args()
 
     catalog = load_catalog(default_catalog_dir())
@@ -133,12 +182,17 @@ def main() -> int:
     samples_per_agency = 14
     bare_ms, bare_size = timed(baseline(codes, samples_per_agency), max(3, args.runs // 2))
     figures_ms, _ = timed(lambda: (collector.figures(), b"")[1], args.runs)
+    read_ms, totals = asyncio.run(stored_totals_read(codes, args.partitions, args.runs))
+    exporter_ms, _ = timed(lambda: render_text(collector.figures_with(totals), registry), args.runs)
     settled_bytes = memory_per_dossier(default_catalog_dir(), codes, 50_000, paused_every=10**9)
     paused_bytes = memory_per_dossier(default_catalog_dir(), codes, 20_000, paused_every=1)
 
     samples = args.agencies * samples_per_agency + 1
     bare_samples, bare_mb = args.agencies * samples_per_agency, bare_size / 1e6
-    verdict = "meets" if fast_ms < GOAL_MS else "misses"
+    export_ms = read_ms + exporter_ms
+    stored = f"{args.agencies * args.partitions:,} rows, {args.partitions} partitions"
+    export_ratio = f"{export_ms / bare_ms:.2f}x the bare baseline"
+    verdict = "meets" if max(fast_ms, export_ms) < GOAL_MS else "misses"
     body = f"""
 `bench/bench_metrics.py`: one `/metrics` scrape with {args.agencies:,} agencies ({samples:,} samples, zero
 series included) and {args.dossiers:,} open dossiers in the live index, 5% of them paused (their
@@ -153,14 +207,16 @@ deadline is recomputed by the domain at every scrape). Median of {args.runs} run
 | same collector through prometheus-client `generate_latest` | {client_ms:.0f} ms |
 | bare baseline: prometheus-client, {bare_samples:,} plain gauges | {bare_ms:.0f} ms ({bare_mb:.1f} MB) |
 | ratio of the scrape to the bare baseline | {fast_ms / bare_ms:.2f}x |
-| goal (< {GOAL_MS:.0f} ms for 10,000 agencies) | {verdict} |
+| the counters' exporter: stored totals read ({stored}) | {read_ms:.0f} ms |
+| the exporter's whole scrape (read + `render_text` with the totals) | {export_ms:.0f} ms ({export_ratio}) |
+| goal (< {GOAL_MS:.0f} ms for 10,000 agencies, either scrape) | {verdict} |
 | memory per open dossier, settled (deadline only) | {settled_bytes:.0f} bytes |
 | memory per open dossier, paused (keeps its `Dossier`) | {paused_bytes:.0f} bytes |
 """
     print(body)
     replace_section("Metrics", body)
     print("recorded in BENCHMARKS.md")
-    return 0 if fast_ms < GOAL_MS else 1
+    return 0 if max(fast_ms, export_ms) < GOAL_MS else 1
 
 
 if __name__ == "__main__":
