@@ -1,8 +1,8 @@
-"""Every series the alert rules and the Grafana dashboard read is one the running services expose."""
+"""Every series the alert rules and the Grafana dashboard (its panels and its variables) read is one the
+running services expose, and every agency level they expose is one the dashboard's `level` variable offers."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -11,7 +11,9 @@ import httpx
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
+from tests import grafana_dashboard
 from tests.e2e.traffic import Traffic
 from tests.support import ROOT, System
 
@@ -34,11 +36,8 @@ def _dashboard_expressions(node: Any) -> Iterator[str]:
 
 
 def referenced_series() -> set[str]:
-    expressions = list(
-        _dashboard_expressions(
-            json.loads((ROOT / "deploy/grafana/dashboards/dossier-overview.json").read_text())
-        )
-    )
+    dashboard = grafana_dashboard.load()
+    expressions = [*_dashboard_expressions(dashboard), grafana_dashboard.agency_variable_query(dashboard)]
     for rules in (ROOT / "deploy/prometheus/rules").glob("*.yml"):
         for group in yaml.safe_load(rules.read_text())["groups"]:
             expressions += [rule["expr"] for rule in group["rules"]]
@@ -51,13 +50,13 @@ def referenced_series() -> set[str]:
     }
 
 
-def exposed_series(system: System) -> set[str]:
-    names: set[str] = set()
+def exposed_samples(system: System) -> list[Sample]:
+    samples: list[Sample] = []
     for service in system.services:
         text = httpx.get(f"{service.url}/metrics", timeout=30).text
         for family in text_string_to_metric_families(text):
-            names.update(sample.name for sample in family.samples)
-    return names
+            samples.extend(family.samples)
+    return samples
 
 
 def test_rules_and_dashboard_read_only_series_that_exist(system: System) -> None:
@@ -66,5 +65,8 @@ def test_rules_and_dashboard_read_only_series_that_exist(system: System) -> None
     assert traffic.send(system.intake.url, system.intake_key, traffic.plan()).rejected == 0
     assert traffic.report_differences(system.metrics.url, system.metrics_key) == []
     wanted = referenced_series()
-    assert {"dossier_pending", "processing_consumer_lag_messages", "processing_outbox_backlog"} <= wanted
-    assert wanted - exposed_series(system) == set()
+    assert {"dossier_pending", "dossier_agency_info", "processing_consumer_lag_messages"} <= wanted
+    samples = exposed_samples(system)
+    assert wanted - {sample.name for sample in samples} == set()
+    levels = {s.labels["level"] for s in samples if s.name == "dossier_agency_info"}
+    assert levels and levels <= set(grafana_dashboard.level_texts(grafana_dashboard.load()))

@@ -1,10 +1,11 @@
 """The Prometheus side: promtool validates the config and unit-tests every rule, and a real
-Prometheus scraping a running metrics service answers every query of the Grafana dashboard."""
+Prometheus scraping a running metrics service answers every query of the Grafana dashboard, with the
+`level` and `agency` variables on All and on a selection, the agency variable lists the level's
+agencies by name, and the worklist table holds the agencies with the most overdue dossiers."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import subprocess
 import tempfile
@@ -21,17 +22,17 @@ from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from dossier_core.catalog import Catalog
 from dossier_metrics.app import create_app
 from dossier_metrics.settings import MetricsSettings
+from tests import grafana_dashboard
 from tests.support import ROOT, free_port
 
 pytestmark = pytest.mark.integration
 
 PROM = ROOT / "deploy" / "prometheus"
-DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "dossier-overview.json"
 Produce = Callable[[list[tuple[str, bytes]]], Awaitable[None]]
 
 
 def _rules(kind: str) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for path in sorted((PROM / "rules").glob("*.yml")):
         for group in yaml.safe_load(path.read_text())["groups"]:
             out.extend(rule for rule in group["rules"] if kind in rule)
@@ -59,10 +60,10 @@ def test_promtool_checks_the_config_and_unit_tests_every_rule() -> None:
 
 
 def dashboard_queries() -> list[str]:
-    dashboard = json.loads(DASHBOARD.read_text())
-    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    dashboard = grafana_dashboard.load()
+    exprs = [t.expr for t in grafana_dashboard.targets(dashboard)]
     assert exprs
-    return exprs
+    return [*exprs, grafana_dashboard.agency_variable_query(dashboard)]
 
 
 @pytest.fixture
@@ -114,8 +115,9 @@ def _prometheus_config(metrics_port: int, processing_port: int) -> str:
     )
 
 
-async def _query(client: httpx.AsyncClient, expr: str) -> list[Any]:
-    response = await client.get("/api/v1/query", params={"query": expr})
+async def _query(client: httpx.AsyncClient, expr: str, at: float | None = None) -> list[Any]:
+    params = {"query": expr} if at is None else {"query": expr, "time": str(at)}
+    response = await client.get("/api/v1/query", params=params)
     body = response.json()
     assert body["status"] == "success", (expr, body)
     result: list[Any] = body["data"]["result"]
@@ -169,12 +171,7 @@ async def test_prometheus_scrapes_the_service_and_every_dashboard_query_has_data
                     return bool(await _query(client, "agency:dossier_resolved_late:ratio7d"))
 
                 await wait(ratio_recorded, 30)
-                empty = []
-                for expr in dashboard_queries():
-                    query = expr.replace("$agency", ".*").replace("$__rate_interval", "1m")
-                    if not await _query(client, query):
-                        empty.append(expr)
-                assert not empty, f"dashboard queries without data: {empty}"
+                await _check_dashboard(client, catalog)
                 up = await _query(client, 'up{job="dossier-metrics"}')
                 assert up[0]["value"][1] == "1"
                 agencies = await _query(client, "count(dossier_agency_info)")
@@ -184,6 +181,91 @@ async def test_prometheus_scrapes_the_service_and_every_dashboard_query_has_data
             prometheus.wait(10)
             with pytest.raises(StopAsyncIteration):
                 await serving.__anext__()
+
+
+async def _check_dashboard(client: httpx.AsyncClient, catalog: Catalog) -> None:
+    """Every query of the dashboard has data with both variables on All; the agency variable lists a
+    level's agencies by name; with that level and all its agencies selected (as Grafana writes a
+    multi-value selection) every panel has data and shows only the selection; the worklist table
+    holds the agencies with the most overdue dossiers."""
+    dashboard = grafana_dashboard.load()
+    names = {code: agency.name for code, agency in catalog.agencies.items()}
+    empty = []
+    for t in grafana_dashboard.targets(dashboard):
+        result = await _query(client, grafana_dashboard.interpolate(t.expr))
+        if not result:
+            empty.append((t.title, t.target["refId"]))
+        _check_labels(t, result, names, grafana_dashboard.level_texts(dashboard))
+    assert not empty, f"dashboard queries without data: {empty}"
+
+    level = await _level_with_data(client)
+    in_level = {c: a.name for c, a in catalog.agencies.items() if a.level.value == level}
+    variable = grafana_dashboard.interpolate(grafana_dashboard.agency_variable_query(dashboard), [level])
+    assert grafana_dashboard.agency_options(dashboard, await _query(client, variable)) == in_level
+    selected = sorted(in_level)
+    for panel in grafana_dashboard.panels(dashboard):
+        shown: list[Any] = []
+        for target in panel["targets"]:
+            t = grafana_dashboard.Target(panel, target)
+            result = await _query(client, grafana_dashboard.interpolate(t.expr, [level], selected))
+            _check_labels(t, result, in_level, grafana_dashboard.level_texts(dashboard), level)
+            shown += result
+        assert shown, f"{panel['title']}: no data for level {level}"
+    await _check_worklist(client, dashboard)
+
+
+def _check_labels(
+    t: grafana_dashboard.Target,
+    result: list[Any],
+    names: dict[str, str],
+    level_texts: dict[str, str],
+    level: str | None = None,
+) -> None:
+    """Every series is of an agency shown (by its catalog name) and of the level asked."""
+    for series in result:
+        labels = series["metric"]
+        if "agency" in labels:
+            assert labels["agency"] in names, (t.title, labels)
+            if "name" in labels or "{{name}}" in t.target.get("legendFormat", ""):
+                assert labels.get("name") == names[labels["agency"]], (t.title, labels)
+        if "level" in labels:
+            assert labels["level"] in level_texts and labels["level"] == (level or labels["level"]), t.title
+        if "level_name" in labels or "{{level_name}}" in t.target.get("legendFormat", ""):
+            assert labels.get("level_name") == level_texts[labels["level"]], (t.title, labels)
+
+
+async def _level_with_data(client: httpx.AsyncClient) -> str:
+    """A level with overdue dossiers and dossiers resolved while Prometheus watched (so that the
+    7-day ratio has a value), the first by name."""
+    by_level = "* on (agency) group_left (level) max by (agency, level) (dossier_agency_info)"
+    levels = await _query(
+        client,
+        f"count by (level) (agency:dossier_resolved_late:ratio7d {by_level}) and on (level) "
+        f'(sum by (level) (dossier_pending{{state="overdue"}} {by_level}) > 0)',
+    )
+    assert levels, "no level has both overdue and recently resolved dossiers"
+    return str(min(series["metric"]["level"] for series in levels))
+
+
+async def _check_worklist(client: httpx.AsyncClient, dashboard: dict[str, Any]) -> None:
+    """The worklist's first query holds the agencies with the most overdue dossiers (none without),
+    and its other columns only those agencies (all read at one instant)."""
+    worklist = grafana_dashboard.panels(dashboard)[0]
+    assert worklist["title"] == "Cơ quan có nhiều hồ sơ quá hạn nhất"
+    first, *columns = [grafana_dashboard.interpolate(t["expr"]) for t in worklist["targets"]]
+    at = float((await _query(client, "time()"))[0])  # one instant for every query below
+    rows = {s["metric"]["agency"]: float(s["value"][1]) for s in await _query(client, first, at)}
+    overdue = {
+        s["metric"]["agency"]: float(s["value"][1])
+        for s in await _query(client, 'sum by (agency) (dossier_pending{state="overdue"})', at)
+    }
+    assert rows and all(count > 0 for count in rows.values())
+    assert all(rows[agency] == overdue[agency] for agency in rows)
+    left_out = [count for agency, count in overdue.items() if agency not in rows]
+    assert max(left_out, default=0) <= min(rows.values())
+    assert len(rows) == min(20, sum(1 for count in overdue.values() if count > 0))
+    for expr in columns:
+        assert {s["metric"]["agency"] for s in await _query(client, expr, at)} <= set(rows)
 
 
 def test_dashboard_uses_only_known_series() -> None:
