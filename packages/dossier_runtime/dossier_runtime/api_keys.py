@@ -58,6 +58,10 @@ class ApiKeyRing:
             return found
         return None
 
+    def by_hash(self, digest: str) -> ApiKey | None:
+        """The key whose SHA-256 is `digest` (a session made from a key keeps only its hash)."""
+        return self._by_hash.get(digest)
+
     @classmethod
     def load(cls, path: Path) -> ApiKeyRing:
         try:

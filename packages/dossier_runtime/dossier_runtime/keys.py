@@ -55,6 +55,10 @@ class KeyFile:
         """The key in force whose hash matches `key`, if any."""
         return self.ring.authenticate(key)
 
+    def by_hash(self, digest: str) -> ApiKey | None:
+        """The key in force with this SHA-256, if it is still in force (it may have been removed since)."""
+        return self.ring.by_hash(digest)
+
     def reload(self) -> bool:
         """Read the file again; on any error keep the keys in force. True when the new keys are in force."""
         if self.path is None:

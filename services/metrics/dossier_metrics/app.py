@@ -25,6 +25,9 @@ from dossier_core.catalog import Catalog, load_catalog
 from dossier_metrics import live, reports
 from dossier_metrics.auth import KeyStore
 from dossier_metrics.collector import AgencyRegistry, DossierCollector
+from dossier_metrics.console import install_console
+from dossier_metrics.console.sessions import SessionStore
+from dossier_metrics.console.state import ConsoleState
 from dossier_metrics.consumer import StatusConsumer
 from dossier_metrics.counter_export import CounterExporter
 from dossier_metrics.db import create_engine, create_report_engine
@@ -107,6 +110,7 @@ def build_state(
         report_gate=gate,
         operations=OperationsCollector(projection.consumer, gate, exporter),
         freezer=Freezer(report_store, delay, timedelta(seconds=settings.filing_settle_s), clock),
+        console=ConsoleState(SessionStore(settings.console_session_ttl_s, settings.console_max_sessions)),
     )
 
 
@@ -215,6 +219,7 @@ def create_app(settings: MetricsSettings | None = None, *, clock: Clock = wall_c
     install_openapi(app, sorted(catalog.agencies))
     app.include_router(reports.router)
     app.include_router(live.router)
+    install_console(app)
     app.include_router(
         health_router(
             STATE.of,

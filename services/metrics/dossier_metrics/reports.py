@@ -377,6 +377,35 @@ async def dossier_report(
     ] = False,
 ) -> Response:
     """Biểu 06 for a named period or for from…to, limited to the agencies the key allows."""
+    return await report_response(
+        request,
+        key,
+        period=period,
+        from_=from_,
+        to=to,
+        agency=agency,
+        group_by=group_by,
+        format=format,
+        as_of=as_of,
+        live=live,
+    )
+
+
+async def report_response(
+    request: Request,
+    key: ApiKey,
+    *,
+    period: str | None = None,
+    from_: str | None = None,
+    to: str | None = None,
+    agency: str | None = None,
+    group_by: str = "agency",
+    format: str = "json",
+    as_of: str | None = None,
+    live: bool = False,
+) -> Response:
+    """The report API's answer for `key` (the console's downloads are this same answer); a 4xx or 503
+    is raised as a `Problem`."""
     chosen = resolve_period(period, from_, to)
     known_at = resolve_instant(as_of, live)
     grouping: GroupBy = choose(group_by, GROUPS, "group_by")  # type: ignore[assignment]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -55,6 +56,15 @@ class MetricsSettings(ServiceSettings):  # type: ignore[misc, unused-ignore]
     filing_settle_s: float = Field(default=300.0, ge=0)
     # How often the freezer looks for periods to file.
     filing_check_s: float = Field(default=60.0, gt=0)
+
+    # The console (`/`): how long a session lasts without being used, at most how many are kept at
+    # once, and when its cookie is `Secure` (`auto`: when the request came over HTTPS, as seen by the
+    # service or said by a proxy's `X-Forwarded-Proto` that uvicorn trusts; see docs/console.md).
+    console_session_ttl_s: float = Field(default=8 * 3600, gt=0, le=7 * 24 * 3600)
+    console_max_sessions: int = Field(default=10_000, ge=1)
+    console_secure_cookie: Literal["auto", "always", "never"] = "auto"
+    # Rows per page of the worklist (the CSV export holds every row).
+    console_page_rows: int = Field(default=100, ge=10, le=1000)
 
     @field_validator("db_schema")
     @classmethod

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the modules below are wired by the bootstrap; they never ne
     from dossier_core.catalog import Catalog
     from dossier_metrics.auth import KeyStore
     from dossier_metrics.collector import DossierCollector
+    from dossier_metrics.console.state import ConsoleState
     from dossier_metrics.consumer import StatusConsumer
     from dossier_metrics.filing import Freezer
     from dossier_metrics.index import LiveIndex
@@ -55,6 +56,7 @@ class MetricsState:
     report_gate: ReportGate
     operations: OperationsCollector
     freezer: Freezer
+    console: ConsoleState
     consumer_task: asyncio.Task[None] | None = None
     freezer_task: asyncio.Task[None] | None = None
     exporter_task: asyncio.Task[None] | None = None
