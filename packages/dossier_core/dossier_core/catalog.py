@@ -13,6 +13,8 @@ from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from dossier_core.restructuring import Successions
+
 if TYPE_CHECKING:
     from dossier_core.calendar import WorkingCalendar
     from dossier_core.catalog_csv import CatalogError, default_catalog_dir, load_catalog
@@ -96,6 +98,8 @@ class Catalog:
     procedures: Mapping[str, Procedure]
     days_off: frozenset[date] = frozenset()
     working_days: frozenset[date] = frozenset()
+    #: which agency carries an old one's figures after a re-organisation (`agency_successions.csv`)
+    successions: Successions = field(default_factory=Successions)
     _calendar: list[WorkingCalendar] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def calendar(self) -> WorkingCalendar:

@@ -2,6 +2,9 @@
 row (`agencies.csv`, `procedures.csv`, `calendar.csv`; SPEC §2). Extra columns are ignored. Any bad
 value stops loading with a `CatalogError` naming file, line and column.
 
+An optional fourth file, `agency_successions.csv` (`old_code,new_code,from_date`), says which
+agency carries an old one's work after a re-organisation (`dossier_core.restructuring`).
+
 The pure core never reads files: the services load the catalog here at start and hand it over.
 """
 
@@ -26,12 +29,14 @@ from dossier_core.catalog import (
     Procedure,
     SupplementPolicy,
 )
+from dossier_core.restructuring import Succession, Successions
 
 __all__ = ["CatalogError", "default_catalog_dir", "load_catalog"]
 
 AGENCIES_FILE = "agencies.csv"
 PROCEDURES_FILE = "procedures.csv"
 CALENDAR_FILE = "calendar.csv"
+SUCCESSIONS_FILE = "agency_successions.csv"
 
 
 class CatalogError(Exception):
@@ -64,6 +69,7 @@ def load_catalog(directory: Path) -> Catalog:
         procedures=MappingProxyType(procedures),
         days_off=days_off,
         working_days=working_days,
+        successions=_load_successions(directory, agencies),
     )
 
 
@@ -227,3 +233,37 @@ def _load_calendar(directory: Path) -> tuple[frozenset[date], frozenset[date]]:
         kind = row.choice("kind", _DayKind)
         (days_off if kind is _DayKind.DAY_OFF else working).add(day)
     return frozenset(days_off), frozenset(working)
+
+
+def _load_successions(directory: Path, agencies: Mapping[str, Agency]) -> Successions:
+    """`agency_successions.csv` when the directory has one. An old agency must have ended before its
+    successor takes over (`valid_to` < `from_date`) and the successor must be valid on that day; with
+    these rules no chain of successions can lead back to where it started."""
+    if not (directory / SUCCESSIONS_FILE).exists():
+        return Successions()
+    found: list[Succession] = []
+    rows = _rows(directory, SUCCESSIONS_FILE, ("old_code", "new_code", "from_date"))
+    for row in _unique(rows, lambda r: r.text("old_code"), "old_code"):
+        old, new = _known(row, "old_code", agencies), _known(row, "new_code", agencies)
+        if new.code == old.code:
+            raise row.error("new_code", f"agency {old.code!r} cannot succeed itself")
+        day = row.day("from_date")
+        if day is None:
+            raise row.error("from_date", "value is required")
+        if old.valid_to is None:
+            raise row.error(
+                "old_code", f"agency {old.code!r} has no valid_to in {AGENCIES_FILE}: it never ended"
+            )
+        if day <= old.valid_to:
+            raise row.error("from_date", f"{day} is not after valid_to {old.valid_to} of {old.code!r}")
+        if not new.is_valid_on(day):
+            raise row.error("from_date", f"agency {new.code!r} is not valid on {day}")
+        found.append(Succession(old.code, new.code, day))
+    return Successions.of(found)
+
+
+def _known(row: _Row, column: str, agencies: Mapping[str, Agency]) -> Agency:
+    code = row.required(column)
+    if code not in agencies:
+        raise row.error(column, f"unknown agency {code!r}")
+    return agencies[code]

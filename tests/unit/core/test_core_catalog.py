@@ -26,8 +26,9 @@ def test_sample_catalog_is_quang_ninh(catalog: Catalog) -> None:
     assert province.level is AgencyLevel.PROVINCE and province.parent_code is None
     assert all(code.endswith(".H49") for code in catalog.agencies)
     districts = [a for a in catalog.agencies.values() if a.level is AgencyLevel.DISTRICT]
-    assert districts and all(a.valid_to == date(2025, 6, 30) for a in districts)
-    assert not districts[0].is_valid_on(date(2025, 7, 1))
+    # every district was abolished by 2025-06-30 (two-tier local government from 1 July 2025)
+    assert districts and all(a.valid_to is not None and a.valid_to <= date(2025, 6, 30) for a in districts)
+    assert not any(a.is_valid_on(date(2025, 7, 1)) for a in districts)
     assert date(2025, 4, 26) in catalog.working_days
 
 
