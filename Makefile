@@ -72,15 +72,17 @@ proto-check: proto $(BUF) ## generated code up to date, buf lint, no breaking ch
 proto-baseline: $(BUF) ## accept the current schemas as the new compatibility baseline (after review)
 	cd proto && ../$(BUF) build -o baseline.binpb
 
-infra-up: ## start Kafka, PostgreSQL (and Prometheus) for local runs and tests
+infra-up: ## start Kafka, PostgreSQL (and install Prometheus and Alertmanager) for local runs and tests
 	deploy/scripts/postgres.sh start
 	deploy/scripts/kafka.sh start
 	deploy/scripts/prometheus.sh install
+	deploy/scripts/alertmanager.sh install
 
 infra-down: ## stop what infra-up started
 	deploy/scripts/kafka.sh stop
 	deploy/scripts/postgres.sh stop
 	deploy/scripts/prometheus.sh stop
+	deploy/scripts/alertmanager.sh stop
 
 cluster-up: ## start the local 3-node Kafka cluster (SASL_SSL, SCRAM, ACLs; RF 3, min ISR 2) on :19092-19094
 	deploy/scripts/kafka-cluster.sh start
@@ -88,8 +90,9 @@ cluster-up: ## start the local 3-node Kafka cluster (SASL_SSL, SCRAM, ACLs; RF 3
 cluster-down: ## stop the local 3-node Kafka cluster (its data, CA and passwords stay in .run/kafka-cluster)
 	deploy/scripts/kafka-cluster.sh stop
 
-run: install infra-up ## start Kafka, PostgreSQL, Prometheus and the three services; print their URLs
+run: install infra-up ## start Kafka, PostgreSQL, Prometheus, Alertmanager and the three services; print their URLs
 	deploy/scripts/prometheus.sh start
+	deploy/scripts/alertmanager.sh start
 	deploy/scripts/services.sh start
 
 stop: ## stop the services and the infrastructure started by `make run`
@@ -100,6 +103,7 @@ status: ## show what is running
 	-deploy/scripts/kafka.sh status
 	-deploy/scripts/postgres.sh status
 	-deploy/scripts/prometheus.sh status
+	-deploy/scripts/alertmanager.sh status
 	-deploy/scripts/services.sh status
 
 test: install test-tools infra-up ## run the whole test suite against real Kafka, PostgreSQL and Prometheus

@@ -70,6 +70,7 @@ Dossier tracking is running:
   metrics     http://127.0.0.1:${PORTS[metrics]}/metrics  (open)  /v1/stats/live  (reader key)
   report      http://127.0.0.1:${PORTS[metrics]}/v1/reports/dossiers?period=2021-Q2  (reader key)
   prometheus  http://127.0.0.1:${PROMETHEUS_PORT:-9090}/  (when installed)
+  alertmanager http://127.0.0.1:${ALERTMANAGER_PORT:-9095}/  (when installed: amtool --alertmanager.url=… alert query; receivers: docs/operations.md)
   logs        $LOG_DIR/
 MSG
   if [ -s "$KEY_DIR/intake.key" ]; then
