@@ -2,7 +2,11 @@
 
 Order of the checks, for an event that fails several: a malformed event is 422; a well-formed event
 for an agency outside the key's patterns is 403 (the catalog is not consulted for it); a well-formed,
-permitted event naming an agency or procedure missing from the catalog is 422.
+permitted event naming an agency or procedure missing from the catalog is 422, and so is one whose
+agency was not valid on the event's date (Vietnam time), beyond the grace period after its `valid_to`
+(`dossier_core.restructuring`). Validity is decided here, at admission, once: processing folds every
+event it is given, so an event taken in the grace period, replayed from the dead letters or sent again
+is never refused downstream.
 
 `admit` never raises, whatever JSON-like value it is given, and a rejection lists at most
 `MAX_ERRORS` errors, each bounded in length (`errors`).
@@ -17,8 +21,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dossier_core.calendar import VN_TZ
 from dossier_core.catalog import Catalog
 from dossier_core.events import EventType
+from dossier_core.restructuring import DEFAULT_GRACE_DAYS, validity_refusal
 from dossier_intake.errors import MAX_ERRORS, bounded_error, first_errors
 from dossier_intake.schemas import DATA_FIELDS, EVENT_ADAPTER, EVENT_FIELDS, Event
 from dossier_runtime.api_keys import ApiKey
@@ -108,10 +114,13 @@ def _validated(raw: Any, context: dict[str, Any]) -> Event | Rejection:
 
 class Admission:
     """The checks of one request: its key, the catalog and the clock, with each agency's verdict for
-    the key worked out once however many of the request's events name it."""
+    the key worked out once however many of the request's events name it. `grace_days`: how long
+    after its `valid_to` an agency's events are still taken."""
 
-    def __init__(self, key: ApiKey, catalog: Catalog, now: datetime) -> None:
-        self.key, self.catalog = key, catalog
+    def __init__(
+        self, key: ApiKey, catalog: Catalog, now: datetime, grace_days: int = DEFAULT_GRACE_DAYS
+    ) -> None:
+        self.key, self.catalog, self.grace_days = key, catalog, grace_days
         self._context = {"now": now}
         self._allowed: dict[str, bool] = {}
 
@@ -131,8 +140,14 @@ class Admission:
                 403, [{"field": "agency_code", "message": message}], str(event.event_id), event.type
             )
         errors = []
-        if agency not in self.catalog.agencies:
+        known = self.catalog.agencies.get(agency)
+        if known is None:
             errors.append({"field": "agency_code", "message": f"unknown agency {agency!r}"})
+        elif known.valid_from is not None or known.valid_to is not None:
+            day = event.occurred_at.astimezone(VN_TZ).date()
+            refusal = validity_refusal(known, day, self.grace_days)
+            if refusal is not None:
+                errors.append({"field": "agency_code", "message": refusal})
         procedure = event.data.__dict__.get("procedure_code")  # a plain read: no pydantic fallback
         if procedure is not None and procedure not in self.catalog.procedures:
             errors.append({"field": "data.procedure_code", "message": f"unknown procedure {procedure!r}"})
@@ -141,6 +156,8 @@ class Admission:
         return event
 
 
-def admit(raw: Any, key: ApiKey, catalog: Catalog, now: datetime) -> Event | Rejection:
+def admit(
+    raw: Any, key: ApiKey, catalog: Catalog, now: datetime, grace_days: int = DEFAULT_GRACE_DAYS
+) -> Event | Rejection:
     """The event, or why it may not be written. `now` is the service's clock (aware)."""
-    return Admission(key, catalog, now).admit(raw)
+    return Admission(key, catalog, now, grace_days).admit(raw)

@@ -135,7 +135,8 @@ async def post_event(request: Request) -> Response:
     state = intake_state(request)
     raw = _parse(await read_body(request, state.settings.max_body_bytes))
     now = state.clock()
-    outcome = Admission(key, state.catalog, now).admit(raw)
+    grace = state.settings.agency_validity_grace_days
+    outcome = Admission(key, state.catalog, now, grace).admit(raw)
     if isinstance(outcome, Rejection):
         _rejected(state, outcome, key)
         status = outcome.status_code
@@ -177,7 +178,7 @@ async def post_batch(request: Request) -> Response:
     if len(items) > state.settings.max_batch_events:
         raise batch_too_large(len(items), state.settings.max_batch_events)
     now = state.clock()
-    admission = Admission(key, state.catalog, now)
+    admission = Admission(key, state.catalog, now, state.settings.agency_validity_grace_days)
     outcomes: list[DossierEvent | Rejection] = []
     for item in items:
         outcome = admission.admit(item)

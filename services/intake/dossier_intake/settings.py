@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from dossier_core.restructuring import DEFAULT_GRACE_DAYS
 from dossier_runtime.kafka import DLQ_RETENTION_DAYS
 from dossier_runtime.settings import ServiceSettings
 
@@ -21,6 +22,9 @@ class IntakeSettings(ServiceSettings):
     #: days the DLQ topic keeps dead letters when this service creates it (-1: for good)
     dlq_retention_days: int = Field(default=DLQ_RETENTION_DAYS, ge=-1)
     topic_partitions: int = Field(default=12, ge=1)
+    #: days after an agency's `valid_to` during which its events are still taken (the dossiers it had
+    #: open when it was abolished keep its code): one reporting quarter by default
+    agency_validity_grace_days: int = Field(default=DEFAULT_GRACE_DAYS, ge=0, le=36500)
 
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_batch_events: int = Field(default=1000, ge=1)

@@ -3,6 +3,7 @@ and `agency_successions.csv` errors naming file, line and column."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -102,14 +103,16 @@ def forests(draw: st.DrawFn) -> Successions:
 
 
 @given(forests(), st.one_of(st.none(), days))
-def test_every_agency_ends_at_one_successor_that_is_its_own(successions: Successions, on: date | None) -> None:
+def test_every_agency_ends_at_one_successor_that_is_its_own(
+    successions: Successions, on: date | None
+) -> None:
     codes = {c for s in successions.by_old.values() for c in (s.old, s.new)}
     for code, last in successions.carried_by(codes, on).items():
         chain = successions.chain(code, on)
         assert chain[0] == code and chain[-1] == last and len(set(chain)) == len(chain)
         assert successions.successor(last, on) == last
         # each step of the chain has taken effect by `on`
-        for old, new in zip(chain, chain[1:], strict=False):
+        for old, new in itertools.pairwise(chain):
             step = successions.by_old[old]
             assert step.new == new and (on is None or step.from_date <= on)
     # adding up by successor keeps the whole: every agency lands in exactly one group
