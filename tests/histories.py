@@ -69,7 +69,10 @@ def histories(draw: st.DrawFn) -> list[DossierEvent]:
                 due_at: datetime | None = None
                 if draw(st.integers(0, 4)) == 0:
                     due_at = t + timedelta(hours=draw(st.integers(0, 500)))
-                data = DossierReceived(procedure_code=procedure, channel=channel, due_at=due_at)
+                on_site = draw(st.sampled_from([None, False, True]))
+                data = DossierReceived(
+                    procedure_code=procedure, channel=channel, due_at=due_at, on_site=on_site
+                )
         elif kind is EventType.RESCHEDULED:
             appointment = t + timedelta(days=draw(st.integers(1, 30)))
             data = DossierRescheduled(new_appointment_at=appointment, reason="x")

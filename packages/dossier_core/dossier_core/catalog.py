@@ -82,6 +82,11 @@ class Agency:
 
 @dataclass(frozen=True)
 class Procedure:
+    """A procedure of the catalog. `duration` (and `online_duration` for online dossiers, when it
+    differs) is the legal duration in `unit`; `applied_duration` / `applied_online_duration` the
+    shorter one the province has published and applies (None: the legal one). The catalogue facts
+    (`level`, `agency`, `portal_integrated`) feed the catalogue report only."""
+
     code: str
     name: str
     field: str
@@ -90,6 +95,32 @@ class Procedure:
     online_level: OnlineLevel
     supplement_policy: SupplementPolicy
     online_duration: int | None = None
+    applied_duration: int | None = None
+    applied_online_duration: int | None = None
+    #: the level whose list of the province's catalogue holds the procedure (None: not stated)
+    level: AgencyLevel | None = None
+    #: the agency (department) in charge of the procedure, whose time cuts it counts in
+    agency: str | None = None
+    #: whether the procedure is integrated with the national public service portal (None: not stated)
+    portal_integrated: bool | None = None
+
+    def legal_duration_for(self, online: bool) -> int | None:
+        """The legal duration of a channel: online dossiers have `online_duration` when set."""
+        if online and self.online_duration is not None:
+            return self.online_duration
+        return self.duration
+
+    def applied_duration_for(self, online: bool) -> int | None:
+        """The duration the province applies to a channel: its published shorter duration when there
+        is one, else the legal one. Online dossiers take `applied_online_duration`, else the direct
+        `applied_duration` when the law gives online dossiers no duration of their own."""
+        if online and self.applied_online_duration is not None:
+            return self.applied_online_duration
+        if online and self.online_duration is not None:
+            return self.online_duration
+        if self.applied_duration is not None:
+            return self.applied_duration
+        return self.duration
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """The catalog adapter: reads a `Catalog` from a directory of three UTF-8 CSV files with a header
 row (`agencies.csv`, `procedures.csv`, `calendar.csv`; SPEC §2). Extra columns are ignored. Any bad
-value stops loading with a `CatalogError` naming file, line and column.
+value stops loading with a `CatalogError` naming file, line and column. `procedures.csv` may also
+carry the optional catalogue facts `applied_duration`, `applied_online_duration`, `level`, `agency`
+and `portal_integrated` (the format: `sample_catalog/README.md`).
 
 An optional fourth file, `agency_successions.csv` (`old_code,new_code,from_date`), says which
 agency carries an old one's work after a re-organisation (`dossier_core.restructuring`).
@@ -62,7 +64,7 @@ def load_catalog(directory: Path) -> Catalog:
     """Read and check `agencies.csv`, `procedures.csv` and `calendar.csv` from a directory."""
     directory = Path(directory)
     agencies = _load_agencies(directory)
-    procedures = _load_procedures(directory)
+    procedures = _load_procedures(directory, agencies)
     days_off, working_days = _load_calendar(directory)
     return Catalog(
         agencies=MappingProxyType(agencies),
@@ -112,6 +114,14 @@ class _Row:
             raise self.error(column, f"{value!r} is not a whole number of 0 or more")
         return int(value)
 
+    def flag(self, column: str) -> bool | None:
+        value = self.text(column)
+        if not value:
+            return None
+        if value not in _FLAGS:
+            raise self.error(column, f"{value!r} is not one of {'|'.join(_FLAGS)}")
+        return _FLAGS[value]
+
     def day(self, column: str) -> date | None:
         value = self.text(column)
         if not value:
@@ -123,6 +133,7 @@ class _Row:
 
 
 _E = TypeVar("_E", bound=StrEnum)
+_FLAGS = {"true": True, "false": False}
 
 
 def _rows(directory: Path, file: str, required: tuple[str, ...]) -> Iterator[_Row]:
@@ -194,10 +205,11 @@ def _check_no_cycle(code: str, agencies: Mapping[str, Agency], row: _Row) -> Non
         parent = agencies[parent].parent_code
 
 
-def _load_procedures(directory: Path) -> dict[str, Procedure]:
+def _load_procedures(directory: Path, agencies: Mapping[str, Agency]) -> dict[str, Procedure]:
     procedures: dict[str, Procedure] = {}
     required = ("code", "name", "field", "duration", "unit", "online_level", "supplement_policy")
     for row in _unique(_rows(directory, PROCEDURES_FILE, required), lambda r: r.text("code"), "code"):
+        level = row.optional("level")
         procedure = Procedure(
             code=row.required("code"),
             name=row.required("name"),
@@ -207,15 +219,35 @@ def _load_procedures(directory: Path) -> dict[str, Procedure]:
             online_level=row.choice("online_level", OnlineLevel),
             supplement_policy=row.choice("supplement_policy", SupplementPolicy),
             online_duration=row.count("online_duration"),
+            applied_duration=row.count("applied_duration"),
+            applied_online_duration=row.count("applied_online_duration"),
+            level=row.choice("level", AgencyLevel) if level else None,
+            agency=row.optional("agency"),
+            portal_integrated=row.flag("portal_integrated"),
         )
-        if procedure.unit in UNITS_WITH_DURATION and procedure.duration is None:
-            raise row.error("duration", f"value is required for unit {procedure.unit}")
-        for column in ("duration", "online_duration"):
-            value = getattr(procedure, column)
-            if value is not None and value > MAX_DURATION:
-                raise row.error(column, f"{value} is over the longest duration allowed ({MAX_DURATION})")
+        _check_durations(procedure, row)
+        if procedure.agency is not None and procedure.agency not in agencies:
+            raise row.error("agency", f"unknown agency {procedure.agency!r}")
         procedures[procedure.code] = procedure
     return procedures
+
+
+def _check_durations(procedure: Procedure, row: _Row) -> None:
+    """Durations within bounds, needed by the unit, and applied ones never longer than the law's."""
+    if procedure.unit in UNITS_WITH_DURATION and procedure.duration is None:
+        raise row.error("duration", f"value is required for unit {procedure.unit}")
+    for column in ("duration", "online_duration", "applied_duration", "applied_online_duration"):
+        value = getattr(procedure, column)
+        if value is None:
+            continue
+        if value > MAX_DURATION:
+            raise row.error(column, f"{value} is over the longest duration allowed ({MAX_DURATION})")
+        if column.startswith("applied") and procedure.unit not in UNITS_WITH_DURATION:
+            raise row.error(column, f"unit {procedure.unit} has no duration to shorten")
+    for column, online in (("applied_duration", False), ("applied_online_duration", True)):
+        applied, legal = getattr(procedure, column), procedure.legal_duration_for(online)
+        if applied is not None and legal is not None and applied > legal:
+            raise row.error(column, f"{applied} is longer than the legal duration {legal}")
 
 
 class _DayKind(StrEnum):

@@ -24,11 +24,11 @@ class DeadlineRule:
 
 
 def rule_for(procedure: Procedure, channel: Channel | str | None) -> DeadlineRule:
-    """The procedure's rule for a channel: online dossiers use `online_duration` when set."""
-    duration = procedure.duration
-    if channel == Channel.ONLINE and procedure.online_duration is not None:
-        duration = procedure.online_duration
-    return DeadlineRule(procedure.unit, duration)
+    """The procedure's rule for a channel: the duration the province applies (its published shorter
+    duration when there is one, `Procedure.applied_duration_for`), online dossiers with their own
+    durations when set. The appointment the citizen is given follows the applied duration, and so
+    does timeliness (docs/domain.md, "Legal and applied durations")."""
+    return DeadlineRule(procedure.unit, procedure.applied_duration_for(channel == Channel.ONLINE))
 
 
 def legal_deadline(rule: DeadlineRule, received_at: datetime, calendar: WorkingCalendar) -> datetime | None:

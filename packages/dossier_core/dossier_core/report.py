@@ -38,6 +38,9 @@ class ReportRow:
     withdrawn: int = 0
     refused: int = 0
     rescheduled: int = 0
+    #: "4 tại chỗ": of the dossiers newly received in the period, those received, processed and
+    #: returned on the spot (the receipt's `on_site`); beside the form's columns, not part of any total
+    on_site: int = 0
 
     @property
     def received_total(self) -> int:
@@ -46,6 +49,18 @@ class ReportRow:
     @property
     def resolved_total(self) -> int:
         return self.early + self.on_time + self.late
+
+    @property
+    def received_new(self) -> int:
+        """Received within the period, by any channel (carried over left out)."""
+        return self.online + self.direct + self.postal
+
+    @property
+    def on_site_rate(self) -> float | None:
+        """The "4 tại chỗ" rate in percent (2 decimals) of the dossiers received within the period;
+        None when none was."""
+        new = self.received_new
+        return round(100 * self.on_site / new, 2) if new else None
 
     @property
     def pending_total(self) -> int:
@@ -93,6 +108,7 @@ class ReportRow:
             "withdrawn": self.withdrawn,
             "refused": self.refused,
             "rescheduled": self.rescheduled,
+            "on_site": self.on_site,
         }
 
 
@@ -104,8 +120,9 @@ def contribution(dossier: Dossier, period: Period, calendar: WorkingCalendar) ->
     """What one dossier adds to a row for `period`.
 
     Carried over: received before the period and not ended before it. New: received inside,
-    by channel. Resolved / withdrawn / refused: ended that way inside. Pending: still open at
-    the end of the period's last day (paused counted beside). Rescheduled: reschedules inside."""
+    by channel, and on the spot ("4 tại chỗ") when the receipt says so. Resolved / withdrawn /
+    refused: ended that way inside. Pending: still open at the end of the period's last day (paused
+    counted beside). Rescheduled: reschedules inside."""
     row = ReportRow()
     received_at = dossier.received_at
     if received_at is None or not dossier.is_received:
@@ -119,6 +136,7 @@ def contribution(dossier: Dossier, period: Period, calendar: WorkingCalendar) ->
     else:
         channel = dossier.channel or Channel.DIRECT
         setattr(row, channel.value, 1)
+        row.on_site = int(dossier.on_site)
     if ended_at is not None and ended_at < end:
         setattr(row, outcome(dossier, calendar), 1)
     else:

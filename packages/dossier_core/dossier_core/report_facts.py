@@ -55,6 +55,7 @@ class ReportFacts:
     judged_at: tuple[datetime, ...] = ()
     judged_overdue: tuple[bool, ...] = ()
     judged_paused: tuple[bool, ...] = ()
+    on_site: bool = False
 
     @property
     def pause_open(self) -> bool:
@@ -87,6 +88,7 @@ def facts_of(dossier: Dossier, calendar: WorkingCalendar) -> ReportFacts:
         judged_at=judged_at,
         judged_overdue=tuple(due is not None and due < end for due, end in zip(dues, judged_at, strict=True)),
         judged_paused=tuple(dossier.is_paused_at(end) for end in judged_at),
+        on_site=dossier.on_site,
     )
 
 
@@ -130,6 +132,7 @@ def contribution_from_facts(facts: ReportFacts, period: Period) -> ReportRow | N
         row.carried_over = 1
     else:
         setattr(row, facts.channel.value, 1)
+        row.on_site = int(facts.on_site)
     if ended_at is not None and ended_at < end:
         setattr(row, facts.outcome or "on_time", 1)
     else:

@@ -81,9 +81,11 @@ def test_no_deadline(cal: WorkingCalendar) -> None:
 
 
 def test_online_channel_uses_online_duration(catalog: Catalog) -> None:
-    land = catalog.procedures["1.012786"]  # Cấp lại Giấy chứng nhận do bị mất: 20 / online 10
-    assert rule_for(land, Channel.DIRECT) == DeadlineRule(DeadlineUnit.WORKING_DAYS, 20)
-    assert rule_for(land, Channel.ONLINE) == DeadlineRule(DeadlineUnit.WORKING_DAYS, 10)
-    assert rule_for(land, "postal") == DeadlineRule(DeadlineUnit.WORKING_DAYS, 20)
-    residence = catalog.procedures["1.004194"]
+    land = catalog.procedures["1.012786"]  # Cấp lại Giấy chứng nhận do bị mất: 20 / online 10 by law
+    assert (land.legal_duration_for(False), land.legal_duration_for(True)) == (20, 10)
+    # the province applies its published shorter durations: 10, online 7
+    assert rule_for(land, Channel.DIRECT) == DeadlineRule(DeadlineUnit.WORKING_DAYS, 10)
+    assert rule_for(land, Channel.ONLINE) == DeadlineRule(DeadlineUnit.WORKING_DAYS, 7)
+    assert rule_for(land, "postal") == DeadlineRule(DeadlineUnit.WORKING_DAYS, 10)
+    residence = catalog.procedures["1.004194"]  # not shortened: the legal duration
     assert rule_for(residence, Channel.ONLINE) == DeadlineRule(DeadlineUnit.WORKING_DAYS, 3)

@@ -81,6 +81,7 @@ def test_new_dossier_resolved_early(catalog: Catalog, cal: WorkingCalendar) -> N
         "withdrawn": 0,
         "refused": 0,
         "rescheduled": 0,
+        "on_site": 0,
     }
 
 
