@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dossier_core.calendar import VN_TZ
 from dossier_core.catalog import Catalog, load_catalog
-from dossier_metrics import live, reports
+from dossier_metrics import catalogue, live, reports
 from dossier_metrics.auth import KeyStore
 from dossier_metrics.collector import AgencyRegistry, DossierCollector
 from dossier_metrics.console import install_console
@@ -35,6 +35,7 @@ from dossier_metrics.facts_backfill import backfill_facts
 from dossier_metrics.filing import Freezer
 from dossier_metrics.index import Clock, LiveIndex
 from dossier_metrics.migrations import upgrade
+from dossier_metrics.on_site_backfill import backfill_on_site
 from dossier_metrics.openapi import install_openapi
 from dossier_metrics.operations import OperationsCollector, operations_text
 from dossier_metrics.projector import Projector
@@ -120,6 +121,7 @@ def prepare_schema(catalog: Catalog) -> Migrate:
     async def prepare(engine: AsyncEngine, schema: str) -> None:
         await upgrade(engine, schema)
         await backfill_facts(engine, catalog.calendar())
+        await backfill_on_site(engine)
 
     return prepare
 
@@ -218,6 +220,7 @@ def create_app(settings: MetricsSettings | None = None, *, clock: Clock = wall_c
 
     install_openapi(app, sorted(catalog.agencies))
     app.include_router(reports.router)
+    app.include_router(catalogue.router)
     app.include_router(live.router)
     install_console(app)
     app.include_router(

@@ -114,6 +114,7 @@ FACT_COLUMNS = (
     ("judged_at", "text"),
     ("judged_overdue", "text"),
     ("judged_paused", "text"),
+    ("on_site", "boolean"),
 )
 #: The array columns sent as array literals, with the array type each is cast to.
 _LITERALS = {
@@ -281,6 +282,7 @@ def _fact_arrays(rows: Sequence[tuple[str, str, str, ReportFacts]]) -> list[list
         [_instants(f.judged_at) for f in facts],
         [_flags(f.judged_overdue) for f in facts],
         [_flags(f.judged_paused) for f in facts],
+        [f.on_site for f in facts],
     ]
 
 

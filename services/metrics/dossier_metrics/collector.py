@@ -49,6 +49,13 @@ COUNTER_FAMILIES = (
     Family("dossier_withdrawn_total", "counter", "Dossiers withdrawn by the applicant.", None, ("",)),
     Family("dossier_refused_total", "counter", "Dossiers refused after acceptance.", None, ("",)),
     Family("dossier_rescheduled_total", "counter", "Appointments moved by an apology letter.", None, ("",)),
+    Family(
+        "dossier_received_on_site_total",
+        "counter",
+        'Dossiers received, processed and returned on the spot ("4 tại chỗ").',
+        None,
+        ("",),
+    ),
 )
 PENDING = Family(
     "dossier_pending",

@@ -21,6 +21,8 @@ COUNTER_COLUMNS = (
     "withdrawn",
     "refused",
     "rescheduled",
+    # "4 tại chỗ": received, processed and returned on the spot (the receipt's `on_site`)
+    "received_on_site",
 )
 WIDTH = len(COUNTER_COLUMNS)
 ZERO: tuple[int, ...] = (0,) * WIDTH
@@ -32,6 +34,7 @@ _RECEIVED: dict[Channel, Counts] = {
     Channel(name): tuple(int(column == f"received_{name}") for column in COUNTER_COLUMNS) for name in CHANNELS
 }
 _RESCHEDULED = COUNTER_COLUMNS.index("rescheduled")
+_ON_SITE = COUNTER_COLUMNS.index("received_on_site")
 #: The counter an ended dossier's outcome (`dossier_core.report.outcome`) adds to.
 _OUTCOME = {
     **{t: COUNTER_COLUMNS.index(f"resolved_{t}") for t in TIMELINESS},
@@ -41,7 +44,8 @@ _OUTCOME = {
 
 
 def counted(dossier: Dossier, calendar: WorkingCalendar) -> Counts:
-    """What this dossier adds to `dossier_{received,resolved,withdrawn,refused,rescheduled}_total`:
+    """What this dossier adds to `dossier_{received,resolved,withdrawn,refused,rescheduled}_total` and
+    `dossier_received_on_site_total`:
     its report row over all of time, read from its report facts (`counted_from`)."""
     return counted_from(facts_of(dossier, calendar))
 
@@ -53,9 +57,10 @@ def counted_from(facts: ReportFacts) -> Counts:
     if facts.received_at is None:
         return ZERO
     by_channel = _RECEIVED[facts.channel]
-    if facts.ended_at is None and not facts.reschedules:
+    if facts.ended_at is None and not facts.reschedules and not facts.on_site:
         return by_channel
     counts = list(by_channel)
+    counts[_ON_SITE] = int(facts.on_site)
     if facts.ended_at is not None:
         counts[_OUTCOME[facts.outcome or "on_time"]] = 1
     counts[_RESCHEDULED] = len(facts.reschedules)

@@ -28,6 +28,7 @@ def agency_stats(code: str, counters: Counts, gauges: list[int]) -> dict[str, An
         "withdrawn": counters[6],
         "refused": counters[7],
         "rescheduled": counters[8],
+        "received_on_site": counters[9],
         "pending": {"total": gauges[0] + gauges[1], **dict(zip(STATES, gauges[:3], strict=True))},
         "due_soon": gauges[3],
     }

@@ -36,6 +36,7 @@ KEY_HEADINGS: dict[str, tuple[str, ...]] = {
     "level": ("Cấp",),
     "procedure": ("Mã TTHC", "Tên thủ tục hành chính"),
     "field": ("Lĩnh vực",),
+    "field_level": ("Lĩnh vực", "Cấp"),
 }
 LEVEL_NAMES = {"province": "Cấp tỉnh", "district": "Cấp huyện", "commune": "Cấp xã", "ministry": "Cấp bộ"}
 
@@ -124,6 +125,8 @@ def _key_cells(group_by: str, row: dict[str, Any]) -> list[str]:
         cells = [LEVEL_NAMES.get(row["level"], row["level"])]
     elif group_by == "procedure":
         cells = [row["procedure"], row.get("name", "")]
+    elif group_by == "field_level":
+        cells = [row["field"], LEVEL_NAMES.get(row["level"], row["level"])]
     else:
         cells = [row["field"]]
     return [text_cell(str(cell)) for cell in cells]
@@ -145,14 +148,23 @@ def to_csv(report: dict[str, Any]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def to_xlsx(report: dict[str, Any]) -> bytes:
-    """The form on the first sheet; the changes since filing on a second one when there are revisions."""
+def to_xlsx(
+    report: dict[str, Any], *, on_site: dict[str, Any] | None = None, catalogue: dict[str, Any] | None = None
+) -> bytes:
+    """The form on the first sheet; the changes since filing on a second one when there are revisions;
+    then "4 tại chỗ" (the rows of the same report by field and level) and the catalogue, when given."""
+    from dossier_metrics.quarter_sheets import catalogue_sheet, on_site_sheet
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     _form_sheet(sheet, report)
     if report.get("revisions") is not None:
         _revisions_sheet(book.create_sheet(REVISIONS_SHEET), report)
+    if on_site is not None:
+        on_site_sheet(book.create_sheet(), on_site, _period_line(on_site))
+    if catalogue is not None:
+        catalogue_sheet(book.create_sheet(), catalogue)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -13,9 +13,10 @@ from dossier_core.contract_bounds import FIRST_DAY, LAST_DAY
 from dossier_core.periods import Period, parse_period
 from dossier_runtime.problems import Problem
 
-GroupBy = Literal["agency", "level", "procedure", "field"]
+GroupBy = Literal["agency", "level", "procedure", "field", "field_level"]
 Format = Literal["json", "csv", "xlsx"]
-GROUPS: tuple[GroupBy, ...] = ("agency", "level", "procedure", "field")
+#: `field_level`: a row per field and level of the receiving agency (the "4 tại chỗ" table)
+GROUPS: tuple[GroupBy, ...] = ("agency", "level", "procedure", "field", "field_level")
 FORMATS: tuple[Format, ...] = ("json", "csv", "xlsx")
 
 #: The longest explicit range; the days a report may cover are `FIRST_DAY` … `LAST_DAY` (SPEC §5).

@@ -20,7 +20,7 @@ from __future__ import annotations
 _COLUMNS = (
     "dossier_code, agency_code, procedure_code, field, received_at, channel, ended_at, outcome,"
     " legal_due_at, settled_due_at, pauses_from, pauses_until, reschedules, judged_at, judged_overdue,"
-    " judged_paused"
+    " judged_paused, on_site"
 )
 CURRENT = f"""SELECT {_COLUMNS}, NULL::bytea AS payload FROM report_fact
     WHERE received_at IS NOT NULL AND received_at < $2 AND (ended_at IS NULL OR ended_at >= $1)
@@ -68,6 +68,7 @@ _ROW = {
     "refused": _ended_as("refused"),
     "rescheduled": "coalesce(sum((SELECT count(*) FROM unnest(reschedules) AS r(at)"
     " WHERE r.at >= $1 AND r.at < $2)) FILTER (WHERE reschedules IS NOT NULL), 0)::bigint",
+    "on_site": _count("received_at >= $1 AND on_site"),
 }
 ROW_COUNTERS = tuple(_ROW)
 
@@ -79,6 +80,7 @@ GRAINS = {
     "agency": ("agency_code", "''", "''"),
     "procedure": ("''", "procedure_code", "''"),
     "field": ("''", "''", "field"),
+    "agency_field": ("agency_code", "''", "field"),
 }
 
 

@@ -27,7 +27,7 @@ from dossier_metrics.store import ProjectionStore
 Grain = tuple[str, str, str]
 GrainRows = dict[Grain, ReportRow]
 #: Which part of the grain rows are added up by (`report_sql.GRAINS`).
-GrainPart = Literal["grain", "agency", "procedure", "field"]
+GrainPart = Literal["grain", "agency", "procedure", "field", "agency_field"]
 
 
 def part_of(grain: Grain, by: GrainPart) -> Grain:
@@ -39,6 +39,8 @@ def part_of(grain: Grain, by: GrainPart) -> Grain:
         return ("", procedure, "")
     if by == "field":
         return ("", "", field)
+    if by == "agency_field":
+        return (agency, "", field)
     return grain
 
 
@@ -237,6 +239,7 @@ def _history_row(r: Any) -> FactHistoryRow:
             judged_at=tuple(r["judged_at"] or ()),
             judged_overdue=tuple(r["judged_overdue"] or ()),
             judged_paused=tuple(r["judged_paused"] or ()),
+            on_site=r["on_site"],
         ),
         payload=r["payload"],
     )

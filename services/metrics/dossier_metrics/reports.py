@@ -13,9 +13,9 @@ statement timeout; a refused or timed-out report is a 503 problem with `Retry-Af
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Protocol
 
 from asyncpg.exceptions import InterfaceError, PostgresError
@@ -25,11 +25,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossier
+from dossier_core.calendar import VN_TZ
 from dossier_core.catalog import Catalog
 from dossier_core.contract_bounds import FIRST_DAY, LAST_DAY
 from dossier_core.periods import FILING_DELAY, Period
 from dossier_core.report import ReportInvariantError, ReportRow, contribution
 from dossier_metrics.auth import Reader, allows_everything, forbidden, visibility
+from dossier_metrics.catalogue import catalogue_section
 from dossier_metrics.db import QUERY_CANCELED, sqlstate
 from dossier_metrics.openapi import problems
 from dossier_metrics.report_form import to_csv, to_xlsx
@@ -48,6 +50,7 @@ from dossier_metrics.report_params import (
     resolve_period,
 )
 from dossier_metrics.report_store import FactHistoryRow, Filing, Grain, GrainPart, GrainRows
+from dossier_metrics.report_structure import STRUCTURES, Structure, TodaysStructure
 from dossier_metrics.revisions import MAX_DOSSIERS, changed_grains, dossier_changes, grouped, row_changes
 from dossier_metrics.schemas import Report
 from dossier_metrics.state import metrics_state
@@ -113,7 +116,10 @@ _PART: dict[GroupBy, GrainPart] = {
     "level": "agency",
     "procedure": "procedure",
     "field": "field",
+    "field_level": "agency_field",
 }
+#: Between a field and a level in the key of a `field_level` row.
+_SPLIT = "\x1f"
 
 
 def _named(period: Period) -> bool:
@@ -131,6 +137,16 @@ class ReportBuilder:
         self.calendar = catalog.calendar()
         self.filing_delay = filing_delay
         self._subtrees: dict[str, frozenset[str]] = {}
+        #: the day whose structure `structure="current"` gives (successions in effect by then)
+        self.today: Callable[[], date] = lambda: datetime.now(VN_TZ).date()
+
+    def todays(self, structure: Structure) -> TodaysStructure | None:
+        """Today's structure for a `current` report (None: the period's own)."""
+        return TodaysStructure(self.catalog, self.today()) if structure == "current" else None
+
+    def _grouping(self, group_by: GroupBy, todays: TodaysStructure | None) -> Callable[[Grain], str]:
+        key = self._key(group_by)
+        return key if todays is None else todays.regroup(key)
 
     def _key(self, group_by: GroupBy) -> Callable[[Grain], str]:
         agencies = self.catalog.agencies
@@ -140,10 +156,20 @@ class ReportBuilder:
             return lambda grain: str(agencies[grain[0]].level) if grain[0] in agencies else ""
         if group_by == "procedure":
             return lambda grain: grain[1]
+        if group_by == "field_level":
+            return lambda grain: (
+                grain[2] + _SPLIT + (str(agencies[grain[0]].level) if grain[0] in agencies else "")
+            )
         return lambda grain: grain[2]
 
-    async def scope(self, agency: str | None, key: ApiKey | None) -> set[str] | None:
-        """The agencies whose dossiers count (None: all of them)."""
+    async def scope(
+        self, agency: str | None, key: ApiKey | None, todays: TodaysStructure | None = None
+    ) -> set[str] | None:
+        """The agencies whose dossiers count (None: all of them); `agency` in today's structure when
+        `todays` is given."""
+        if agency is not None and todays is not None:
+            below = todays.below(agency)
+            return below if key is None else {code for code in below if key.allows(code)}
         if agency is not None:
             found = self._subtrees.get(agency)
             if found is None:  # the catalog is fixed for the builder's life: each tree is walked once
@@ -154,15 +180,18 @@ class ReportBuilder:
         known = set(self.catalog.agencies) | await self.store.counted_agencies()
         return {code for code in known if key.allows(code)}
 
-    def _zero_rows(self, period: Period, scope: set[str] | None, group_by: GroupBy) -> dict[str, ReportRow]:
+    def _zero_rows(
+        self, period: Period, scope: set[str] | None, group_by: GroupBy, todays: TodaysStructure | None = None
+    ) -> dict[str, ReportRow]:
         if group_by != "agency":
             return {}
         codes = sorted(scope if scope is not None else self.catalog.agencies)
-        return {
+        rows = {
             code: ReportRow()
             for code in codes
             if code in self.catalog.agencies and _agency_in_period(self.catalog, code, period)
         }
+        return rows if todays is None else {code: ReportRow() for code in todays.carriers(rows)}
 
     async def build(
         self,
@@ -173,10 +202,13 @@ class ReportBuilder:
         *,
         as_of: datetime | None = None,
         live: bool = False,
+        structure: Structure = "period",
     ) -> dict[str, Any]:
         """The report: as known at `as_of` if given; else a filed period as filed (with its
-        revisions) unless `live`; else today's figures."""
-        scope = await self.scope(agency, key)
+        revisions) unless `live`; else today's figures. `structure`: the period's organisation, or
+        today's (`report_structure`)."""
+        todays = self.todays(structure)
+        scope = await self.scope(agency, key, todays)
         agencies = _list(scope)
         filing = await self.store.filing(period.label) if _named(period) else None
         revisions = None
@@ -184,11 +216,11 @@ class ReportBuilder:
             view, grains = "as_of", await self.store.grain_rows(period, agencies, as_of, _PART[group_by])
         elif filing is not None and not live:
             view, grains = "filed", await self.store.filed_rows(period.label, agencies)
-            revisions = await self._revisions(period, filing, grains, agencies, group_by)
+            revisions = await self._revisions(period, filing, grains, agencies, group_by, todays)
         else:
             view, grains = "live", await self.store.grain_rows(period, agencies, None, _PART[group_by])
-        rows = self._zero_rows(period, scope, group_by)
-        rows.update(grouped(grains, self._key(group_by)))
+        rows = self._zero_rows(period, scope, group_by, todays)
+        rows.update(grouped(grains, self._grouping(group_by, todays)))
         report = self._report(period, agency, group_by, rows)
         known_at = as_of if as_of is not None else filing.filed_at if view == "filed" and filing else None
         report.update(
@@ -197,13 +229,35 @@ class ReportBuilder:
             filing=_filing(filing),
             revisions=revisions,
         )
+        self._structured(report, period, scope, todays, (grain[0] for grain in grains))
         return report
 
+    def _structured(
+        self,
+        report: dict[str, Any],
+        period: Period,
+        scope: set[str] | None,
+        todays: TodaysStructure | None,
+        counted: Iterable[str],
+    ) -> None:
+        """The report's `structure`, and in today's the agencies whose rows were added into another."""
+        report["structure"] = "period" if todays is None else "current"
+        if todays is not None:
+            codes = set(self._zero_rows(period, scope, "agency")) | set(counted)
+            report["successions"] = todays.moved(codes)
+
     async def _revisions(
-        self, period: Period, filing: Filing, filed: GrainRows, agencies: list[str] | None, group_by: GroupBy
+        self,
+        period: Period,
+        filing: Filing,
+        filed: GrainRows,
+        agencies: list[str] | None,
+        group_by: GroupBy,
+        todays: TodaysStructure | None = None,
     ) -> dict[str, Any]:
         live = await self.store.grain_rows(period, agencies)
-        rows, total = row_changes(filed, live, self._key(group_by), lambda k: self._describe(group_by, k))
+        key = self._grouping(group_by, todays)
+        rows, total = row_changes(filed, live, key, lambda k: self._describe(group_by, k))
         history, more = await self.store.recorded_since(
             filing.filed_at, changed_grains(filed, live), MAX_DOSSIERS
         )
@@ -216,13 +270,20 @@ class ReportBuilder:
         }
 
     async def build_exact(
-        self, period: Period, agency: str | None, group_by: GroupBy, key: ApiKey | None = None
+        self,
+        period: Period,
+        agency: str | None,
+        group_by: GroupBy,
+        key: ApiKey | None = None,
+        structure: Structure = "period",
     ) -> dict[str, Any]:
         """Today's report by the domain, dossier by dossier, from every stored snapshot."""
-        scope = await self.scope(agency, key)
+        todays = self.todays(structure)
+        scope = await self.scope(agency, key, todays)
         allows = visibility(key) if key is not None else None
-        group = self._key(group_by)
-        rows = self._zero_rows(period, scope, group_by)
+        group = self._grouping(group_by, todays)
+        rows = self._zero_rows(period, scope, group_by, todays)
+        counted: set[str] = set()
         count = 0
         snapshots = self.store.snapshots_for_period(period.start_instant, period.end_instant, _list(scope))
         async with aclosing(snapshots):  # type: ignore[type-var]
@@ -235,11 +296,13 @@ class ReportBuilder:
                     continue
                 k = group((dossier.agency_code, dossier.procedure_code or "", field))
                 rows[k] = rows[k] + row if k in rows else row
+                counted.add(dossier.agency_code)
                 count += 1
                 if count % 2000 == 0:
                     await asyncio.sleep(0)  # let scrapes and the consumer run during a long report
         report = self._report(period, agency, group_by, rows)
         report.update(view="live", as_of=None, filing=None, revisions=None)
+        self._structured(report, period, scope, todays, counted)
         return report
 
     def _report(
@@ -251,7 +314,7 @@ class ReportBuilder:
             row = rows[k]
             row.check_invariant()
             total = total + row
-            body_rows.append({**self._describe(group_by, k), **row.to_dict()})
+            body_rows.append({**self._describe(group_by, k), **_counts(row)})
         total.check_invariant()
         return {
             "period": {"label": period.label, "from": period.start.isoformat(), "to": period.end.isoformat()},
@@ -259,7 +322,7 @@ class ReportBuilder:
             "agency": agency,
             "group_by": group_by,
             "rows": body_rows,
-            "total": total.to_dict(),
+            "total": _counts(total),
         }
 
     def _describe(self, group_by: GroupBy, key: str) -> dict[str, str]:
@@ -269,7 +332,15 @@ class ReportBuilder:
         if group_by == "procedure":
             procedure = self.catalog.procedures.get(key)
             return {"procedure": key, "name": procedure.name if procedure else ""}
+        if group_by == "field_level":
+            field, _, level = key.partition(_SPLIT)
+            return {"field": field, "level": level}
         return {group_by: key}
+
+
+def _counts(row: ReportRow) -> dict[str, Any]:
+    """A row's figures: the SPEC §5 row with the "4 tại chỗ" count, and its rate."""
+    return {**row.to_dict(), "on_site_rate": row.on_site_rate}
 
 
 def _filing(filing: Filing | None) -> dict[str, str] | None:
@@ -284,7 +355,8 @@ def _list(scope: set[str] | None) -> list[str] | None:
 
 def _filename(report: Mapping[str, Any], ext: str) -> str:
     label = str(report["period"]["label"]).replace("..", "_")
-    return f"bieu06_{label}_{report['group_by']}.{ext}"
+    today = "_current" if report.get("structure") == "current" else ""
+    return f"bieu06_{label}_{report['group_by']}{today}.{ext}"
 
 
 def unavailable(title: str, detail: str, retry_after_s: int) -> Problem:
@@ -375,6 +447,15 @@ async def dossier_report(
             "as filed, with its revisions)"
         ),
     ] = False,
+    structure: Annotated[
+        str,
+        Query(
+            description="period: each dossier under the agency that received it, in the period's "
+            "organisation; current: today's organisation, an old agency's rows added into the agency "
+            "that succeeded it (agency_successions.csv; chains followed, mergers added up)",
+            json_schema_extra={"enum": list(STRUCTURES)},
+        ),
+    ] = "period",
 ) -> Response:
     """Biểu 06 for a named period or for from…to, limited to the agencies the key allows."""
     return await report_response(
@@ -388,6 +469,7 @@ async def dossier_report(
         format=format,
         as_of=as_of,
         live=live,
+        structure=structure,
     )
 
 
@@ -403,6 +485,7 @@ async def report_response(
     format: str = "json",
     as_of: str | None = None,
     live: bool = False,
+    structure: str = "period",
 ) -> Response:
     """The report API's answer for `key` (the console's downloads are this same answer); a 4xx or 503
     is raised as a `Problem`."""
@@ -410,6 +493,7 @@ async def report_response(
     known_at = resolve_instant(as_of, live)
     grouping: GroupBy = choose(group_by, GROUPS, "group_by")  # type: ignore[assignment]
     kind = choose(format, FORMATS, "format")
+    shape: Structure = choose(structure, STRUCTURES, "structure")  # type: ignore[assignment]
     state = metrics_state(request)
     builder = state.reports
     if agency is not None:
@@ -417,10 +501,27 @@ async def report_response(
             raise forbidden(agency)
         if agency not in builder.catalog.agencies:
             raise invalid("agency", f"unknown agency {agency!r}")
+        todays = builder.todays(shape)
+        successor = todays.succeeded_by(agency) if todays is not None else None
+        if successor is not None:
+            raise invalid(
+                "agency",
+                f"agency {agency!r} is not in today's structure: {successor!r} carries it; ask for "
+                f"{successor!r}, or for {agency!r} with structure=period",
+            )
     gate = state.report_gate
     async with gate.slot():
         try:
-            report = await builder.build(chosen, agency, grouping, key, as_of=known_at, live=live)
+            report = await builder.build(
+                chosen, agency, grouping, key, as_of=known_at, live=live, structure=shape
+            )
+            on_site = None
+            if kind == "xlsx":  # the quarter's workbook: "4 tại chỗ" by field and level beside the form
+                on_site = report
+                if grouping != "field_level":
+                    on_site = await builder.build(
+                        chosen, agency, "field_level", key, as_of=known_at, live=live, structure=shape
+                    )
         except ReportInvariantError as exc:
             raise Problem(500, "Report does not add up", str(exc)) from exc
         except (DBAPIError, PoolTimeout, OSError, PostgresError, InterfaceError) as exc:
@@ -431,6 +532,8 @@ async def report_response(
         if kind == "csv":
             body, media = to_csv(report), "text/csv; charset=utf-8"
         else:
-            body, media = to_xlsx(report), XLSX
+            tree = await builder.scope(agency, None) if agency is not None else None
+            catalogue = catalogue_section(builder.catalog, agency, key, tree)
+            body, media = to_xlsx(report, on_site=on_site, catalogue=catalogue), XLSX
     disposition = f'attachment; filename="{_filename(report, kind)}"'
     return Response(body, media_type=media, headers={"Content-Disposition": disposition})

@@ -44,10 +44,21 @@ class ReportCounts(_Strict):
     withdrawn: int = Field(ge=0)
     refused: int = Field(ge=0)
     rescheduled: int = Field(ge=0)
+    on_site: int = Field(
+        ge=0,
+        description='"4 tại chỗ": of the dossiers received within the period (online + direct + postal), '
+        "those received, processed and returned on the spot; beside the form's columns",
+    )
+    on_site_rate: float | None = Field(
+        ge=0,
+        le=100,
+        description="on_site ÷ the dossiers received within the period, in percent (2 decimals); null "
+        "when none was received",
+    )
 
 
 class RowKey(_Strict):
-    """A row's key: `agency` + `name`, `level`, `procedure` + `name`, or `field`."""
+    """A row's key: `agency` + `name`, `level`, `procedure` + `name`, `field`, or `field` + `level`."""
 
     agency: str | None = None
     name: str | None = None
@@ -124,6 +135,71 @@ class Report(_Strict):
     revisions: Revisions | None = Field(description="for a filed view: what changed since the filing")
 
 
+class ByLevel(_Strict):
+    province: int = Field(ge=0)
+    district: int = Field(ge=0)
+    commune: int = Field(ge=0)
+    ministry: int = Field(ge=0)
+    unstated: int = Field(ge=0, description="procedures whose level the catalog does not state")
+
+
+class ByOnlineLevel(_Strict):
+    full: int = Field(ge=0, description='full online service (formerly "level 4")')
+    partial: int = Field(ge=0, description='partial online service (formerly "level 3")')
+    none: int = Field(ge=0)
+
+
+class PortalIntegration(_Strict):
+    count: int = Field(ge=0, description="procedures integrated with the national public service portal")
+    percent: float | None = Field(description="count ÷ procedures, in percent (2 decimals)")
+    unstated: int = Field(ge=0, description="procedures whose integration the catalog does not state")
+
+
+class CutsTotal(_Strict):
+    procedures: int = Field(ge=0)
+    with_duration: int = Field(ge=0, description="of which have a duration that can be cut")
+    shortened: int = Field(ge=0, description="of which the province applies a shorter duration")
+    average_cut_percent: float | None = Field(
+        description="mean of (legal − applied) ÷ legal over the procedures with a duration, in percent"
+    )
+
+
+class AgencyCuts(CutsTotal):
+    agency: str
+    name: str
+
+
+class ProcedureFacts(_Strict):
+    procedure: str
+    name: str
+    field: str
+    level: str | None
+    agency: str | None = Field(description="the agency in charge")
+    unit: str
+    legal_duration: int | None
+    applied_duration: int | None = Field(description="the duration the province applies (direct, postal)")
+    legal_online_duration: int | None
+    applied_online_duration: int | None
+    time_cut_percent: float | None
+    online_level: str
+    portal_integrated: bool | None
+
+
+class CatalogueReport(_Strict):
+    """The catalogue section of the quarterly report (`GET /v1/reports/catalogue`)."""
+
+    agency: str | None
+    procedures: int = Field(ge=0)
+    by_level: ByLevel
+    by_online_level: ByOnlineLevel
+    online_services: int = Field(ge=0, description="full + partial")
+    portal_integrated: PortalIntegration
+    time_cuts: list[AgencyCuts]
+    time_cuts_total: CutsTotal
+    rows: list[ProcedureFacts]
+    generated_at: str
+
+
 class LiveReceived(_Strict):
     total: int = Field(ge=0)
     direct: int = Field(ge=0)
@@ -145,6 +221,7 @@ class AgencyStats(_Strict):
     withdrawn: int = Field(ge=0)
     refused: int = Field(ge=0)
     rescheduled: int = Field(ge=0)
+    received_on_site: int = Field(ge=0, description='received on the spot ("4 tại chỗ")')
     pending: LivePending
     due_soon: int = Field(ge=0)
 

@@ -16,7 +16,7 @@ from dossier_core.catalog import Catalog
 from dossier_core.dossier import Dossier
 from dossier_core.periods import Period
 from dossier_core.report import ReportRow, contribution
-from dossier_metrics import reports
+from dossier_metrics import catalogue, reports
 from dossier_metrics.app import build_state
 from dossier_metrics.report_gate import ReportGate
 from dossier_metrics.report_store import FactHistoryRow, Filing, Grain, GrainPart, GrainRows, add_row, part_of
@@ -120,6 +120,7 @@ def report_app(builder: ReportBuilder, keys_file: Path | None, gate: ReportGate 
     app = FastAPI()
     install_problem_handlers(app)
     app.include_router(reports.router)
+    app.include_router(catalogue.router)
     state = build_state(MetricsSettings(api_keys_file=keys_file), catalog=builder.catalog)
     STATE.put(app, replace(state, reports=builder, report_gate=gate or ReportGate(2, 5)))
     return app

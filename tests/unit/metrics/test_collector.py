@@ -29,6 +29,8 @@ SPEC_SERIES = {
     "dossier_withdrawn": ("counter", {"agency"}),
     "dossier_refused": ("counter", {"agency"}),
     "dossier_rescheduled": ("counter", {"agency"}),
+    # beside SPEC §5: "4 tại chỗ" (docs/metrics.md)
+    "dossier_received_on_site": ("counter", {"agency"}),
     "dossier_pending": ("gauge", {"agency", "state"}),
     "dossier_due_soon": ("gauge", {"agency"}),
     "dossier_agency_info": ("gauge", {"agency", "name", "level", "parent"}),
@@ -40,7 +42,7 @@ def _collector(catalog: Catalog, calendar: WorkingCalendar, make_dossier: MakeDo
     index = LiveIndex(calendar, lambda: vn("2021-04-07 10:00"))
     for dossier in (
         make_dossier(("received", vn("2021-04-05 09:00"))),
-        make_dossier(("received", vn("2021-04-01 09:00")), channel="direct"),
+        make_dossier(("received", vn("2021-04-01 09:00"), {"on_site": True}), channel="direct"),
         make_dossier(("received", vn("2021-04-05 09:00")), ("withdrawn", vn("2021-04-06 09:00"))),
         make_dossier(("received", vn("2021-04-05 09:00")), ("fee_requested", vn("2021-04-06 09:00"))),
     ):
@@ -86,6 +88,7 @@ def test_exactly_the_spec_series_with_a_zero_row_for_every_agency(
     assert values[("dossier_received_total", (("agency", AGENCY), ("channel", "online")))] == 3
     assert values[("dossier_received_total", (("agency", AGENCY), ("channel", "direct")))] == 1
     assert values[("dossier_withdrawn_total", (("agency", AGENCY),))] == 1
+    assert values[("dossier_received_on_site_total", (("agency", AGENCY),))] == 1
     pending = {
         s.labels["state"]: s.value
         for s in families["dossier_pending"].samples
@@ -109,11 +112,12 @@ def test_the_exporter_writes_the_stored_totals_and_the_others_only_their_gauges(
     collector = _collector(catalog, calendar, make_dossier)
     own = _samples(collector.render_text().decode())
     # the province-wide totals (other partitions included) replace this instance's own counters
-    stored = {AGENCY: (5, 7, 0, 1, 2, 3, 4, 0, 1), "UNKNOWN.AGENCY": (1, 0, 0, 0, 0, 0, 0, 0, 0)}
+    stored = {AGENCY: (5, 7, 0, 1, 2, 3, 4, 0, 1, 6), "UNKNOWN.AGENCY": (1, 0, 0, 0, 0, 0, 0, 0, 0, 0)}
     text = render_text(collector.figures_with(stored), collector.agencies).decode()
     values = _samples(text)
     assert values[("dossier_received_total", (("agency", AGENCY), ("channel", "online")))] == 7
     assert values[("dossier_resolved_total", (("agency", AGENCY), ("timeliness", "late")))] == 3
+    assert values[("dossier_received_on_site_total", (("agency", AGENCY),))] == 6
     assert values[("dossier_received_total", (("agency", "UNKNOWN.AGENCY"), ("channel", "direct")))] == 1
     gauges = {
         k: v

@@ -46,6 +46,7 @@ def counted_by_the_row(dossier: Dossier, calendar: WorkingCalendar) -> Counts:
         row["withdrawn"],
         row["refused"],
         row["rescheduled"],
+        row["on_site"],
     )
 
 
@@ -78,6 +79,7 @@ dossiers = st.builds(
     ended_at=st.none() | instants,
     end_kind=st.none() | st.sampled_from(EndKind),
     reschedules=st.lists(instants, max_size=3).map(tuple),
+    on_site=st.booleans(),
 )
 
 
@@ -97,5 +99,5 @@ def test_an_open_rescheduled_dossier_counts_its_channel_and_each_reschedule(
         received_at=BASE,
         reschedules=(BASE + timedelta(days=2), BASE + timedelta(days=9)),
     )
-    assert counted(dossier, calendar) == (0, 0, 1, 0, 0, 0, 0, 0, 2)
+    assert counted(dossier, calendar) == (0, 0, 1, 0, 0, 0, 0, 0, 2, 0)
     assert counted(dossier, calendar) == counted_by_the_row(dossier, calendar)
