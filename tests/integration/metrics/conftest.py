@@ -98,10 +98,11 @@ def build_stream(catalog: Catalog, dossiers: int, seed: int = 7, stale: int = 10
         start = datetime(2021, 3, 1, 8, tzinfo=VN_TZ) + timedelta(hours=rng.randint(0, 24 * 50))
         steps = _script(rng, start)
         channel = rng.choice(["online", "direct", "postal"])
+        on_site = rng.random() < 0.3  # "4 tại chỗ"
         events = []
         for seq, (kind, at, data) in enumerate(steps):
             if kind == "received":
-                data = {"procedure_code": rng.choice(procedures), "channel": channel}
+                data = {"procedure_code": rng.choice(procedures), "channel": channel, "on_site": on_site}
             events.append(
                 DossierEvent(str(uuid.uuid4()), EventType("dossier." + kind), code, agency, at, data, seq)
             )

@@ -85,6 +85,12 @@ async def test_one_exporter_at_a_time_from_the_stored_totals(
                     if dict(k)["timeliness"] == timeliness and v
                 }
                 assert got == {a: c[column] for a, c in stored.items() if c[column]}
+        # "4 tại chỗ" goes the same way: the stored totals of every partition, from the exporter alone
+        on_site = COUNTER_COLUMNS.index("received_on_site")
+        want = {a: float(c[on_site]) for a, c in stored.items() if c[on_site]}
+        assert want, "the stream received dossiers on the spot"
+        got = {dict(k)["agency"]: v for k, v in leader["dossier_received_on_site_total"].items() if v}
+        assert got == want and "dossier_received_on_site_total" not in other
 
         # the exporter stops: the other instance takes over with the same totals
         remaining = second if exporters[0] == 1.0 else first

@@ -8,7 +8,10 @@ from datetime import datetime
 import pytest
 
 from dossier_core.calendar import VN_TZ
+from dossier_core.catalog import DeadlineUnit
 from dossier_core.catalog_csv import default_catalog_dir, load_catalog
+from dossier_core.codes import Channel
+from dossier_core.deadlines import rule_for
 from dossier_core.periods import parse_period
 from dossier_sim.expect import differences, expected_rows, total
 from dossier_sim.generator import ProvinceGenerator
@@ -93,3 +96,24 @@ def test_the_current_period_is_cut_at_now() -> None:
     kept = {d.code: d for d in dossiers}
     # each kept dossier keeps the beginning of its own history, in order
     assert all(d.events == kept[d.code].events[: len(d.events)] for d in cut)
+
+
+def test_on_site_receipts_are_quick_direct_dossiers_resolved_in_time() -> None:
+    dossiers = generate(2000)
+    on_site = [d for d in dossiers if any(e["data"].get("on_site") for e in d.events)]
+    assert on_site, "the default mix has on-the-spot dossiers"
+    for d in on_site:
+        (received,) = [e for e in d.events if e["type"] == "dossier.received"]
+        procedure = CATALOG.procedures[received["data"]["procedure_code"]]
+        assert received["data"]["channel"] == "direct"
+        assert d.outcome in (Outcome.EARLY, Outcome.ON_TIME)
+        rule = rule_for(procedure, Channel.DIRECT)
+        assert rule.unit is DeadlineUnit.SAME_DAY or (rule.duration or 0) <= (
+            1 if rule.unit is DeadlineUnit.WORKING_DAYS else 8
+        )
+    # the expected report counts them among the new receipts ("4 tại chỗ"), and --expect compares them
+    rows = expected_rows(dossiers, CATALOG, PERIOD)
+    assert total(rows.values()).on_site == len(on_site)
+    report = {"rows": [{"agency": a, **r.to_dict()} for a, r in rows.items()]}
+    report["rows"][0]["on_site"] += 1
+    assert len(differences(rows, report)) == 1

@@ -1,6 +1,7 @@
 """Generates the events of a province's dossiers for a period: receipts on working days at the
-agencies valid then, real procedures of every unit, the channel mix, supplement pauses, fee requests,
-reschedules, and endings chosen from an outcome mix. Deterministic for a seed."""
+agencies valid then, real procedures of every unit with the durations the province applies, the
+channel mix, "4 tại chỗ" for quick direct receipts, supplement pauses, fee requests, reschedules, and
+endings chosen from an outcome mix. Deterministic for a seed."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from dossier_contracts.event_json import event_from_json
 from dossier_core.calendar import VN_TZ, WorkingCalendar
-from dossier_core.catalog import Agency, AgencyLevel, Catalog, OnlineLevel, Procedure
+from dossier_core.catalog import Agency, AgencyLevel, Catalog, DeadlineUnit, OnlineLevel, Procedure
 from dossier_core.codes import Channel
 from dossier_core.deadlines import legal_deadline, rule_for
 from dossier_core.events import DossierEvent, parse_instant
@@ -28,6 +29,8 @@ _STOPS = {
     Outcome.WITHDRAWN: ("dossier.withdrawn", "Công dân rút hồ sơ"),
     Outcome.REFUSED: ("dossier.refused", "Không đủ điều kiện"),
 }
+#: Of the quick direct receipts resolved in time, the share done "4 tại chỗ" (on the spot).
+ON_SITE_SHARE = 0.5
 LEVEL_WEIGHTS = {AgencyLevel.PROVINCE: 0.55, AgencyLevel.DISTRICT: 0.25, AgencyLevel.COMMUNE: 0.20}
 
 
@@ -107,7 +110,7 @@ class ProvinceGenerator:
         data: dict[str, Any] = {"procedure_code": procedure.code, "channel": channel.value}
         if rng.random() < 0.3:
             data["applicant_type"] = rng.choice([1, 1, 1, 2, 3, 4])
-        if rng.random() < 0.1:
+        if self._on_site(procedure, channel, outcome):
             data["on_site"] = True
         self._add(d, "dossier.received", received_at, data)
         legal_due = legal_deadline(rule_for(procedure, channel), received_at, cal)
@@ -209,6 +212,21 @@ class ProvinceGenerator:
             self._agencies_on[day] = (choices, [LEVEL_WEIGHTS[lvl] for lvl in choices], levels)
         choices, weights, levels = self._agencies_on[day]
         return self.rng.choice(levels[self.rng.choices(choices, weights)[0]])
+
+    def _on_site(self, procedure: Procedure, channel: Channel, outcome: Outcome) -> bool:
+        """ "4 tại chỗ": a direct receipt of a procedure the province settles within a working day,
+        resolved in time, is done on the spot for `ON_SITE_SHARE` of such dossiers."""
+        if channel is not Channel.DIRECT or outcome not in (Outcome.EARLY, Outcome.ON_TIME):
+            return False
+        rule = rule_for(procedure, channel)
+        quick = rule.unit is DeadlineUnit.SAME_DAY or (
+            rule.duration is not None
+            and (
+                (rule.unit is DeadlineUnit.WORKING_DAYS and rule.duration <= 1)
+                or (rule.unit is DeadlineUnit.WORKING_HOURS and rule.duration <= 8)
+            )
+        )
+        return quick and self.rng.random() < ON_SITE_SHARE
 
     def _channel(self, procedure: Procedure) -> Channel:
         if procedure.online_level is OnlineLevel.NONE:
