@@ -80,6 +80,10 @@ GROUPS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
     ),
 )
 TOTAL_LABEL = "Tổng cộng"
+#: After the period line of a report in today's organisation (`structure=current`).
+CURRENT_STRUCTURE_NOTE = (
+    " – theo cơ cấu tổ chức hiện nay (số liệu của đơn vị đã sắp xếp được cộng vào đơn vị kế thừa)"
+)
 REVISIONS_SHEET = "Điều chỉnh sau chốt"
 TRUNCATED_NOTE = "Danh sách hồ sơ đã được rút gọn"
 CHANGE_HEADINGS = ("Chỉ tiêu", "Đã chốt", "Hiện tại", "Chênh lệch")
@@ -194,7 +198,8 @@ def _form_sheet(sheet: Any, report: dict[str, Any]) -> None:
 
 def _period_line(report: dict[str, Any]) -> str:
     period = report["period"]
-    return f"Kỳ báo cáo: {period['label']} (từ ngày {period['from']} đến ngày {period['to']})"
+    line = f"Kỳ báo cáo: {period['label']} (từ ngày {period['from']} đến ngày {period['to']})"
+    return line + CURRENT_STRUCTURE_NOTE if report.get("structure") == "current" else line
 
 
 def local_time(instant: str, *, seconds: bool = False) -> str:

@@ -117,6 +117,12 @@ class FilingOut(_Strict):
     deadline: str = Field(description="the period's filing instant by the rule (end of the 3rd day after it)")
 
 
+class MovedAgency(_Strict):
+    agency: str = Field(description="an agency succeeded since (its dossiers are under the successor)")
+    name: str
+    successor: str = Field(description="the agency of today's structure whose row holds them")
+
+
 class Report(_Strict):
     period: PeriodOut
     pending_judged_at: str = Field(description="midnight after the period's last day, Vietnam time")
@@ -133,6 +139,14 @@ class Report(_Strict):
     )
     filing: FilingOut | None = Field(description="the period's filing, when it is filed")
     revisions: Revisions | None = Field(description="for a filed view: what changed since the filing")
+    structure: Literal["period", "current"] = Field(
+        default="period",
+        description="period: rows by the agency that received each dossier; current: in today's "
+        "organisation, old agencies' rows added into their successors'",
+    )
+    successions: list[MovedAgency] | None = Field(
+        default=None, description="in structure=current: the agencies whose rows were added into another"
+    )
 
 
 class ByLevel(_Strict):
