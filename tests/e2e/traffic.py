@@ -115,6 +115,7 @@ class Traffic:
             "withdrawn": Counter(),
             "refused": Counter(),
             "rescheduled": Counter(),
+            "received_on_site": Counter(),
             "pending": Counter(),
         }
         for d in self.dossiers:
@@ -128,6 +129,7 @@ class Traffic:
             if dossier.end_kind is not None and dossier.end_kind.value in ("withdrawn", "refused"):
                 out[dossier.end_kind.value][d.agency] += 1
             out["rescheduled"][d.agency] += len(dossier.reschedules)
+            out["received_on_site"][d.agency] += int(dossier.on_site)
             state = dossier.pending_state(now, CALENDAR)
             if state is not None:
                 out["pending"][f"{d.agency}|{state}"] += 1
@@ -143,7 +145,16 @@ def live_series(metrics_url: str) -> dict[str, Counter[str]]:
 
     text = httpx.get(f"{metrics_url}/metrics", timeout=30).text
     out: dict[str, Counter[str]] = {
-        k: Counter() for k in ("received", "resolved", "withdrawn", "refused", "rescheduled", "pending")
+        k: Counter()
+        for k in (
+            "received",
+            "resolved",
+            "withdrawn",
+            "refused",
+            "rescheduled",
+            "received_on_site",
+            "pending",
+        )
     }
     second = {"dossier_received": "channel", "dossier_resolved": "timeliness", "dossier_pending": "state"}
     for family in text_string_to_metric_families(text):
