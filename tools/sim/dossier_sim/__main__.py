@@ -5,7 +5,11 @@ Examples:
   dossier-sim --period 2021-Q2 --dossiers 5000 --expect     # … then compare the report API's numbers
   dossier-sim --dossiers 2000 --rate 500                    # the current quarter so far, 500 events/s
 
---expect reads the report with a metrics reader key: --metrics-key, else the environment variable
+--expect reads the report (today's figures, by agency) before sending and checks that it grows by
+exactly what was generated, agency by agency and column by column, so it works on a system that already
+holds data (not while other traffic for the same period arrives). Runs with other --seed values never
+share a dossier; the same seed sends the same events again, which change nothing. It reads the report
+with a metrics reader key: --metrics-key, else the environment variable
 DOSSIER_SIM_METRICS_KEY, else the file --metrics-key-file (default .run/keys/metrics.key, which
 `make run` creates).
 """
@@ -28,7 +32,7 @@ from tqdm import tqdm
 from dossier_core.calendar import VN_TZ
 from dossier_core.catalog_csv import CatalogError, default_catalog_dir, load_catalog
 from dossier_core.periods import Period, parse_period
-from dossier_sim.expect import differences, expected_rows, total
+from dossier_sim.expect import differences, expected_rows, received_total, total
 from dossier_sim.generator import ProvinceGenerator, SimulatedDossier, happened_by
 from dossier_sim.mix import DEFAULT_MIX, OutcomeMix
 from dossier_sim.sender import IntakeSender
@@ -122,38 +126,72 @@ def read_key(given: str | None, path: Path) -> str | None:
     return (path.read_text().strip() or None) if path.exists() else None
 
 
-async def wait_for_report(
-    args: argparse.Namespace, period: Period, expected: dict[str, Any], metrics_key: str
-) -> list[str]:
-    params = {"group_by": "agency"}
+def report_params(args: argparse.Namespace, period: Period) -> dict[str, str]:
+    """The report --expect reads: today's figures by agency (live, even for a filed period)."""
+    params = {"group_by": "agency", "live": "true"}
     if args.from_:
         params.update({"from": args.from_.isoformat(), "to": args.to.isoformat()})
     else:
         params["period"] = period.label
+    return params
+
+
+class ReportUnreadable(Exception):
+    """The report API cannot be read with the metrics key (a reason for the user)."""
+
+
+async def read_report(args: argparse.Namespace, period: Period, metrics_key: str) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {metrics_key}"}
+    async with httpx.AsyncClient(timeout=60, headers=headers) as client:
+        try:
+            response = await client.get(
+                f"{args.metrics_url.rstrip('/')}/v1/reports/dossiers", params=report_params(args, period)
+            )
+        except httpx.HTTPError as exc:
+            raise ReportUnreadable(f"report API at {args.metrics_url}: {exc}") from exc
+    if response.status_code in (401, 403):
+        raise ReportUnreadable(f"report API: {response.status_code}: the metrics key may not read the report")
+    if response.status_code != 200:
+        raise ReportUnreadable(f"report API: {response.status_code}: {response.text[:300]}")
+    report: dict[str, Any] = response.json()
+    return report
+
+
+async def wait_for_report(
+    args: argparse.Namespace,
+    period: Period,
+    expected: dict[str, Any],
+    metrics_key: str,
+    baseline: dict[str, Any] | None = None,
+) -> list[str]:
+    """Reads the report every second until it has grown since `baseline` by exactly what was generated
+    (or --expect-timeout passes); the differences left, none when it matches."""
     want = total(expected.values()).received_total
+    before = received_total(baseline)
     deadline = time.monotonic() + args.expect_timeout
     diffs: list[str] = ["no report yet"]
     bar = tqdm(total=want, desc="visible in report", unit="dossier", disable=args.quiet)
-    headers = {"Authorization": f"Bearer {metrics_key}"}
-    async with httpx.AsyncClient(timeout=60, headers=headers) as client:
-        while time.monotonic() < deadline:
-            try:
-                response = await client.get(
-                    f"{args.metrics_url.rstrip('/')}/v1/reports/dossiers", params=params
+    last_note = time.monotonic()
+    while time.monotonic() < deadline:
+        try:
+            report = await read_report(args, period, metrics_key)
+        except ReportUnreadable as exc:
+            diffs = [str(exc)]
+            if "may not read" in diffs[0]:
+                break
+        else:
+            bar.n = received_total(report) - before
+            bar.refresh()
+            diffs = differences(expected, report, baseline)
+            if not diffs:
+                break
+            if args.quiet and time.monotonic() - last_note >= 30:
+                last_note = time.monotonic()
+                print(
+                    f"waiting: {bar.n} of {want} dossiers visible, {len(diffs)} agencies differ",
+                    file=sys.stderr,
                 )
-                if response.status_code in (401, 403):
-                    diffs = [f"report API: {response.status_code}: the metrics key may not read the report"]
-                    break
-                response.raise_for_status()
-                report = response.json()
-                bar.n = report["total"]["received"]["total"]
-                bar.refresh()
-                diffs = differences(expected, report)
-                if not diffs:
-                    break
-            except httpx.HTTPError as exc:
-                diffs = [f"report API: {exc}"]
-            await asyncio.sleep(1.0)
+        await asyncio.sleep(1.0)
     bar.close()
     return diffs
 
@@ -216,6 +254,21 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    baseline = None
+    if args.expect:
+        # The system may already hold dossiers of the period (of these or other agencies): --expect
+        # checks that the report grows by exactly what is sent, against the report read now.
+        try:
+            baseline = asyncio.run(read_report(args, period, metrics_key))
+        except ReportUnreadable as exc:
+            print(f"dossier-sim: --expect: {exc}", file=sys.stderr)
+            return 2
+        held = received_total(baseline)
+        print(
+            f"baseline: the report of {period.label} already holds {held} dossiers; --expect checks that "
+            f"it grows by exactly the {want.received_total} sent, agency by agency",
+            file=sys.stderr,
+        )
     plan = batches(dossiers, args.batch_size, duplicate=args.duplicate, shuffle=args.shuffle, seed=args.seed)
     sender = IntakeSender(args.intake_url, key, concurrency=args.concurrency, rate=args.rate)
     with tqdm(total=sum(map(len, plan)), desc="sending", unit="event", disable=args.quiet) as bar:
@@ -232,11 +285,23 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.expect:
         t0 = time.monotonic()
-        diffs = asyncio.run(wait_for_report(args, period, expected, metrics_key))
+        diffs = asyncio.run(wait_for_report(args, period, expected, metrics_key, baseline))
         if diffs:
-            print(f"report differs from what was generated ({len(diffs)} agencies):", file=sys.stderr)
+            print(
+                f"after {args.expect_timeout:.0f}s the report still differs from baseline + generated "
+                f"({len(diffs)} agencies):",
+                file=sys.stderr,
+            )
             for line in diffs[:20]:
                 print(f"  {line}", file=sys.stderr)
+            if len(diffs) > 20:
+                print(f"  … and {len(diffs) - 20} more", file=sys.stderr)
+            print(
+                "  (a report that did not grow at all: these events were sent before, with the same "
+                "--seed and period, and duplicates change nothing; run with another --seed. Other "
+                "traffic for the same period while waiting also shows here.)",
+                file=sys.stderr,
+            )
             return 1
         print(
             f"report matches: {want.received_total} dossiers received, {want.resolved_total} resolved, "

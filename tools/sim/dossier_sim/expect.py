@@ -28,16 +28,47 @@ def expected_rows(
     return rows
 
 
-def differences(expected: Mapping[str, ReportRow], report: Mapping[str, Any]) -> list[str]:
-    """Human-readable differences between expected rows and a report API answer (group_by=agency)."""
-    actual = {row["agency"]: row for row in report.get("rows", [])}
-    out = []
-    for agency in sorted(set(expected) | set(actual)):
-        want = expected[agency].to_dict() if agency in expected else ReportRow().to_dict()
-        got = {k: actual[agency][k] for k in want} if agency in actual else ReportRow().to_dict()
-        if want != got:
-            out.append(f"{agency}: expected {want}, report has {got}")
+def flat(row: Mapping[str, Any] | None) -> dict[str, int]:
+    """A report row's figures by dotted column (`received.online`, `withdrawn`, …); zeros for None."""
+    zero = ReportRow().to_dict()
+    out: dict[str, int] = {}
+    for name, value in zero.items():
+        got = row.get(name, value) if row is not None else value
+        if isinstance(value, dict):
+            out.update({f"{name}.{leaf}": int(got.get(leaf, 0)) for leaf in value})
+        else:
+            out[name] = int(got)
     return out
+
+
+def by_agency(report: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    return {row["agency"]: row for row in (report or {}).get("rows", [])}
+
+
+def differences(
+    expected: Mapping[str, ReportRow], report: Mapping[str, Any], baseline: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Human-readable differences between what was generated and what the report API added since
+    `baseline` (the same report read before sending; None: an empty system), by agency (group_by=agency):
+    each agency's row must have grown by exactly its generated row, and the others not at all."""
+    now, before = by_agency(report), by_agency(baseline)
+    out = []
+    for agency in sorted(set(expected) | set(now) | set(before)):
+        want = flat(expected[agency].to_dict() if agency in expected else None)
+        was, got = flat(before.get(agency)), flat(now.get(agency))
+        columns = [
+            f"{column} expected +{want[column]}, report +{got[column] - was[column]} "
+            f"({was[column]} before, {got[column]} now)"
+            for column in want
+            if got[column] - was[column] != want[column]
+        ]
+        if columns:
+            out.append(f"{agency}: " + "; ".join(columns))
+    return out
+
+
+def received_total(report: Mapping[str, Any] | None) -> int:
+    return int((report or {}).get("total", {}).get("received", {}).get("total", 0))
 
 
 def total(rows: Iterable[ReportRow]) -> ReportRow:

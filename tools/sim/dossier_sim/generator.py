@@ -75,6 +75,8 @@ class ProvinceGenerator:
         if not self.days:
             raise ValueError(f"period {period.label} has no working day")
         self.sequence: dict[tuple[str, date], int] = defaultdict(int)
+        #: dossier numbers of this seed start here, so runs with other seeds never share a dossier code
+        self.run = (seed % 100_000) * 100_000
         self.outcomes, self.weights = zip(*mix.weights.items(), strict=True)
         self._agencies_on: dict[
             date, tuple[list[AgencyLevel], list[float], dict[AgencyLevel, list[Agency]]]
@@ -96,11 +98,14 @@ class ProvinceGenerator:
         channel = self._channel(procedure)
         received_at = self._moment(day)
         self.sequence[(agency.code, day)] += 1
-        code = f"{agency.code}-{day:%y%m%d}-{self.sequence[(agency.code, day)]:04d}"
+        code = f"{agency.code}-{day:%y%m%d}-{self.run + self.sequence[(agency.code, day)]:04d}"
         d = SimulatedDossier(code, agency.code, outcome)
 
         if channel is Channel.ONLINE:
             submitted_at = received_at - timedelta(minutes=rng.randint(5, 600))
+            if agency.valid_from is not None:  # never before the agency existed (intake refuses it)
+                opened = datetime.combine(agency.valid_from, datetime.min.time(), tzinfo=VN_TZ)
+                submitted_at = max(submitted_at, min(opened, received_at))
             self._add(
                 d,
                 "dossier.submitted",
