@@ -196,7 +196,7 @@ def test_overdue_dossiers_reach_the_webhook_with_the_agency_name_and_count_in_vi
     system: System, tmp_path: Path
 ) -> None:
     # Open dossiers received in 2021: long past their legal deadline now.
-    traffic = Traffic.generate(150, seed=7, mix="pending=1")
+    traffic = Traffic.generate(200, seed=7, mix="pending=1")
     expected = traffic.expected_live()
     threshold = overdue_threshold()
     overdue = {key.split("|")[0]: n for key, n in expected["pending"].items() if key.endswith("|overdue")}
