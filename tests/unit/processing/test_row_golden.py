@@ -36,8 +36,8 @@ NOWS = (
     START + timedelta(days=2, hours=3, minutes=7),
     datetime.fromisoformat("2025-09-01T10:00:00.250+07:00"),
 )
-ROWS_DIGEST = "2d1e54e134a7878df4a8cb97fb8ff1920f9a1bebb3c7a7f806cb27bdf23376a1"
-SNAPSHOTS_DIGEST = "8ed955d9c7cfd4b36a4944199af8cb6ecfaa9c3166486e7bae590d3d245a7c06"
+ROWS_DIGEST = "f937f6a834ac8583b826142c744d9ae7e9b8bb2e3ab0af1d7422f344f8259fdc"
+SNAPSHOTS_DIGEST = "674024be9f4d4a708a1912fc125dbf7bd25d3657bc2ae06cdb99c2d3b5d5d05c"
 
 
 CATALOG = load_catalog(default_catalog_dir())
