@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 GEN := packages/dossier_contracts/dossier_contracts/gen
 PROTOS := $(wildcard proto/dossier/v1/*.proto)
 
-.PHONY: help install lock test-tools helm proto proto-check proto-baseline infra-up infra-down cluster-up cluster-down run stop status test test-unit lint bench bench-core bench-intake bench-processing bench-metrics bench-e2e bench-reports clean
+.PHONY: help install lock test-tools browser helm proto proto-check proto-baseline infra-up infra-down cluster-up cluster-down run stop status test test-unit lint bench bench-core bench-intake bench-processing bench-metrics bench-e2e bench-reports clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -63,7 +63,10 @@ $(HELM_STAMP):
 
 helm: $(HELM_STAMP) ## install the pinned Helm into .cache/helm (Go module, `go install`)
 
-test-tools: $(BUF) $(DCLINT) $(HELM_STAMP) ## fetch the test tools (buf, Compose schema from npm; Helm from the Go proxy)
+browser: ## install Debian's chromium and chromium-driver for the console's browser tests (when missing)
+	deploy/scripts/browser.sh install
+
+test-tools: $(BUF) $(DCLINT) $(HELM_STAMP) browser ## fetch the test tools (buf, Compose schema from npm; Helm from the Go proxy; chromium from Debian)
 
 proto-check: proto $(BUF) ## generated code up to date, buf lint, no breaking change against proto/baseline.binpb
 	git diff --exit-code -- $(GEN)

@@ -65,6 +65,7 @@ start() {
   cat <<MSG
 
 Dossier tracking is running:
+  console     http://127.0.0.1:${PORTS[metrics]}/  (Vietnamese web console: log in with the metrics key below)
   intake      http://127.0.0.1:${PORTS[intake]}/docs      (POST /v1/events, /v1/events:batch)
   processing  http://127.0.0.1:${PORTS[processing]}/docs  (GET /v1/dossiers, /v1/sync/changes; $PROCESSING_INSTANCES instance(s))
   metrics     http://127.0.0.1:${PORTS[metrics]}/metrics  (open)  /v1/stats/live  (reader key)
@@ -78,7 +79,7 @@ MSG
     echo "  processing key $(cat "$KEY_DIR/processing.key")   (development reader and sync key, stored in $KEY_DIR/processing.key)"
   fi
   if [ -s "$KEY_DIR/metrics.key" ]; then
-    echo "  metrics key $(cat "$KEY_DIR/metrics.key")   (development reader key, stored in $KEY_DIR/metrics.key)"
+    echo "  metrics key $(cat "$KEY_DIR/metrics.key")   (development reader key, stored in $KEY_DIR/metrics.key; the console's login)"
     echo "  report:     curl -H \"Authorization: Bearer \$(cat $KEY_DIR/metrics.key)\" \\"
     echo "                'http://127.0.0.1:${PORTS[metrics]}/v1/reports/dossiers?period=2021-Q2'"
   fi

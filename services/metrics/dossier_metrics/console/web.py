@@ -22,7 +22,8 @@ from dossier_runtime.api_keys import ApiKey
 HERE = Path(__file__).resolve().parent
 STATIC_PATH = "/console/static"
 
-#: Every console answer: nothing from elsewhere, never framed, never cached, no referrer sent on.
+#: Every console answer: nothing from elsewhere, never framed, never cached, no referrer sent to other
+#: sites (a referrer policy of `no-referrer` would make browsers send `Origin: null` with the forms).
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
@@ -30,7 +31,7 @@ SECURITY_HEADERS = {
     ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
