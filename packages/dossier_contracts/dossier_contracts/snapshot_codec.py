@@ -139,6 +139,10 @@ def snapshot_of(
         fields["accepted_at"] = {"seconds": accepted_ms // 1000, "nanos": accepted_ms % 1000 * 1_000_000}
     if dossier.applicant_type is not None:
         fields["applicant_type"] = dossier.applicant_type
+    if dossier.digitised:
+        fields["digitised"] = True
+    if dossier.payment_channel:
+        fields["payment_channel"] = dossier.payment_channel
     rule = dossier.rule
     if rule is not None:
         fields["rule"] = (
@@ -199,6 +203,8 @@ def snapshot_to_dossier(msg: status_pb2.DossierStatusChanged) -> Dossier:
         anomalies=tuple(msg.anomalies),
         applicant_type=msg.applicant_type if msg.HasField("applicant_type") else None,
         on_site=msg.on_site,
+        digitised=msg.digitised,
+        payment_channel=msg.payment_channel or None,
         event_count=msg.event_count,
     )
 

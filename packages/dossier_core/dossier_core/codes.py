@@ -10,7 +10,11 @@ from collections.abc import Mapping
 from enum import IntEnum, StrEnum
 from types import MappingProxyType
 
-__all__ = ["STATUS_LABELS", "Channel", "EventType", "StatusCode"]
+__all__ = ["PAYMENT_CHANNELS", "STATUS_LABELS", "Channel", "EventType", "StatusCode"]
+
+#: How a fee was paid (`dossier.fee_paid`'s `payment_channel`): through the online payment of the
+#: public-service portal, at the counter, or through the postal service.
+PAYMENT_CHANNELS = ("online", "direct", "postal")
 
 
 class EventType(StrEnum):

@@ -53,6 +53,11 @@ class Dossier:
     anomalies: tuple[str, ...] = ()
     applicant_type: int | None = None
     on_site: bool = False
+    #: the receipt's `digitised` flag
+    digitised: bool = False
+    #: how its fees were paid: "online" once any fee was paid online, else the channel of the latest
+    #: payment that named one (None: no payment named a channel)
+    payment_channel: str | None = None
     event_count: int = 0
 
     @property

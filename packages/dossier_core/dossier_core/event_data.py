@@ -120,7 +120,8 @@ class DossierNotAccepted(EventData):
 @dataclass(frozen=True, kw_only=True)
 class DossierReceived(EventData):
     """`dossier.received`: status 2, the legal clock starts. `due_at` is the appointment printed on
-    the receipt; `applicant_type` 1 citizen, 2 enterprise, 3 agency, 4 other; `on_site` "4 tại chỗ"."""
+    the receipt; `applicant_type` 1 citizen, 2 enterprise, 3 agency, 4 other; `on_site` "4 tại chỗ";
+    `digitised` the dossier's papers were scanned into its electronic file at receipt."""
 
     TYPE = EventType.RECEIVED
     STATUS = StatusCode.RECEIVED
@@ -129,6 +130,7 @@ class DossierReceived(EventData):
     due_at: datetime | None = None
     applicant_type: int | None = None
     on_site: bool | None = None
+    digitised: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,10 +171,12 @@ class FeeRequested(EventData):
 
 @dataclass(frozen=True, kw_only=True)
 class FeePaid(EventData):
-    """`dossier.fee_paid`: status 4, the clock resumes (extend)."""
+    """`dossier.fee_paid`: status 4, the clock resumes (extend). `payment_channel` is how the fee
+    was paid, one of `codes.PAYMENT_CHANNELS` (online, direct, postal)."""
 
     TYPE = EventType.FEE_PAID
     STATUS = StatusCode.PROCESSING
+    payment_channel: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

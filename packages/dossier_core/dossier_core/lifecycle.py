@@ -27,6 +27,7 @@ from dossier_core.event_data import (
     DossierRescheduled,
     DossierSubmitted,
     EventData,
+    FeePaid,
 )
 from dossier_core.events import DossierEvent, MismatchedData
 from dossier_core.pauses import PAUSED_BY, RESUMED_BY, policy_for
@@ -252,6 +253,7 @@ class _Fold:
             appointment_at=legal,
             applicant_type=data.applicant_type,
             on_site=data.on_site is True,
+            digitised=data.digitised is True,
             procedure_code=code,
             channel=channel,
         )
@@ -279,7 +281,12 @@ class _Fold:
         if pause is None or pause.kind is not kind:
             self.reject(event)
             return
-        self.accept(event, pauses=self._close_pause(event.occurred_at))
+        changes: dict[str, Any] = {"pauses": self._close_pause(event.occurred_at)}
+        if type(event.data) is FeePaid:
+            paid = event.data.payment_channel
+            if paid and self.dossier.payment_channel != "online":
+                changes["payment_channel"] = paid
+        self.accept(event, **changes)
 
     def _rescheduled(self, event: DossierEvent, data: DossierRescheduled) -> None:
         changes: dict[str, Any] = {"reschedules": (*self.dossier.reschedules, event.occurred_at)}

@@ -180,3 +180,5 @@ DossierCode = Annotated[
     ),
 ]
 ChannelName = Literal["direct", "online", "postal"]
+#: `dossier.fee_paid`'s `payment_channel` (`dossier_core.codes.PAYMENT_CHANNELS`).
+PaymentChannelName = Literal["online", "direct", "postal"]

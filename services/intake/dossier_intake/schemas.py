@@ -34,6 +34,7 @@ from dossier_intake.bounded import (
     DossierCode,
     Instant,
     OccurredAt,
+    PaymentChannelName,
     Text,
 )
 from dossier_intake.errors import MAX_ERRORS
@@ -73,6 +74,7 @@ class ReceivedData(_Data):
     due_at: Instant | None = None
     applicant_type: Annotated[StrictInt, Field(ge=1, le=4)] | None = None
     on_site: StrictBool | None = None
+    digitised: StrictBool | None = None
 
 
 class ProcessingData(_Data):
@@ -86,6 +88,10 @@ class ReasonData(_Data):
 
 class FeeRequestedData(_Data):
     amount: Annotated[StrictInt, Field(ge=0, le=2**63 - 1)] | None = None
+
+
+class FeePaidData(_Data):
+    payment_channel: PaymentChannelName | None = None
 
 
 class RescheduledData(_Data):
@@ -168,7 +174,7 @@ class FeeRequested(_Envelope):
 
 class FeePaid(_Envelope):
     type: Literal["dossier.fee_paid"]
-    data: NoData = NoData()
+    data: FeePaidData = FeePaidData()
 
 
 class Suspended(_Envelope):

@@ -116,3 +116,31 @@ def test_text_is_trimmed_and_bounded() -> None:
     )
     assert event.to_json()["data"] == {"reason": "Thiếu hồ sơ"}
     assert "data.reason" in errors_of(example_event("dossier.refused") | {"data": {"reason": "x" * 2001}})
+
+
+def test_the_receipts_digitised_flag_and_the_payment_channel_reach_the_domain() -> None:
+    receipt = example_event("dossier.received")
+    receipt["data"] |= {"digitised": True}
+    assert EVENT_ADAPTER.validate_python(receipt).to_domain().data["digitised"] is True
+    for channel in ("online", "direct", "postal"):
+        raw = example_event("dossier.fee_paid") | {"data": {"payment_channel": channel}}
+        assert EVENT_ADAPTER.validate_python(raw).to_domain().data["payment_channel"] == channel
+    assert (
+        "payment_channel"
+        not in EVENT_ADAPTER.validate_python(example_event("dossier.fee_paid") | {"data": {}})
+        .to_domain()
+        .data
+    )
+
+
+@pytest.mark.parametrize("channel", ["bank", "ONLINE", "", 2, "cash"])
+def test_an_unknown_payment_channel_is_refused_naming_the_field(channel: object) -> None:
+    errors = errors_of(example_event("dossier.fee_paid") | {"data": {"payment_channel": channel}})
+    assert list(errors) == ["data.payment_channel"]
+
+
+@pytest.mark.parametrize("flag", ["true", 1, "yes"])
+def test_a_digitised_flag_that_is_not_a_boolean_is_refused_naming_the_field(flag: object) -> None:
+    receipt = example_event("dossier.received")
+    receipt["data"] |= {"digitised": flag}
+    assert list(errors_of(receipt)) == ["data.digitised"]

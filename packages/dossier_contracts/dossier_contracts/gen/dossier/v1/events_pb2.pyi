@@ -208,12 +208,15 @@ class Received(_message.Message):
     DUE_AT_FIELD_NUMBER: _builtins.int
     APPLICANT_TYPE_FIELD_NUMBER: _builtins.int
     ON_SITE_FIELD_NUMBER: _builtins.int
+    DIGITISED_FIELD_NUMBER: _builtins.int
     procedure_code: _builtins.str
     channel: Global___Channel.ValueType
     applicant_type: _builtins.int
     """1 citizen, 2 enterprise, 3 agency, 4 other"""
     on_site: _builtins.bool
     """"4 tại chỗ" """
+    digitised: _builtins.bool
+    """the dossier's papers scanned into its electronic file"""
     @_builtins.property
     def due_at(self) -> _timestamp_pb2.Timestamp:
         """appointment printed on the receipt"""
@@ -226,19 +229,24 @@ class Received(_message.Message):
         due_at: _timestamp_pb2.Timestamp | None = ...,
         applicant_type: _builtins.int | None = ...,
         on_site: _builtins.bool | None = ...,
+        digitised: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_applicant_type", b"_applicant_type", "_due_at", b"_due_at", "_on_site", b"_on_site", "applicant_type", b"applicant_type", "due_at", b"due_at", "on_site", b"on_site"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_applicant_type", b"_applicant_type", "_digitised", b"_digitised", "_due_at", b"_due_at", "_on_site", b"_on_site", "applicant_type", b"applicant_type", "digitised", b"digitised", "due_at", b"due_at", "on_site", b"on_site"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_applicant_type", b"_applicant_type", "_due_at", b"_due_at", "_on_site", b"_on_site", "applicant_type", b"applicant_type", "channel", b"channel", "due_at", b"due_at", "on_site", b"on_site", "procedure_code", b"procedure_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_applicant_type", b"_applicant_type", "_digitised", b"_digitised", "_due_at", b"_due_at", "_on_site", b"_on_site", "applicant_type", b"applicant_type", "channel", b"channel", "digitised", b"digitised", "due_at", b"due_at", "on_site", b"on_site", "procedure_code", b"procedure_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__applicant_type: _TypeAlias = _typing.Literal["applicant_type"]  # noqa: Y015
     _WhichOneofArgType__applicant_type: _TypeAlias = _typing.Literal["_applicant_type", b"_applicant_type"]  # noqa: Y015
+    _WhichOneofReturnType__digitised: _TypeAlias = _typing.Literal["digitised"]  # noqa: Y015
+    _WhichOneofArgType__digitised: _TypeAlias = _typing.Literal["_digitised", b"_digitised"]  # noqa: Y015
     _WhichOneofReturnType__due_at: _TypeAlias = _typing.Literal["due_at"]  # noqa: Y015
     _WhichOneofArgType__due_at: _TypeAlias = _typing.Literal["_due_at", b"_due_at"]  # noqa: Y015
     _WhichOneofReturnType__on_site: _TypeAlias = _typing.Literal["on_site"]  # noqa: Y015
     _WhichOneofArgType__on_site: _TypeAlias = _typing.Literal["_on_site", b"_on_site"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__applicant_type) -> _WhichOneofReturnType__applicant_type | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__digitised) -> _WhichOneofReturnType__digitised | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__due_at) -> _WhichOneofReturnType__due_at | None: ...
     @_typing.overload
@@ -345,14 +353,21 @@ class FeePaid(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    PAYMENT_CHANNEL_FIELD_NUMBER: _builtins.int
+    payment_channel: _builtins.str
+    """online | direct | postal (how the fee was paid)"""
     def __init__(
         self,
+        *,
+        payment_channel: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_payment_channel", b"_payment_channel", "payment_channel", b"payment_channel"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_payment_channel", b"_payment_channel", "payment_channel", b"payment_channel"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__payment_channel: _TypeAlias = _typing.Literal["payment_channel"]  # noqa: Y015
+    _WhichOneofArgType__payment_channel: _TypeAlias = _typing.Literal["_payment_channel", b"_payment_channel"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__payment_channel) -> _WhichOneofReturnType__payment_channel | None: ...
 
 Global___FeePaid: _TypeAlias = FeePaid  # noqa: Y015
 

@@ -199,6 +199,8 @@ class DossierStatusChanged(_message.Message):
     EVENT_COUNT_FIELD_NUMBER: _builtins.int
     LAST_EVENT_ID_FIELD_NUMBER: _builtins.int
     ACCEPTED_AT_FIELD_NUMBER: _builtins.int
+    DIGITISED_FIELD_NUMBER: _builtins.int
+    PAYMENT_CHANNEL_FIELD_NUMBER: _builtins.int
     dossier_code: _builtins.str
     version: _builtins.int
     """1, 2, 3 … per dossier, gap-free"""
@@ -215,6 +217,12 @@ class DossierStatusChanged(_message.Message):
     on_site: _builtins.bool
     event_count: _builtins.int
     last_event_id: _builtins.str
+    digitised: _builtins.bool
+    """The receipt's `digitised` flag (Decision 766/QĐ-TTg's digitisation indicator)."""
+    payment_channel: _builtins.str
+    """How the dossier's fees were paid: "online" once any fee was paid online, else the channel of its
+    latest payment that named one; empty when no payment named a channel.
+    """
     @_builtins.property
     def changed_at(self) -> _timestamp_pb2.Timestamp:
         """when processing committed this version"""
@@ -290,10 +298,12 @@ class DossierStatusChanged(_message.Message):
         event_count: _builtins.int = ...,
         last_event_id: _builtins.str = ...,
         accepted_at: _timestamp_pb2.Timestamp | None = ...,
+        digitised: _builtins.bool = ...,
+        payment_channel: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_accepted_at", b"_accepted_at", "_applicant_type", b"_applicant_type", "_appointment_at", b"_appointment_at", "_computed_due_at", b"_computed_due_at", "_effective_due_at", b"_effective_due_at", "_ended_at", b"_ended_at", "_finished_at", b"_finished_at", "_legal_due_at", b"_legal_due_at", "_on_site", b"_on_site", "_received_at", b"_received_at", "_rule", b"_rule", "_submitted_at", b"_submitted_at", "accepted_at", b"accepted_at", "applicant_type", b"applicant_type", "appointment_at", b"appointment_at", "changed_at", b"changed_at", "computed_due_at", b"computed_due_at", "effective_due_at", b"effective_due_at", "ended_at", b"ended_at", "finished_at", b"finished_at", "legal_due_at", b"legal_due_at", "on_site", b"on_site", "received_at", b"received_at", "rule", b"rule", "submitted_at", b"submitted_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accepted_at", b"_accepted_at", "_applicant_type", b"_applicant_type", "_appointment_at", b"_appointment_at", "_computed_due_at", b"_computed_due_at", "_effective_due_at", b"_effective_due_at", "_ended_at", b"_ended_at", "_finished_at", b"_finished_at", "_legal_due_at", b"_legal_due_at", "_on_site", b"_on_site", "_received_at", b"_received_at", "_rule", b"_rule", "_submitted_at", b"_submitted_at", "accepted_at", b"accepted_at", "agency_code", b"agency_code", "anomalies", b"anomalies", "applicant_type", b"applicant_type", "appointment_at", b"appointment_at", "changed_at", b"changed_at", "channel", b"channel", "computed_due_at", b"computed_due_at", "dossier_code", b"dossier_code", "effective_due_at", b"effective_due_at", "end_kind", b"end_kind", "ended_at", b"ended_at", "event_count", b"event_count", "field", b"field", "finished_at", b"finished_at", "last_event_id", b"last_event_id", "legal_due_at", b"legal_due_at", "on_site", b"on_site", "pauses", b"pauses", "procedure_code", b"procedure_code", "received_at", b"received_at", "reschedules", b"reschedules", "rule", b"rule", "status_code", b"status_code", "submitted_at", b"submitted_at", "timeliness", b"timeliness", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accepted_at", b"_accepted_at", "_applicant_type", b"_applicant_type", "_appointment_at", b"_appointment_at", "_computed_due_at", b"_computed_due_at", "_effective_due_at", b"_effective_due_at", "_ended_at", b"_ended_at", "_finished_at", b"_finished_at", "_legal_due_at", b"_legal_due_at", "_on_site", b"_on_site", "_received_at", b"_received_at", "_rule", b"_rule", "_submitted_at", b"_submitted_at", "accepted_at", b"accepted_at", "agency_code", b"agency_code", "anomalies", b"anomalies", "applicant_type", b"applicant_type", "appointment_at", b"appointment_at", "changed_at", b"changed_at", "channel", b"channel", "computed_due_at", b"computed_due_at", "digitised", b"digitised", "dossier_code", b"dossier_code", "effective_due_at", b"effective_due_at", "end_kind", b"end_kind", "ended_at", b"ended_at", "event_count", b"event_count", "field", b"field", "finished_at", b"finished_at", "last_event_id", b"last_event_id", "legal_due_at", b"legal_due_at", "on_site", b"on_site", "pauses", b"pauses", "payment_channel", b"payment_channel", "procedure_code", b"procedure_code", "received_at", b"received_at", "reschedules", b"reschedules", "rule", b"rule", "status_code", b"status_code", "submitted_at", b"submitted_at", "timeliness", b"timeliness", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accepted_at: _TypeAlias = _typing.Literal["accepted_at"]  # noqa: Y015
     _WhichOneofArgType__accepted_at: _TypeAlias = _typing.Literal["_accepted_at", b"_accepted_at"]  # noqa: Y015
