@@ -118,6 +118,14 @@ class Metrics:
         self.portal_pending = Gauge(
             "processing_portal_pending_dossiers", "Dossiers whose latest version the portal lacks", registry=r
         )
+        self.portal_dossiers = Gauge(
+            "processing_portal_dossiers",
+            "Received dossiers by agency and state towards the national portal: synced (its latest"
+            " version accepted), failed (the last attempt failed), pending (not yet attempted since"
+            " its latest change)",
+            ["agency_code", "state"],
+            registry=r,
+        )
         self.portal_sync_ratio = Gauge(
             "processing_portal_sync_ratio",
             "Received dossiers whose latest version the portal holds ÷ received",

@@ -94,6 +94,12 @@ async def test_push_worker_delivers_latest_versions_through_failures(
             await wait_until(lambda: events_stored(s, len(events)), what="all events applied")
             await wait_until(lambda: all_synced(s), timeout_s=90, what="portal holds every latest version")
             metrics = (await client.get("/metrics")).text
+            received = await _received_by_agency(s)
+            await wait_until(
+                lambda: _gauges_say(client, {(a, "synced"): n for a, n in received.items()}),
+                timeout_s=30,
+                what="every agency's received dossiers counted as synced",
+            )
         async with db(s) as conn:
             versions = {r["dossier_code"]: r["version"] for r in await conn.fetch("select * from dossiers")}
             states = await conn.fetch("select * from sync_state")
@@ -102,7 +108,27 @@ async def test_push_worker_delivers_latest_versions_through_failures(
     for st in states:  # never marked synced beyond what the portal accepted
         assert st["synced_version"] <= portal.accepted.get(st["dossier_code"], 0)
     assert portal.requests > 3 and 'processing_portal_requests_total{outcome="failed"}' in metrics
-    assert "processing_portal_sync_ratio" in metrics
+    assert "processing_portal_sync_ratio" in metrics and len(received) > 1
+
+
+async def _received_by_agency(s: ProcessingSettings) -> dict[str, int]:
+    async with db(s) as conn:
+        rows = await conn.fetch(
+            "select agency_code, count(*) from dossiers where received_at is not null group by 1"
+        )
+    return {r[0]: r[1] for r in rows}
+
+
+async def _gauges_say(client: Any, expected: dict[tuple[str, str], int]) -> bool:
+    """Whether `processing_portal_dossiers` holds these values (agency, state) → count, and 0 for
+    the other states of those agencies."""
+    metrics = (await client.get("/metrics")).text
+    for agency in {a for a, _ in expected}:
+        for state in ("synced", "failed", "pending"):
+            line = f'processing_portal_dossiers{{agency_code="{agency}",state="{state}"}} '
+            if f"{line}{float(expected.get((agency, state), 0))}" not in metrics:
+                return False
+    return True
 
 
 async def test_failed_batches_are_recorded_and_never_marked_synced(
@@ -115,8 +141,13 @@ async def test_failed_batches_are_recorded_and_never_marked_synced(
             update={"portal_url": url + "/api/DongBoHoSoMC", "portal_timeout_s": 0.5}
         )
         await produce(s, [event("received", code, START, procedure_code="1.004194", channel="direct")])
-        async with running_app(s):
+        async with running_app(s) as client:
             await wait_until(lambda: _attempted(s, 3), timeout_s=30, what="three failed attempts")
+            await wait_until(
+                lambda: _gauges_say(client, {("000.00.18.H49", "failed"): 1}),
+                timeout_s=30,
+                what="the dossier counted as failed",
+            )
     async with db(s) as conn:
         st = await conn.fetchrow("select * from sync_state where dossier_code = $1", code)
     assert st["synced_version"] == 0 and st["wanted_version"] == 1 and st["last_error"]

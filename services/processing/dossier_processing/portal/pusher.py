@@ -179,7 +179,12 @@ class PortalPusher:
             return
         self._last_ratio = now
         async with self.engine.connect() as conn:
-            received, synced = await sql.sync_counts(conn)
+            by_agency = await sql.sync_by_agency(conn)
             pending = await sql.sync_pending(conn)
+        for agency, counts in by_agency.items():
+            for state, count in zip(sql.SYNC_STATES, counts, strict=True):
+                self.metrics.portal_dossiers.labels(agency, state).set(count)
+        received = sum(sum(counts) for counts in by_agency.values())
+        synced = sum(counts[0] for counts in by_agency.values())
         self.metrics.portal_sync_ratio.set(synced / received if received else 1.0)
         self.metrics.portal_pending.set(pending)
