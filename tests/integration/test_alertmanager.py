@@ -19,7 +19,7 @@ from tests.support import ROOT
 pytestmark = pytest.mark.integration
 
 ALERTMANAGER = ROOT / "deploy" / "alertmanager"
-DEADLINES = {"DossierOverdueBacklog", "DossierDueSoon", "DossierLateRatioHigh"}
+DEADLINES = {"DossierOverdueBacklog", "DossierDueSoon", "DossierLateRatioHigh", "DossierFeedbackOverdue"}
 
 
 def alert_rules() -> list[dict[str, Any]]:

@@ -18,6 +18,8 @@ from fastapi import FastAPI
 from dossier_core.catalog import load_catalog
 from dossier_intake import __doc__ as DESCRIPTION
 from dossier_intake.draining import UnreadBodyDrain
+from dossier_intake.feedback import feedback_routes
+from dossier_intake.feedback import router as feedback_router
 from dossier_intake.limits import RateLimiter
 from dossier_intake.observability import IntakeMetrics, RequestMetricsMiddleware
 from dossier_intake.openapi import install_openapi
@@ -60,9 +62,11 @@ async def running(
     topics = {
         settings.events_topic: settings.topic_partitions,
         settings.dlq_topic: settings.topic_partitions,
+        settings.feedback_topic: settings.topic_partitions,
     }
     configs: Mapping[str, Mapping[str, str]] = {
         settings.events_topic: retention(settings.kafka_events_retention_days),
+        settings.feedback_topic: retention(settings.kafka_events_retention_days),
         settings.dlq_topic: retention(settings.dlq_retention_days),
     }
     await create_topics(
@@ -101,6 +105,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock = system_clo
         docs_url="/docs",
     )
     app.include_router(router)
+    app.include_router(feedback_router)
     app.include_router(
         health_router(
             INTAKE.of,
@@ -110,7 +115,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock = system_clo
             ready_when="Kafka answers",
         )
     )
-    app.router.routes[:0] = direct_routes()
+    app.router.routes[:0] = [*direct_routes(), *feedback_routes()]
     install_problem_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)

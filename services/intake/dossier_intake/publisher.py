@@ -62,19 +62,21 @@ class EventPublisher:
         """Flush what is buffered and close (graceful shutdown)."""
         await self._producer.stop()
 
-    async def publish(self, records: Sequence[Record]) -> None:
-        """Send every record, then wait for all acknowledgements; raise `KafkaUnavailable` if any
-        failed or the whole did not finish within the send timeout."""
+    async def publish(self, records: Sequence[Record], topic: str | None = None) -> None:
+        """Send every record (to `topic`, by default the events topic), then wait for all
+        acknowledgements; raise `KafkaUnavailable` if any failed or the whole did not finish within
+        the send timeout."""
         if not records:
             return
+        topic = topic or self.topic
         started = time.perf_counter()
         deadline = asyncio.get_running_loop().time() + self.timeout_s
         futures: list[asyncio.Future[object]] = []
         try:
             async with asyncio.timeout_at(deadline):
-                partitions = sorted(await self._producer.partitions_for(self.topic))
+                partitions = sorted(await self._producer.partitions_for(topic))
                 for partition, group in by_partition(records, _key, partitions).items():
-                    futures += await self._send(partition, group)
+                    futures += await self._send(topic, partition, group)
             # asyncio.wait, not gather: a timeout must not cancel the producer's own futures.
             remaining = max(0.0, deadline - asyncio.get_running_loop().time())
             done, pending = await asyncio.wait(futures, timeout=remaining)
@@ -93,14 +95,12 @@ class EventPublisher:
                 raise KafkaUnavailable(str(error) or type(error).__name__) from error
         self.metrics.kafka_send.observe(time.perf_counter() - started)
 
-    async def _send(self, partition: int, group: list[Record]) -> list[asyncio.Future[object]]:
+    async def _send(self, topic: str, partition: int, group: list[Record]) -> list[asyncio.Future[object]]:
         """Hand one partition's records to the producer; the futures of their acknowledgements."""
         if len(group) < OWN_BATCH_MIN:
-            return [
-                await self._producer.send(self.topic, value, key, partition=partition) for key, value in group
-            ]
+            return [await self._producer.send(topic, value, key, partition=partition) for key, value in group]
         return [
-            await self._producer.send_batch(batch, self.topic, partition=partition)
+            await self._producer.send_batch(batch, topic, partition=partition)
             for batch, _ in closed_batches(self._producer, group, _record)
         ]
 

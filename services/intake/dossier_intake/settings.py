@@ -19,6 +19,8 @@ class IntakeSettings(ServiceSettings):
     api_keys_file: Path = Path("intake_api_keys.csv")
     events_topic: str = "dossier.events.v1"
     dlq_topic: str = "dossier.events.dlq.v1"
+    #: citizen feedback events (`dossier_intake.feedback`), keyed by feedback code
+    feedback_topic: str = "feedback.events.v1"
     #: days the DLQ topic keeps dead letters when this service creates it (-1: for good)
     dlq_retention_days: int = Field(default=DLQ_RETENTION_DAYS, ge=-1)
     topic_partitions: int = Field(default=12, ge=1)

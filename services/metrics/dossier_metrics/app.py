@@ -32,6 +32,8 @@ from dossier_metrics.consumer import StatusConsumer
 from dossier_metrics.counter_export import CounterExporter
 from dossier_metrics.db import create_engine, create_report_engine
 from dossier_metrics.facts_backfill import backfill_facts
+from dossier_metrics.feedback import FeedbackConsumer, live_text_or_none
+from dossier_metrics.feedback import router as feedback_router
 from dossier_metrics.filing import Freezer
 from dossier_metrics.index import Clock, LiveIndex
 from dossier_metrics.migrations import upgrade
@@ -148,6 +150,9 @@ async def running(
             with contextlib.suppress(Exception):
                 await exporter.try_lead()
             state.exporter_task = asyncio.create_task(exporter.run_forever(), name="counter-exporter")
+        if consume is None:  # the real service: its feedback consumer too
+            feedback = FeedbackConsumer(settings, state.projection.engine).run_forever()
+            state.feedback_task = asyncio.create_task(feedback, name="feedback-consumer")
         if settings.filing_auto:
             filing = state.freezer.run_forever(settings.filing_check_s)
             state.freezer_task = asyncio.create_task(filing, name="freezer")
@@ -160,6 +165,8 @@ async def running(
         finally:
             if state.freezer_task is not None:
                 state.freezer_task.cancel()
+            if state.feedback_task is not None:
+                state.feedback_task.cancel()
             if state.exporter_task is not None:
                 state.exporter_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -196,7 +203,8 @@ def readiness_checks(settings: MetricsSettings) -> list[Check[MetricsState]]:
 
 async def exposition(state: MetricsState) -> bytes:
     """`/metrics`: the SPEC §5 series (Prometheus text format), then the service's own health series."""
-    return await state.collector.render() + operations_text(state.operations)
+    feedback = await live_text_or_none(state.projection.engine, datetime.now(VN_TZ))
+    return await state.collector.render() + feedback + operations_text(state.operations)
 
 
 def create_app(settings: MetricsSettings | None = None, *, clock: Clock = wall_clock) -> FastAPI:
@@ -221,6 +229,7 @@ def create_app(settings: MetricsSettings | None = None, *, clock: Clock = wall_c
     install_openapi(app, sorted(catalog.agencies))
     app.include_router(reports.router)
     app.include_router(catalogue.router)
+    app.include_router(feedback_router)
     app.include_router(live.router)
     install_console(app)
     app.include_router(

@@ -22,6 +22,9 @@ class MetricsSettings(ServiceSettings):  # type: ignore[misc, unused-ignore]
     status_topic: str = STATUS_TOPIC
     status_topic_partitions: int = Field(default=12, ge=1)
     consumer_group: str = "dossier-metrics"
+    #: citizen feedback states (`dossier_metrics.feedback`) and the group every instance reads them in
+    feedback_status_topic: str = "feedback.status.v1"
+    feedback_consumer_group: str = "dossier-metrics-feedback"
     # One batch of records is applied in one transaction together with its offsets.
     max_batch_records: int = Field(default=500, ge=1)
     poll_timeout_ms: int = Field(default=500, ge=1)

@@ -60,6 +60,7 @@ class MetricsState:
     consumer_task: asyncio.Task[None] | None = None
     freezer_task: asyncio.Task[None] | None = None
     exporter_task: asyncio.Task[None] | None = None
+    feedback_task: asyncio.Task[None] | None = None
 
 
 STATE = StateSlot("metrics", MetricsState)

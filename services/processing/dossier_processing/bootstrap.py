@@ -20,6 +20,7 @@ from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dossier_core.catalog import load_catalog
+from dossier_processing.feedback.worker import FeedbackWorker
 from dossier_processing.ingest.consumer import EventConsumer
 from dossier_processing.ingest.dlq import DeadLetters
 from dossier_processing.ingest.failures import describe
@@ -105,9 +106,17 @@ async def running(settings: ProcessingSettings, metrics: Metrics) -> AsyncIterat
 async def _ensure_topics(settings: ProcessingSettings) -> None:
     topics = {
         t: settings.topic_partitions
-        for t in (settings.events_topic, settings.status_topic, settings.dlq_topic)
+        for t in (
+            settings.events_topic,
+            settings.status_topic,
+            settings.dlq_topic,
+            settings.feedback_events_topic,
+            settings.feedback_status_topic,
+        )
     }
     configs = {
+        settings.feedback_events_topic: retention(settings.kafka_events_retention_days),
+        settings.feedback_status_topic: retention(settings.kafka_status_retention_days),
         settings.events_topic: retention(settings.kafka_events_retention_days),
         settings.status_topic: retention(settings.kafka_status_retention_days),
         settings.dlq_topic: retention(settings.dlq_retention_days),
@@ -145,3 +154,6 @@ def _start_workers(state: AppState, producer: AIOKafkaProducer | None) -> None:
     if settings.portal_runs:
         pusher = PortalPusher(settings, state.engine, state.catalog, state.metrics)
         workers.start("portal-push", pusher.stop, pusher.run())
+    if settings.feedback_runs:
+        feedback = FeedbackWorker(settings, state.engine, state.calendar)
+        workers.start("feedback", feedback.stop, feedback.run())

@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from dossier_contracts import EVENTS_DLQ_TOPIC, EVENTS_TOPIC, STATUS_TOPIC
+from dossier_core.feedback import DEFAULT_DEADLINE_DAYS
 from dossier_runtime.db import SCHEMA_PATTERN
 from dossier_runtime.kafka import DLQ_RETENTION_DAYS
 from dossier_runtime.settings import DEFAULT_DATABASE_URL, ServiceSettings, shared_field
@@ -55,6 +56,13 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
     #: service files a quarter METRICS_FILING_DELAY_DAYS after it, and late events revise it after that)
     events_archive_min_age_days: int = Field(default=90, ge=0)
 
+    #: citizen feedback (`feedback/worker.py`): its events, its states and the consumer group reading them
+    feedback_events_topic: str = "feedback.events.v1"
+    feedback_status_topic: str = "feedback.status.v1"
+    feedback_consumer_group: str = "dossier-processing-feedback"
+    #: working days an agency has to answer a feedback item (docs/domain.md, "Citizen feedback")
+    feedback_deadline_days: int = Field(default=DEFAULT_DEADLINE_DAYS, ge=1, le=365)
+
     relay_batch_size: int = 2000
     #: the relay producer's largest record (bytes); a bigger snapshot is parked, never retried
     relay_max_request_size: int = Field(default=1_048_576, ge=1024)
@@ -73,6 +81,8 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
 
     run_consumer: bool = True
     run_relay: bool = True
+    #: the feedback worker; unset = wherever the consumer runs
+    run_feedback: bool | None = None
     #: the push worker; unset = on when `portal_url` is set (on needs `portal_url`)
     run_portal: bool | None = None
     shutdown_timeout_s: float = 30.0
@@ -91,7 +101,12 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
     @property
     def uses_kafka(self) -> bool:
         """Whether a worker of this instance reads or writes Kafka (the consumer or the relay)."""
-        return self.run_consumer or self.run_relay
+        return self.run_consumer or self.run_relay or self.feedback_runs
+
+    @property
+    def feedback_runs(self) -> bool:
+        """Whether this instance runs the feedback worker."""
+        return self.run_consumer if self.run_feedback is None else self.run_feedback
 
     def workers(self) -> list[str]:
         """The names of the workers this instance runs, in start order."""
@@ -99,5 +114,6 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
             "consumer": self.run_consumer,
             "outbox-relay": self.run_relay,
             "portal-push": self.portal_runs,
+            "feedback": self.feedback_runs,
         }
         return [name for name, runs in chosen.items() if runs]

@@ -62,6 +62,7 @@ def test_openapi_declares_every_answer_each_endpoint_gives() -> None:
     expected = {
         ("/v1/events", "post"): {"202", "400", "401", "403", "413", "422", "429", "503"},
         ("/v1/events:batch", "post"): {"200", "400", "401", "413", "422", "429", "503"},
+        ("/v1/feedback/events", "post"): {"202", "400", "401", "403", "413", "422", "429", "503"},
         ("/healthz", "get"): {"200"},
         ("/readyz", "get"): {"200", "503"},
         ("/metrics", "get"): {"200"},

@@ -57,9 +57,10 @@ async def test_the_bootstrap_opens_one_typed_state(settings: IntakeSettings) -> 
         assert len(state.keys) == 2 and state.catalog.agencies
         assert "intake_api_keys 2.0" in generate_latest(metrics.registry).decode()
         (_bootstrap, partitions, options) = created[0]
-        assert partitions == {settings.events_topic: 12, settings.dlq_topic: 12}
+        assert partitions == {settings.events_topic: 12, settings.dlq_topic: 12, settings.feedback_topic: 12}
         assert options["configs"] == {
             settings.events_topic: {"retention.ms": "-1"},
+            settings.feedback_topic: {"retention.ms": "-1"},
             settings.dlq_topic: {"retention.ms": str(3 * 86_400_000)},
         }
         assert state.keys.reload() is True

@@ -19,18 +19,18 @@ PORTAL = "https://portal.example/api/DongBoHoSoMC"
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("RUN_CONSUMER", "RUN_RELAY", "RUN_PORTAL", "PORTAL_URL"):
+    for name in ("RUN_CONSUMER", "RUN_RELAY", "RUN_PORTAL", "RUN_FEEDBACK", "PORTAL_URL"):
         monkeypatch.delenv(f"PROCESSING_{name}", raising=False)
 
 
 def test_by_default_the_consumer_and_the_relay_run_and_the_push_worker_follows_the_portal_url(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert ProcessingSettings().workers() == ["consumer", "outbox-relay"]
+    assert ProcessingSettings().workers() == ["consumer", "outbox-relay", "feedback"]
     monkeypatch.setenv("PROCESSING_PORTAL_URL", PORTAL)
-    assert ProcessingSettings().workers() == ["consumer", "outbox-relay", "portal-push"]
+    assert ProcessingSettings().workers() == ["consumer", "outbox-relay", "portal-push", "feedback"]
     monkeypatch.setenv("PROCESSING_RUN_PORTAL", "false")
-    assert ProcessingSettings().workers() == ["consumer", "outbox-relay"]
+    assert ProcessingSettings().workers() == ["consumer", "outbox-relay", "feedback"]
 
 
 ALONE = ["database", "workers"]
@@ -41,7 +41,13 @@ NO_KAFKA = {"RUN_CONSUMER": "false", "RUN_RELAY": "false"}
 @pytest.mark.parametrize(
     ("environment", "workers", "uses_kafka", "checks"),
     [
-        ({"RUN_RELAY": "false", "RUN_PORTAL": "false"}, ["consumer"], True, [*WITH_KAFKA, "consumer"]),
+        (
+            {"RUN_RELAY": "false", "RUN_PORTAL": "false"},
+            ["consumer", "feedback"],
+            True,
+            [*WITH_KAFKA, "consumer"],
+        ),
+        ({**NO_KAFKA, "RUN_PORTAL": "false", "RUN_FEEDBACK": "true"}, ["feedback"], True, WITH_KAFKA),
         ({"RUN_CONSUMER": "false", "RUN_PORTAL": "false"}, ["outbox-relay"], True, WITH_KAFKA),
         ({**NO_KAFKA, "RUN_PORTAL": "true"}, ["portal-push"], False, ALONE),
         ({**NO_KAFKA, "RUN_PORTAL": "false"}, [], False, ALONE),
