@@ -56,6 +56,9 @@ class ReportFacts:
     judged_overdue: tuple[bool, ...] = ()
     judged_paused: tuple[bool, ...] = ()
     on_site: bool = False
+    #: Decision 766/QĐ-TTg: the receipt's `digitised` flag and how the fees were paid
+    digitised: bool = False
+    payment_channel: str | None = None
 
     @property
     def pause_open(self) -> bool:
@@ -89,6 +92,8 @@ def facts_of(dossier: Dossier, calendar: WorkingCalendar) -> ReportFacts:
         judged_overdue=tuple(due is not None and due < end for due, end in zip(dues, judged_at, strict=True)),
         judged_paused=tuple(dossier.is_paused_at(end) for end in judged_at),
         on_site=dossier.on_site,
+        digitised=dossier.digitised,
+        payment_channel=dossier.payment_channel,
     )
 
 

@@ -115,6 +115,8 @@ FACT_COLUMNS = (
     ("judged_overdue", "text"),
     ("judged_paused", "text"),
     ("on_site", "boolean"),
+    ("digitised", "boolean"),
+    ("payment_channel", "text"),
 )
 #: The array columns sent as array literals, with the array type each is cast to.
 _LITERALS = {
@@ -283,6 +285,8 @@ def _fact_arrays(rows: Sequence[tuple[str, str, str, ReportFacts]]) -> list[list
         [_flags(f.judged_overdue) for f in facts],
         [_flags(f.judged_paused) for f in facts],
         [f.on_site for f in facts],
+        [f.digitised for f in facts],
+        [f.payment_channel for f in facts],
     ]
 
 

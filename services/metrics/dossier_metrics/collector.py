@@ -56,6 +56,27 @@ COUNTER_FAMILIES = (
         None,
         ("",),
     ),
+    Family(
+        "dossier_received_digitised_total",
+        "counter",
+        "Dossiers received with their papers digitised (Decision 766/QĐ-TTg).",
+        None,
+        ("",),
+    ),
+    Family(
+        "dossier_fee_paid_total",
+        "counter",
+        "Received dossiers whose fees were paid through a named payment channel.",
+        None,
+        ("",),
+    ),
+    Family(
+        "dossier_fee_paid_online_total",
+        "counter",
+        "Received dossiers with a fee paid online (Decision 766/QĐ-TTg).",
+        None,
+        ("",),
+    ),
 )
 PENDING = Family(
     "dossier_pending",

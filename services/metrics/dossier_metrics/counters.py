@@ -23,6 +23,11 @@ COUNTER_COLUMNS = (
     "rescheduled",
     # "4 tại chỗ": received, processed and returned on the spot (the receipt's `on_site`)
     "received_on_site",
+    # Decision 766/QĐ-TTg: received with their papers digitised; fees paid through a named channel,
+    # and online (`dossier_core.indicators`)
+    "received_digitised",
+    "fee_paid",
+    "fee_paid_online",
 )
 WIDTH = len(COUNTER_COLUMNS)
 ZERO: tuple[int, ...] = (0,) * WIDTH
@@ -35,6 +40,9 @@ _RECEIVED: dict[Channel, Counts] = {
 }
 _RESCHEDULED = COUNTER_COLUMNS.index("rescheduled")
 _ON_SITE = COUNTER_COLUMNS.index("received_on_site")
+_DIGITISED = COUNTER_COLUMNS.index("received_digitised")
+_PAID = COUNTER_COLUMNS.index("fee_paid")
+_PAID_ONLINE = COUNTER_COLUMNS.index("fee_paid_online")
 #: The counter an ended dossier's outcome (`dossier_core.report.outcome`) adds to.
 _OUTCOME = {
     **{t: COUNTER_COLUMNS.index(f"resolved_{t}") for t in TIMELINESS},
@@ -45,7 +53,8 @@ _OUTCOME = {
 
 def counted(dossier: Dossier, calendar: WorkingCalendar) -> Counts:
     """What this dossier adds to `dossier_{received,resolved,withdrawn,refused,rescheduled}_total` and
-    `dossier_received_on_site_total`:
+    `dossier_received_on_site_total`, `dossier_received_digitised_total`, `dossier_fee_paid_total`
+    and `dossier_fee_paid_online_total`:
     its report row over all of time, read from its report facts (`counted_from`)."""
     return counted_from(facts_of(dossier, calendar))
 
@@ -57,10 +66,14 @@ def counted_from(facts: ReportFacts) -> Counts:
     if facts.received_at is None:
         return ZERO
     by_channel = _RECEIVED[facts.channel]
-    if facts.ended_at is None and not facts.reschedules and not facts.on_site:
+    paid = facts.payment_channel
+    if facts.ended_at is None and not (facts.reschedules or facts.on_site or facts.digitised or paid):
         return by_channel
     counts = list(by_channel)
     counts[_ON_SITE] = int(facts.on_site)
+    counts[_DIGITISED] = int(facts.digitised)
+    counts[_PAID] = int(paid is not None)
+    counts[_PAID_ONLINE] = int(paid == "online")
     if facts.ended_at is not None:
         counts[_OUTCOME[facts.outcome or "on_time"]] = 1
     counts[_RESCHEDULED] = len(facts.reschedules)

@@ -180,3 +180,64 @@ def catalogue_csv(section: dict[str, Any]) -> bytes:
             ["" if c is None else text_cell(c) if isinstance(c, str) else c for c in procedure_cells(row)]
         )
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+INDICATOR_SHEET = "Chỉ số 766"
+INDICATOR_TITLE = (
+    "KẾT QUẢ BỘ CHỈ SỐ CHỈ ĐẠO, ĐIỀU HÀNH VÀ ĐÁNH GIÁ CHẤT LƯỢNG PHỤC VỤ NGƯỜI DÂN, DOANH NGHIỆP"
+    " (QUYẾT ĐỊNH SỐ 766/QĐ-TTg)"
+)
+#: (heading, the row's key) of each column after the agency's code, name and level.
+INDICATOR_COLUMNS = (
+    ("Số hồ sơ mới tiếp nhận", "received"),
+    ("Số hồ sơ tiếp nhận trực tuyến", "received_online"),
+    ("Tỷ lệ hồ sơ tiếp nhận trực tuyến (%)", "online_rate"),
+    ("Số hồ sơ đã giải quyết", "resolved"),
+    ("Số hồ sơ giải quyết trước hạn, đúng hạn", "resolved_in_time"),
+    ("Tỷ lệ hồ sơ giải quyết trước hạn, đúng hạn (%)", "on_time_rate"),
+    ("Số hồ sơ đã thanh toán phí, lệ phí", "paid"),
+    ("Số hồ sơ thanh toán trực tuyến", "paid_online"),
+    ("Tỷ lệ hồ sơ thanh toán trực tuyến (%)", "online_payment_rate"),
+    ("Số hồ sơ được số hóa", "digitised"),
+    ("Tỷ lệ hồ sơ được số hóa (%)", "digitisation_rate"),
+)
+INDICATOR_HEADINGS = ("Mã đơn vị", "Tên đơn vị", "Cấp", *(heading for heading, _ in INDICATOR_COLUMNS))
+ELSEWHERE_HEADING = "Chỉ số tính ở nơi khác"
+NOT_COMPUTED_HEADING = "Chỉ số chưa tính được từ dữ liệu hồ sơ"
+FEEDBACK_SHEET = "Phản ánh, kiến nghị"
+
+
+def indicators_sheet(sheet: Any, section: dict[str, Any], period_line: str) -> None:
+    """The indicator section (`/v1/reports/indicators`): a row per agency and the total, then where the
+    sync rate is and the indicators this data cannot give."""
+    sheet.title = INDICATOR_SHEET
+    _bold(sheet, [INDICATOR_TITLE])
+    _append(sheet, [period_line])
+    _append(sheet, [section["source"]])
+    _bold(sheet, INDICATOR_HEADINGS)
+    for row in section["rows"]:
+        _append(sheet, [row["agency"], row["name"], _level(row["level"]), *_figures(row)])
+    _bold(sheet, ["Tổng cộng", "", "", *_figures(section["total"])])
+    sheet.append([])
+    _bold(sheet, [ELSEWHERE_HEADING])
+    for item in section["elsewhere"]:
+        _append(sheet, [item["name"], item["where"]])
+    _bold(sheet, [NOT_COMPUTED_HEADING])
+    for item in section["not_computed"]:
+        _append(sheet, [item["name"], item["reason"]])
+    _widths(sheet, [18, 40, 12, *([16] * len(INDICATOR_COLUMNS))])
+
+
+def _figures(row: dict[str, Any]) -> list[Any]:
+    return [row[key] for _, key in INDICATOR_COLUMNS]
+
+
+def feedback_sheet(sheet: Any, section: dict[str, Any], period_line: str) -> None:
+    """Extension point for the citizen feedback (PAKN) section: its total's figures, one per line,
+    until the section brings a sheet of its own."""
+    sheet.title = FEEDBACK_SHEET
+    _bold(sheet, ["TÌNH HÌNH TIẾP NHẬN, XỬ LÝ PHẢN ÁNH, KIẾN NGHỊ"])
+    _append(sheet, [period_line])
+    for name, value in section.get("total", {}).items():
+        if isinstance(value, int | float):
+            _append(sheet, [name, value])

@@ -153,11 +153,22 @@ def to_csv(report: dict[str, Any]) -> bytes:
 
 
 def to_xlsx(
-    report: dict[str, Any], *, on_site: dict[str, Any] | None = None, catalogue: dict[str, Any] | None = None
+    report: dict[str, Any],
+    *,
+    on_site: dict[str, Any] | None = None,
+    catalogue: dict[str, Any] | None = None,
+    indicators: dict[str, Any] | None = None,
+    feedback: dict[str, Any] | None = None,
 ) -> bytes:
     """The form on the first sheet; the changes since filing on a second one when there are revisions;
-    then "4 tại chỗ" (the rows of the same report by field and level) and the catalogue, when given."""
-    from dossier_metrics.quarter_sheets import catalogue_sheet, on_site_sheet
+    then "4 tại chỗ" (the rows of the same report by field and level), the catalogue, the Decision
+    766/QĐ-TTg indicators and the citizen feedback section, each when given."""
+    from dossier_metrics.quarter_sheets import (
+        catalogue_sheet,
+        feedback_sheet,
+        indicators_sheet,
+        on_site_sheet,
+    )
 
     book = Workbook()
     sheet = book.active
@@ -169,6 +180,10 @@ def to_xlsx(
         on_site_sheet(book.create_sheet(), on_site, _period_line(on_site))
     if catalogue is not None:
         catalogue_sheet(book.create_sheet(), catalogue)
+    if indicators is not None:
+        indicators_sheet(book.create_sheet(), indicators, _period_line(indicators))
+    if feedback is not None:
+        feedback_sheet(book.create_sheet(), feedback, _period_line(report))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

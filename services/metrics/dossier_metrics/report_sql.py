@@ -20,7 +20,7 @@ from __future__ import annotations
 _COLUMNS = (
     "dossier_code, agency_code, procedure_code, field, received_at, channel, ended_at, outcome,"
     " legal_due_at, settled_due_at, pauses_from, pauses_until, reschedules, judged_at, judged_overdue,"
-    " judged_paused, on_site"
+    " judged_paused, on_site, digitised, payment_channel"
 )
 CURRENT = f"""SELECT {_COLUMNS}, NULL::bytea AS payload FROM report_fact
     WHERE received_at IS NOT NULL AND received_at < $2 AND (ended_at IS NULL OR ended_at >= $1)
@@ -111,3 +111,29 @@ GRAIN_CURRENT = {by: grain_rows(CURRENT, by) for by in GRAINS}
 GRAIN_KNOWN_AT = {by: grain_rows(KNOWN_AT, by) for by in GRAINS}
 DOMAIN_CURRENT = domain_rows(CURRENT, current=True)
 DOMAIN_KNOWN_AT = domain_rows(KNOWN_AT, current=False)
+
+
+def _new(condition: str) -> str:
+    return _count(f"received_at >= $1 AND {condition}")
+
+
+#: Decision 766/QĐ-TTg's counts (`dossier_core.indicators.indicator_contribution` in SQL), in the
+#: order of `IndicatorCounts`.
+_INDICATORS = {
+    "received": _count("received_at >= $1"),
+    "received_online": _new("channel = 'online'"),
+    "digitised": _new("digitised"),
+    "paid": _new("payment_channel IS NOT NULL"),
+    "paid_online": _new("payment_channel = 'online'"),
+    "resolved": _count(
+        "ended_at >= $1 AND ended_at < $2 AND coalesce(outcome, 'on_time') IN ('early', 'on_time', 'late')"
+    ),
+    "resolved_in_time": _count(
+        "ended_at >= $1 AND ended_at < $2 AND coalesce(outcome, 'on_time') IN ('early', 'on_time')"
+    ),
+}
+INDICATOR_COUNTS = tuple(_INDICATORS)
+#: Per agency, the period's indicator counts from the current facts ($1 start, $2 end, $3 agencies).
+INDICATORS_CURRENT = f"""WITH facts AS ({CURRENT})
+SELECT agency_code, {", ".join(f"{expression} AS {name}" for name, expression in _INDICATORS.items())}
+FROM facts GROUP BY agency_code"""

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossier
 from dossier_core.calendar import WorkingCalendar
 from dossier_core.codes import Channel
+from dossier_core.indicators import IndicatorCounts
 from dossier_core.periods import Period
 from dossier_core.report import ReportRow, contribution
 from dossier_core.report_facts import ReportFacts
@@ -82,6 +83,17 @@ class ReportStore(ProjectionStore):
         super().__init__(engine)
         self.calendar = calendar
         self.writer = writer
+
+    async def indicator_rows(
+        self, period: Period, agencies: Sequence[str] | None
+    ) -> dict[str, IndicatorCounts]:
+        """Per agency, the period's Decision 766/QĐ-TTg counts from the current facts (agencies with
+        no dossier in the period are left out)."""
+        args = [period.start_instant, period.end_instant, _listed(agencies)]
+        async with self.engine.connect() as conn:
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            records = await driver.fetch(report_sql.INDICATORS_CURRENT, *args)
+        return {r[0]: IndicatorCounts(*r[1:]) for r in records}
 
     async def grain_rows(
         self,
@@ -240,6 +252,8 @@ def _history_row(r: Any) -> FactHistoryRow:
             judged_overdue=tuple(r["judged_overdue"] or ()),
             judged_paused=tuple(r["judged_paused"] or ()),
             on_site=r["on_site"],
+            digitised=r["digitised"],
+            payment_channel=r["payment_channel"],
         ),
         payload=r["payload"],
     )

@@ -28,11 +28,15 @@ from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossie
 from dossier_core.calendar import VN_TZ
 from dossier_core.catalog import Catalog
 from dossier_core.contract_bounds import FIRST_DAY, LAST_DAY
+from dossier_core.indicators import IndicatorCounts
 from dossier_core.periods import FILING_DELAY, Period
 from dossier_core.report import ReportInvariantError, ReportRow, contribution
+from dossier_metrics import indicators as indicator_api
+from dossier_metrics import summary as summary_api
 from dossier_metrics.auth import Reader, allows_everything, forbidden, visibility
 from dossier_metrics.catalogue import catalogue_section
 from dossier_metrics.db import QUERY_CANCELED, sqlstate
+from dossier_metrics.indicators import indicator_section
 from dossier_metrics.openapi import problems
 from dossier_metrics.report_form import to_csv, to_xlsx
 from dossier_metrics.report_gate import ReportGate
@@ -60,6 +64,10 @@ from dossier_runtime.problems import Problem
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 router = APIRouter(tags=["reports"])
+# The quarter's other sections answer beside the form: the Decision 766/QĐ-TTg indicators and the
+# Vietnamese summary.
+router.include_router(indicator_api.router)
+router.include_router(summary_api.router)
 
 
 def subtree(catalog: Catalog, root: str) -> set[str]:
@@ -104,6 +112,10 @@ class ReportSource(Protocol):
     ) -> tuple[list[FactHistoryRow], bool]: ...
 
     async def counted_agencies(self) -> set[str]: ...
+
+    async def indicator_rows(
+        self, period: Period, agencies: Sequence[str] | None
+    ) -> dict[str, IndicatorCounts]: ...
 
     def snapshots_for_period(
         self, start: datetime, end: datetime, agencies: Sequence[str] | None
@@ -179,6 +191,10 @@ class ReportBuilder:
             return None
         known = set(self.catalog.agencies) | await self.store.counted_agencies()
         return {code for code in known if key.allows(code)}
+
+    def zero_rows(self, period: Period, scope: set[str] | None, group_by: GroupBy) -> dict[str, ReportRow]:
+        """An empty row per catalog agency of `scope` valid in the period (by agency only)."""
+        return self._zero_rows(period, scope, group_by)
 
     def _zero_rows(
         self, period: Period, scope: set[str] | None, group_by: GroupBy, todays: TodaysStructure | None = None
@@ -534,6 +550,12 @@ async def report_response(
         else:
             tree = await builder.scope(agency, None) if agency is not None else None
             catalogue = catalogue_section(builder.catalog, agency, key, tree)
-            body, media = to_xlsx(report, on_site=on_site, catalogue=catalogue), XLSX
+            indicators = await indicator_section(builder, chosen, agency, key)
+            # FEEDBACK: the citizen feedback (PAKN) section goes here as `feedback=` once the report
+            # API answers it (`quarter_sheets.feedback_sheet` is the sheet's extension point).
+            body, media = (
+                to_xlsx(report, on_site=on_site, catalogue=catalogue, indicators=indicators),
+                XLSX,
+            )
     disposition = f'attachment; filename="{_filename(report, kind)}"'
     return Response(body, media_type=media, headers={"Content-Disposition": disposition})

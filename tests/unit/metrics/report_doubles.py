@@ -14,8 +14,10 @@ from fastapi import FastAPI
 from dossier_contracts.snapshot_codec import decode_snapshot, dossier_to_snapshot, snapshot_to_dossier
 from dossier_core.catalog import Catalog
 from dossier_core.dossier import Dossier
+from dossier_core.indicators import IndicatorCounts, indicator_contribution
 from dossier_core.periods import Period
 from dossier_core.report import ReportRow, contribution
+from dossier_core.report_facts import facts_of
 from dossier_metrics import catalogue, reports
 from dossier_metrics.app import build_state
 from dossier_metrics.report_gate import ReportGate
@@ -75,6 +77,16 @@ class SnapshotList:
             if row != ReportRow():
                 grain = (dossier.agency_code, dossier.procedure_code or "", "Hộ tịch")
                 add_row(rows, part_of(grain, by), row)
+        return rows
+
+    async def indicator_rows(
+        self, period: Period, agencies: Sequence[str] | None
+    ) -> dict[str, IndicatorCounts]:
+        rows: dict[str, IndicatorCounts] = {}
+        async for _, payload in self.snapshots_for_period(period.start_instant, period.end_instant, agencies):
+            dossier = snapshot_to_dossier(decode_snapshot(payload))
+            counts = indicator_contribution(facts_of(dossier, self.calendar), period)
+            rows[dossier.agency_code] = rows.get(dossier.agency_code, IndicatorCounts()) + counts
         return rows
 
     async def filing(self, period: str) -> Filing | None:

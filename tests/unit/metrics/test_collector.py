@@ -31,6 +31,10 @@ SPEC_SERIES = {
     "dossier_rescheduled": ("counter", {"agency"}),
     # beside SPEC §5: "4 tại chỗ" (docs/metrics.md)
     "dossier_received_on_site": ("counter", {"agency"}),
+    # beside SPEC §5: Decision 766/QĐ-TTg (docs/metrics.md)
+    "dossier_received_digitised": ("counter", {"agency"}),
+    "dossier_fee_paid": ("counter", {"agency"}),
+    "dossier_fee_paid_online": ("counter", {"agency"}),
     "dossier_pending": ("gauge", {"agency", "state"}),
     "dossier_due_soon": ("gauge", {"agency"}),
     "dossier_agency_info": ("gauge", {"agency", "name", "level", "parent"}),
@@ -112,12 +116,18 @@ def test_the_exporter_writes_the_stored_totals_and_the_others_only_their_gauges(
     collector = _collector(catalog, calendar, make_dossier)
     own = _samples(collector.render_text().decode())
     # the province-wide totals (other partitions included) replace this instance's own counters
-    stored = {AGENCY: (5, 7, 0, 1, 2, 3, 4, 0, 1, 6), "UNKNOWN.AGENCY": (1, 0, 0, 0, 0, 0, 0, 0, 0, 0)}
+    stored = {
+        AGENCY: (5, 7, 0, 1, 2, 3, 4, 0, 1, 6, 8, 9, 2),
+        "UNKNOWN.AGENCY": (1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    }
     text = render_text(collector.figures_with(stored), collector.agencies).decode()
     values = _samples(text)
     assert values[("dossier_received_total", (("agency", AGENCY), ("channel", "online")))] == 7
     assert values[("dossier_resolved_total", (("agency", AGENCY), ("timeliness", "late")))] == 3
     assert values[("dossier_received_on_site_total", (("agency", AGENCY),))] == 6
+    assert values[("dossier_received_digitised_total", (("agency", AGENCY),))] == 8
+    assert values[("dossier_fee_paid_total", (("agency", AGENCY),))] == 9
+    assert values[("dossier_fee_paid_online_total", (("agency", AGENCY),))] == 2
     assert values[("dossier_received_total", (("agency", "UNKNOWN.AGENCY"), ("channel", "direct")))] == 1
     gauges = {
         k: v

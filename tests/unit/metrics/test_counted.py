@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from dossier_core.calendar import VN_TZ, WorkingCalendar
 from dossier_core.catalog import DeadlineUnit, SupplementPolicy
-from dossier_core.codes import Channel, StatusCode
+from dossier_core.codes import PAYMENT_CHANNELS, Channel, StatusCode
 from dossier_core.deadlines import DeadlineRule
 from dossier_core.dossier import Dossier, EndKind, Pause, PauseKind
 from dossier_core.periods import Period
@@ -47,6 +47,10 @@ def counted_by_the_row(dossier: Dossier, calendar: WorkingCalendar) -> Counts:
         row["refused"],
         row["rescheduled"],
         row["on_site"],
+        # Decision 766/QĐ-TTg: the receipt's digitised flag, a payment naming its channel, online
+        int(dossier.digitised),
+        int(dossier.payment_channel is not None),
+        int(dossier.payment_channel == "online"),
     )
 
 
@@ -80,6 +84,8 @@ dossiers = st.builds(
     end_kind=st.none() | st.sampled_from(EndKind),
     reschedules=st.lists(instants, max_size=3).map(tuple),
     on_site=st.booleans(),
+    digitised=st.booleans(),
+    payment_channel=st.none() | st.sampled_from(PAYMENT_CHANNELS),
 )
 
 
@@ -99,5 +105,5 @@ def test_an_open_rescheduled_dossier_counts_its_channel_and_each_reschedule(
         received_at=BASE,
         reschedules=(BASE + timedelta(days=2), BASE + timedelta(days=9)),
     )
-    assert counted(dossier, calendar) == (0, 0, 1, 0, 0, 0, 0, 0, 2, 0)
+    assert counted(dossier, calendar) == (0, 0, 1, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0)
     assert counted(dossier, calendar) == counted_by_the_row(dossier, calendar)

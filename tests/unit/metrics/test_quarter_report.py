@@ -98,7 +98,7 @@ async def test_the_quarter_workbook_holds_the_form_on_site_and_the_catalogue(
     response = await client.get("/v1/reports/dossiers?period=2021-Q2&format=xlsx")
     assert response.status_code == 200
     book = load_workbook(io.BytesIO(response.content))
-    assert book.sheetnames == ["Bieu06", ON_SITE_SHEET, CATALOGUE_SHEET]
+    assert book.sheetnames[:3] == ["Bieu06", ON_SITE_SHEET, CATALOGUE_SHEET]
     on_site = (await client.get("/v1/reports/dossiers?period=2021-Q2&group_by=field_level")).json()
     rows = sheet_rows(book[ON_SITE_SHEET])
     body = rows[4 : 4 + len(on_site["rows"])]
