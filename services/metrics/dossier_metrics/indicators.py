@@ -72,8 +72,8 @@ ELSEWHERE: tuple[dict[str, str], ...] = (
         "group": "Công khai, minh bạch",
         "name": "Tỷ lệ hồ sơ đồng bộ lên Cổng Dịch vụ công quốc gia",
         "formula": "synced ÷ (synced + failed + pending) × 100, received dossiers",
-        "where": "processing /metrics: processing_portal_dossiers{agency_code,state}; Prometheus:"
-        " dossier:portal_sync_ratio:by_agency and dossier:portal_sync_ratio",
+        "where": "processing /metrics: processing_portal_dossiers{agency_code,state}; Prometheus records:"
+        " agency:dossier_portal_synced:ratio and province:dossier_portal_synced:ratio",
     },
 )
 #: The Decision's indicators this system's data cannot give, and why.
