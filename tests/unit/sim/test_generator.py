@@ -12,9 +12,10 @@ from dossier_core.catalog import DeadlineUnit
 from dossier_core.catalog_csv import default_catalog_dir, load_catalog
 from dossier_core.codes import Channel
 from dossier_core.deadlines import rule_for
+from dossier_core.lifecycle import fold
 from dossier_core.periods import parse_period
-from dossier_sim.expect import differences, expected_rows, total
-from dossier_sim.generator import ProvinceGenerator
+from dossier_sim.expect import differences, expected_indicators, expected_rows, indicator_differences, total
+from dossier_sim.generator import DIGITISED_SHARE, ProvinceGenerator, domain_event
 from dossier_sim.mix import DEFAULT_MIX, Outcome, OutcomeMix
 
 CATALOG = load_catalog(default_catalog_dir())
@@ -117,3 +118,27 @@ def test_on_site_receipts_are_quick_direct_dossiers_resolved_in_time() -> None:
     report = {"rows": [{"agency": a, **r.to_dict()} for a, r in rows.items()]}
     report["rows"][0]["on_site"] += 1
     assert len(differences(rows, report)) == 1
+
+
+def test_the_decision_766_flags_follow_the_mix_and_expect_checks_them() -> None:
+    dossiers = generate(3000)
+    receipts = [e for d in dossiers for e in d.events if e["type"] == "dossier.received"]
+    online = [e for e in receipts if e["data"]["channel"] == "online"]
+    assert online and all(e["data"].get("digitised") is True for e in online)
+    others = [e for e in receipts if e["data"]["channel"] != "online"]
+    share = sum(bool(e["data"].get("digitised")) for e in others) / len(others)
+    assert abs(share - DIGITISED_SHARE) < 0.05
+    payments = [e for d in dossiers for e in d.events if e["type"] == "dossier.fee_paid"]
+    assert payments and {e["data"]["payment_channel"] for e in payments} == {"online", "direct"}
+
+    counts = expected_indicators(dossiers, CATALOG, PERIOD)
+    folded = [fold((domain_event(e, i) for i, e in enumerate(d.events)), CATALOG) for d in dossiers]
+    new = [x for x in folded if x.received_at is not None and PERIOD.start_instant <= x.received_at]
+    assert sum(c.digitised for c in counts.values()) == sum(x.digitised for x in new)
+    assert sum(c.paid_online for c in counts.values()) == sum(x.payment_channel == "online" for x in new)
+    assert sum(c.paid for c in counts.values()) == sum(x.payment_channel is not None for x in new) > 0
+    section = {"rows": [{"agency": a, **c.to_dict()} for a, c in counts.items()]}
+    assert indicator_differences(counts, section) == []
+    section["rows"][0]["paid_online"] += 1
+    (diff,) = indicator_differences(counts, section)
+    assert diff.startswith(section["rows"][0]["agency"]) and "paid_online expected" in diff

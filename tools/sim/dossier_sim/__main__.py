@@ -31,8 +31,16 @@ from tqdm import tqdm
 
 from dossier_core.calendar import VN_TZ
 from dossier_core.catalog_csv import CatalogError, default_catalog_dir, load_catalog
+from dossier_core.indicators import IndicatorCounts
 from dossier_core.periods import Period, parse_period
-from dossier_sim.expect import differences, expected_rows, received_total, total
+from dossier_sim.expect import (
+    differences,
+    expected_indicators,
+    expected_rows,
+    indicator_differences,
+    received_total,
+    total,
+)
 from dossier_sim.generator import ProvinceGenerator, SimulatedDossier, happened_by
 from dossier_sim.mix import DEFAULT_MIX, OutcomeMix
 from dossier_sim.sender import IntakeSender
@@ -140,13 +148,21 @@ class ReportUnreadable(Exception):
     """The report API cannot be read with the metrics key (a reason for the user)."""
 
 
-async def read_report(args: argparse.Namespace, period: Period, metrics_key: str) -> dict[str, Any]:
+def indicator_params(args: argparse.Namespace, period: Period) -> dict[str, str]:
+    """The indicator section --expect reads (always today's figures)."""
+    params = report_params(args, period)
+    return {k: v for k, v in params.items() if k not in ("group_by", "live")}
+
+
+async def read_report(
+    args: argparse.Namespace, period: Period, metrics_key: str, section: str = "dossiers"
+) -> dict[str, Any]:
+    """The report API's `section` (dossiers: Biểu 06 by agency; indicators: Decision 766/QĐ-TTg)."""
     headers = {"Authorization": f"Bearer {metrics_key}"}
+    params = report_params(args, period) if section == "dossiers" else indicator_params(args, period)
     async with httpx.AsyncClient(timeout=60, headers=headers) as client:
         try:
-            response = await client.get(
-                f"{args.metrics_url.rstrip('/')}/v1/reports/dossiers", params=report_params(args, period)
-            )
+            response = await client.get(f"{args.metrics_url.rstrip('/')}/v1/reports/{section}", params=params)
         except httpx.HTTPError as exc:
             raise ReportUnreadable(f"report API at {args.metrics_url}: {exc}") from exc
     if response.status_code in (401, 403):
@@ -196,6 +212,30 @@ async def wait_for_report(
     return diffs
 
 
+async def wait_for_indicators(
+    args: argparse.Namespace,
+    period: Period,
+    expected: dict[str, IndicatorCounts],
+    metrics_key: str,
+    baseline: dict[str, Any] | None,
+    deadline: float,
+) -> list[str]:
+    """Reads the indicator section until it has grown since `baseline` by exactly the generated
+    counts (or `deadline` passes); the differences left."""
+    diffs = ["no indicator section yet"]
+    while time.monotonic() < deadline:
+        try:
+            section = await read_report(args, period, metrics_key, "indicators")
+        except ReportUnreadable as exc:
+            diffs = [str(exc)]
+        else:
+            diffs = indicator_differences(expected, section, baseline)
+            if not diffs:
+                break
+        await asyncio.sleep(1.0)
+    return diffs
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -232,6 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     event_count = sum(len(d.events) for d in dossiers)
     expected = expected_rows(dossiers, catalog, period)
     want = total(expected.values())
+    indicators = expected_indicators(dossiers, catalog, period)
+    kpi = IndicatorCounts()
+    for counts in indicators.values():
+        kpi = kpi + counts
     print(
         f"period {period.label} ({period.start}..{period.end}): {len(dossiers)} dossiers, "
         f"{event_count} events, "
@@ -239,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
     print(f"expected total: {want.to_dict()}", file=sys.stderr)
+    print(f"expected Decision 766/QĐ-TTg indicators: {kpi.to_dict()}", file=sys.stderr)
     if args.dry_run:
         return 0
 
@@ -254,12 +299,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    baseline = None
+    baseline = indicator_baseline = None
     if args.expect:
         # The system may already hold dossiers of the period (of these or other agencies): --expect
         # checks that the report grows by exactly what is sent, against the report read now.
         try:
             baseline = asyncio.run(read_report(args, period, metrics_key))
+            indicator_baseline = asyncio.run(read_report(args, period, metrics_key, "indicators"))
         except ReportUnreadable as exc:
             print(f"dossier-sim: --expect: {exc}", file=sys.stderr)
             return 2
@@ -286,6 +332,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.expect:
         t0 = time.monotonic()
         diffs = asyncio.run(wait_for_report(args, period, expected, metrics_key, baseline))
+        if not diffs:
+            deadline = t0 + args.expect_timeout
+            diffs = asyncio.run(
+                wait_for_indicators(args, period, indicators, metrics_key, indicator_baseline, deadline)
+            )
         if diffs:
             print(
                 f"after {args.expect_timeout:.0f}s the report still differs from baseline + generated "
@@ -305,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(
             f"report matches: {want.received_total} dossiers received, {want.resolved_total} resolved, "
-            f"{want.pending_total} pending; visible {time.monotonic() - t0:.1f}s after the last send",
+            f"{want.pending_total} pending; Decision 766/QĐ-TTg counts {kpi.to_dict()}; visible "
+            f"{time.monotonic() - t0:.1f}s after the last send",
             file=sys.stderr,
         )
     return 0

@@ -10,9 +10,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dossier_core.catalog import Catalog
+from dossier_core.indicators import INDICATOR_COUNTS, IndicatorCounts, indicator_contribution
 from dossier_core.lifecycle import fold
 from dossier_core.periods import Period
 from dossier_core.report import ReportRow, contribution
+from dossier_core.report_facts import facts_of
 from dossier_sim.generator import SimulatedDossier, domain_event
 
 
@@ -76,3 +78,39 @@ def total(rows: Iterable[ReportRow]) -> ReportRow:
     for row in rows:
         acc = acc + row
     return acc
+
+
+def expected_indicators(
+    dossiers: Iterable[SimulatedDossier], catalog: Catalog, period: Period
+) -> dict[str, IndicatorCounts]:
+    """Each agency's Decision 766/QĐ-TTg counts (`/v1/reports/indicators`) from the generated events."""
+    calendar = catalog.calendar()
+    rows: dict[str, IndicatorCounts] = {}
+    for d in dossiers:
+        dossier = fold((domain_event(e, i) for i, e in enumerate(d.events)), catalog)
+        counts = indicator_contribution(facts_of(dossier, calendar), period)
+        rows[d.agency] = rows.get(d.agency, IndicatorCounts()) + counts
+    return rows
+
+
+def indicator_differences(
+    expected: Mapping[str, IndicatorCounts],
+    section: Mapping[str, Any],
+    baseline: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Like `differences`, for the indicator section: each agency's counts must have grown since
+    `baseline` by exactly the generated ones, and the others' not at all."""
+    now, before = by_agency(section), by_agency(baseline)
+    out = []
+    for agency in sorted(set(expected) | set(now) | set(before)):
+        want = expected.get(agency, IndicatorCounts())
+        was, got = before.get(agency, {}), now.get(agency, {})
+        columns = [
+            f"{name} expected +{getattr(want, name)}, report +{got.get(name, 0) - was.get(name, 0)} "
+            f"({was.get(name, 0)} before, {got.get(name, 0)} now)"
+            for name in INDICATOR_COUNTS
+            if got.get(name, 0) - was.get(name, 0) != getattr(want, name)
+        ]
+        if columns:
+            out.append(f"{agency}: " + "; ".join(columns))
+    return out

@@ -1,7 +1,8 @@
 """Generates the events of a province's dossiers for a period: receipts on working days at the
 agencies valid then, real procedures of every unit with the durations the province applies, the
-channel mix, "4 tại chỗ" for quick direct receipts, supplement pauses, fee requests, reschedules, and
-endings chosen from an outcome mix. Deterministic for a seed."""
+channel mix, "4 tại chỗ" for quick direct receipts, digitised receipts and fee payment channels
+(Decision 766/QĐ-TTg), supplement pauses, fee requests, reschedules, and endings chosen from an outcome
+mix. Deterministic for a seed."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ _STOPS = {
 }
 #: Of the quick direct receipts resolved in time, the share done "4 tại chỗ" (on the spot).
 ON_SITE_SHARE = 0.5
+#: Decision 766/QĐ-TTg mix, Quảng Ninh-like: online receipts are electronic files already (always
+#: digitised); of the direct and postal ones, this share is scanned into the electronic file at receipt.
+DIGITISED_SHARE = 0.8
+#: The share of fees paid online, by the channel the dossier came through (the rest at the counter).
+ONLINE_PAYMENT_SHARE = {Channel.ONLINE: 0.9, Channel.DIRECT: 0.3, Channel.POSTAL: 0.5}
 LEVEL_WEIGHTS = {AgencyLevel.PROVINCE: 0.55, AgencyLevel.DISTRICT: 0.25, AgencyLevel.COMMUNE: 0.20}
 
 
@@ -66,6 +72,9 @@ class ProvinceGenerator:
         self.calendar: WorkingCalendar = catalog.calendar()
         self.rng = random.Random(seed)
         self.uuid_rng = random.Random(seed + 1)
+        # The Decision 766 flags draw from their own generator, so the rest of a seed's traffic is
+        # as it was before they existed.
+        self.flag_rng = random.Random(seed + 2)
         self.procedures = list(catalog.procedures.values())
         self.days = [
             period.start + timedelta(days=i)
@@ -117,6 +126,8 @@ class ProvinceGenerator:
             data["applicant_type"] = rng.choice([1, 1, 1, 2, 3, 4])
         if self._on_site(procedure, channel, outcome):
             data["on_site"] = True
+        if channel is Channel.ONLINE or self.flag_rng.random() < DIGITISED_SHARE:
+            data["digitised"] = True
         self._add(d, "dossier.received", received_at, data)
         legal_due = legal_deadline(rule_for(procedure, channel), received_at, cal)
         # Work steps take a share of the time the law gives (a working day when there is no deadline).
@@ -202,8 +213,16 @@ class ProvinceGenerator:
         began = cal.add_working_minutes(t, rng.randint(1, max(1, budget // 10)))
         self._add(d, start, began, data)
         resumed = cal.add_working_minutes(began, rng.randint(30, 3 * WORK_MINUTES_PER_DAY))
-        self._add(d, end, resumed, {})
+        self._add(d, end, resumed, self._payment(d) if end == "dossier.fee_paid" else {})
         return resumed
+
+    def _payment(self, d: SimulatedDossier) -> dict[str, Any]:
+        """How a fee is paid: online for `ONLINE_PAYMENT_SHARE` of the dossier's channel, else at the
+        counter."""
+        receipt = next(e for e in d.events if e["type"] == "dossier.received")
+        channel = Channel(receipt["data"]["channel"])
+        online = self.flag_rng.random() < ONLINE_PAYMENT_SHARE[channel]
+        return {"payment_channel": "online" if online else "direct"}
 
     # -- helpers ----------------------------------------------------------------------------------
 
