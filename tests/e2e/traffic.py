@@ -116,6 +116,9 @@ class Traffic:
             "refused": Counter(),
             "rescheduled": Counter(),
             "received_on_site": Counter(),
+            "received_digitised": Counter(),
+            "fee_paid": Counter(),
+            "fee_paid_online": Counter(),
             "pending": Counter(),
         }
         for d in self.dossiers:
@@ -130,6 +133,9 @@ class Traffic:
                 out[dossier.end_kind.value][d.agency] += 1
             out["rescheduled"][d.agency] += len(dossier.reschedules)
             out["received_on_site"][d.agency] += int(dossier.on_site)
+            out["received_digitised"][d.agency] += int(dossier.digitised)
+            out["fee_paid"][d.agency] += int(dossier.payment_channel is not None)
+            out["fee_paid_online"][d.agency] += int(dossier.payment_channel == "online")
             state = dossier.pending_state(now, CALENDAR)
             if state is not None:
                 out["pending"][f"{d.agency}|{state}"] += 1
@@ -153,6 +159,9 @@ def live_series(metrics_url: str) -> dict[str, Counter[str]]:
             "refused",
             "rescheduled",
             "received_on_site",
+            "received_digitised",
+            "fee_paid",
+            "fee_paid_online",
             "pending",
         )
     }
