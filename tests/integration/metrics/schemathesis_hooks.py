@@ -3,8 +3,9 @@
 OpenAPI cannot say that the report takes either `period` or both `from` and `to`, with `from ≤ to`
 at most 400 days apart: the operation's description says it, the service answers 422 otherwise, and
 this filter keeps generated *positive* cases (those the schema calls valid) to the combinations the
-description allows, and with `structure=current` to an `agency` of today's structure (an agency
-succeeded since is a 422 naming its successor). Negative cases are left as generated."""
+description allows (for the indicator and summary sections too), and with `structure=current` to an
+`agency` of today's structure (an agency succeeded since is a 422 naming its successor). Negative
+cases are left as generated."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import schemathesis
 from dossier_core.catalog_csv import default_catalog_dir, load_catalog
 
 REPORT = "/v1/reports/dossiers"
+#: The other period sections, which take the period the same way (no `structure`).
+PERIOD_SECTIONS = ("/v1/reports/indicators", "/v1/reports/summary")
 MAX_SPAN_DAYS = 400
 #: Agencies of the catalog the service loads (the sample) that have been succeeded.
 SUCCEEDED = frozenset(load_catalog(default_catalog_dir()).successions.by_old)
@@ -41,8 +44,12 @@ def report_range_is_valid(query: dict[str, Any]) -> bool:
 
 @schemathesis.hook
 def filter_case(context: schemathesis.HookContext, case: schemathesis.Case) -> bool:
-    if case.operation.path != REPORT or case.meta is None or not case.meta.generation.mode.is_positive:
+    if case.meta is None or not case.meta.generation.mode.is_positive:
         return True
     query = dict(case.query or {})
+    if case.operation.path in PERIOD_SECTIONS:
+        return report_range_is_valid(query)
+    if case.operation.path != REPORT:
+        return True
     today_only = query.get("structure") == "current" and query.get("agency") in SUCCEEDED
     return report_range_is_valid(query) and not today_only
