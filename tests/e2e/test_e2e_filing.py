@@ -20,7 +20,8 @@ from openpyxl import load_workbook
 
 from dossier_core.lifecycle import fold
 from dossier_core.report import ReportRow, contribution
-from dossier_metrics.report_form import form_figures
+from dossier_metrics.quarter_sheets import INDICATOR_SHEET
+from dossier_metrics.report_form import REVISIONS_SHEET, form_figures
 from dossier_metrics.revisions import leaves
 from dossier_sim.expect import differences, expected_rows, total
 from dossier_sim.generator import SimulatedDossier, domain_event
@@ -135,6 +136,7 @@ def test_a_filed_quarter_keeps_its_numbers_and_lists_its_revisions(system: Syste
     assert as_filed["view"] == "as_of" and differences(filed_expected, as_filed) == []
 
     workbook = load_workbook(io.BytesIO(_report(system, format="xlsx").content))
-    assert len(workbook.sheetnames) == 2
+    # the form and its revisions, then the quarter's other sections
+    assert workbook.sheetnames[:2] == ["Bieu06", REVISIONS_SHEET] and INDICATOR_SHEET in workbook.sheetnames
     for view in ({}, {"live": "true"}, {"as_of": filed["as_of"]}):
         assert _exported(system, **view) == _figures(_report(system, **view).json()), view
