@@ -23,7 +23,7 @@ PARTITIONS="${KAFKA_CLUSTER_PARTITIONS:-12}"
 HEAP="${KAFKA_CLUSTER_HEAP:-384m}"
 NODES=(1 2 3)
 USERS=(admin intake processing metrics operator)
-TOPICS=(dossier.events.v1 dossier.status.v1 dossier.events.dlq.v1)
+TOPICS=(dossier.events.v1 dossier.status.v1 dossier.events.dlq.v1 feedback.events.v1 feedback.status.v1)
 
 client_port() { echo $((BASE_PORT + $1 - 1)); }
 internal_port() { echo $((BASE_PORT + 100 + $1 - 1)); }

@@ -103,6 +103,12 @@ def system_on_cluster(tmp_path: Path, kafka_cluster: KafkaCluster, database_url:
         METRICS_STATUS_TOPIC=c.status_topic,
         PROCESSING_CONSUMER_GROUP=f"dossier-processing{c.suffix}",
         METRICS_CONSUMER_GROUP=f"dossier-metrics{c.suffix}",
+        INTAKE_FEEDBACK_TOPIC=f"feedback.events.v1{c.suffix}",
+        PROCESSING_FEEDBACK_EVENTS_TOPIC=f"feedback.events.v1{c.suffix}",
+        PROCESSING_FEEDBACK_STATUS_TOPIC=f"feedback.status.v1{c.suffix}",
+        METRICS_FEEDBACK_STATUS_TOPIC=f"feedback.status.v1{c.suffix}",
+        PROCESSING_FEEDBACK_CONSUMER_GROUP=f"dossier-processing-feedback{c.suffix}",
+        METRICS_FEEDBACK_CONSUMER_GROUP=f"dossier-metrics-feedback{c.suffix}",
         # Retry soon after a refusal, so the refusal window is measured to about a second.
         INTAKE_RETRY_AFTER_S="1",
     ) as started:

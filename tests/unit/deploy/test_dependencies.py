@@ -25,12 +25,13 @@ LOCK: dict[str, Any] = tomllib.loads((ROOT / "uv.lock").read_text())
 SERVICES = {"dossier-intake", "dossier-processing", "dossier-metrics"}
 LIBRARIES = {"dossier-core", "dossier-contracts", "dossier-runtime"}
 SIMULATOR = "dossier-sim"
-#: declared though never imported: uvicorn loads its loop and HTTP parser by name, SQLAlchemy its dialect
+#: declared though never imported: uvicorn loads its loop and HTTP parser by name, SQLAlchemy its dialect,
+#: FastAPI the form parser of the console's login (`Form(...)` needs python-multipart)
 LOADED_BY_NAME = {
     "dossier-intake": {"uvloop", "httptools"},
     "dossier-processing": {"uvloop", "httptools", "asyncpg"},
     "dossier-runtime": {"asyncpg"},  # db.py builds engines on the postgresql+asyncpg dialect
-    "dossier-metrics": {"uvloop", "httptools", "asyncpg"},
+    "dossier-metrics": {"uvloop", "httptools", "asyncpg", "python-multipart"},
 }
 
 

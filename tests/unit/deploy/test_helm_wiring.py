@@ -41,6 +41,12 @@ SETTINGS: dict[str, type[BaseSettings]] = {
 #: variables set only to build others (`$(NAME)` in DATABASE_URL), read by no service
 BUILDING_BLOCKS = {"DATABASE_USER", "DATABASE_PASSWORD"}
 
+#: the feedback topics, as the services name them by default (not in the contracts package)
+FEEDBACK_EVENTS = str(IntakeSettings.model_fields["feedback_topic"].default)
+FEEDBACK_STATUS = str(MetricsSettings.model_fields["feedback_status_topic"].default)
+assert ProcessingSettings.model_fields["feedback_events_topic"].default == FEEDBACK_EVENTS
+assert ProcessingSettings.model_fields["feedback_status_topic"].default == FEEDBACK_STATUS
+
 
 @pytest.fixture(scope="module", params=[*VALUES_FILES, "portal"])
 def manifests(request: pytest.FixtureRequest) -> list[Manifest]:
@@ -137,15 +143,22 @@ def test_kafka_users_hold_exactly_the_acls_their_service_needs(manifests: list[M
     groups = {component(d): resolved_env(d) for d in deployments(manifests).values()}
     processing_group = groups["processing"]["PROCESSING_CONSUMER_GROUP"]
     metrics_group = groups["metrics"]["METRICS_CONSUMER_GROUP"]
+    processing_feedback = groups["processing"]["PROCESSING_FEEDBACK_CONSUMER_GROUP"]
+    metrics_feedback = groups["metrics"]["METRICS_FEEDBACK_CONSUMER_GROUP"]
     write, read = ("Write", "Describe"), ("Read", "Describe")
     needed = {
-        "intake": {("topic", t, op) for t in (EVENTS_TOPIC, EVENTS_DLQ_TOPIC) for op in write}
+        "intake": {
+            ("topic", t, op) for t in (EVENTS_TOPIC, EVENTS_DLQ_TOPIC, FEEDBACK_EVENTS) for op in write
+        }
         | {("cluster", "", "IdempotentWrite")},
-        "processing": {("topic", t, op) for t in (EVENTS_TOPIC, EVENTS_DLQ_TOPIC) for op in read}
-        | {("topic", t, op) for t in (STATUS_TOPIC, EVENTS_DLQ_TOPIC) for op in write}
+        "processing": {
+            ("topic", t, op) for t in (EVENTS_TOPIC, EVENTS_DLQ_TOPIC, FEEDBACK_EVENTS) for op in read
+        }
+        | {("topic", t, op) for t in (STATUS_TOPIC, EVENTS_DLQ_TOPIC, FEEDBACK_STATUS) for op in write}
         | {("topic", STATUS_TOPIC, "Read"), ("group", processing_group, "Read")}
-        | {("cluster", "", "IdempotentWrite")},
-        "metrics": {("topic", STATUS_TOPIC, op) for op in read} | {("group", metrics_group, "Read")},
+        | {("group", processing_feedback, "Read"), ("cluster", "", "IdempotentWrite")},
+        "metrics": {("topic", t, op) for t in (STATUS_TOPIC, FEEDBACK_STATUS) for op in read}
+        | {("group", metrics_group, "Read"), ("group", metrics_feedback, "Read")},
     }
     for deployment in deployments(manifests).values():
         user = env_of(deployment)["KAFKA_SASL_USERNAME"]["value"]
@@ -154,7 +167,13 @@ def test_kafka_users_hold_exactly_the_acls_their_service_needs(manifests: list[M
 
 def test_topics_are_the_contracts_replicated_three_times_with_two_in_sync(manifests: list[Manifest]) -> None:
     topics = by_kind(manifests, "KafkaTopic").values()
-    assert {t["spec"]["topicName"] for t in topics} == {EVENTS_TOPIC, STATUS_TOPIC, EVENTS_DLQ_TOPIC}
+    assert {t["spec"]["topicName"] for t in topics} == {
+        EVENTS_TOPIC,
+        STATUS_TOPIC,
+        EVENTS_DLQ_TOPIC,
+        FEEDBACK_EVENTS,
+        FEEDBACK_STATUS,
+    }
     for topic in topics:
         assert topic["spec"]["replicas"] == 3
         assert topic["spec"]["config"]["min.insync.replicas"] == 2

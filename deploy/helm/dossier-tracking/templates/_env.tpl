@@ -8,6 +8,8 @@
   value: {{ .Values.topics.events.partitions | quote }}
 - name: INTAKE_DLQ_RETENTION_DAYS
   value: {{ .Values.topics.deadLetters.retentionDays | quote }}
+- name: INTAKE_FEEDBACK_TOPIC
+  value: {{ .Values.topics.feedbackEvents.name | quote }}
 {{- end -}}
 
 {{/* Arguments: root, and which workers run (consumer, relay, portal). */}}
@@ -26,6 +28,12 @@
   value: {{ $v.topics.deadLetters.retentionDays | quote }}
 - name: PROCESSING_CONSUMER_GROUP
   value: {{ $v.processing.consumerGroup | quote }}
+- name: PROCESSING_FEEDBACK_EVENTS_TOPIC
+  value: {{ $v.topics.feedbackEvents.name | quote }}
+- name: PROCESSING_FEEDBACK_STATUS_TOPIC
+  value: {{ $v.topics.feedbackStatus.name | quote }}
+- name: PROCESSING_FEEDBACK_CONSUMER_GROUP
+  value: {{ $v.processing.feedbackConsumerGroup | quote }}
 - name: PROCESSING_RUN_CONSUMER
   value: {{ .consumer | quote }}
 - name: PROCESSING_RUN_RELAY
@@ -53,4 +61,8 @@
   value: {{ .Values.topics.status.partitions | quote }}
 - name: METRICS_CONSUMER_GROUP
   value: {{ .Values.metrics.consumerGroup | quote }}
+- name: METRICS_FEEDBACK_STATUS_TOPIC
+  value: {{ .Values.topics.feedbackStatus.name | quote }}
+- name: METRICS_FEEDBACK_CONSUMER_GROUP
+  value: {{ .Values.metrics.feedbackConsumerGroup | quote }}
 {{- end -}}
