@@ -12,6 +12,7 @@ import uuid
 import httpx
 import pytest
 
+from dossier_metrics.summary import number
 from dossier_runtime.api_keys import create_key
 from tests.e2e.traffic import Traffic, live_series
 from tests.support import ROOT, System
@@ -54,6 +55,16 @@ def test_simulated_quarter_gives_the_exact_report_and_live_series(system: System
 
     expected = Traffic.generate(1500, seed=11).expected_live()
     assert live_series(system.metrics.url) == expected
+
+    # the quarter's Vietnamese summary states the report's figures
+    headers = {"Authorization": f"Bearer {system.metrics_key}"}
+    params = {"period": "2021-Q2"}
+    url = system.metrics.url
+    report = httpx.get(f"{url}/v1/reports/dossiers", params=params, headers=headers, timeout=60).json()
+    summary = httpx.get(f"{url}/v1/reports/summary", params=params, headers=headers, timeout=60)
+    assert summary.status_code == 200 and summary.headers["content-type"].startswith("text/markdown")
+    received = report["total"]["received"]["total"]
+    assert f"Tổng số hồ sơ tiếp nhận: {number(received)} hồ sơ" in summary.text
 
 
 def test_every_event_twice_and_shuffled_gives_the_same_report(system: System) -> None:

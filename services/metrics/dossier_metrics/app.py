@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -32,7 +33,7 @@ from dossier_metrics.consumer import StatusConsumer
 from dossier_metrics.counter_export import CounterExporter
 from dossier_metrics.db import create_engine, create_report_engine
 from dossier_metrics.facts_backfill import backfill_facts
-from dossier_metrics.feedback import FeedbackConsumer, live_text_or_none
+from dossier_metrics.feedback import FeedbackConsumer, live_text_or_none, period_feedback
 from dossier_metrics.feedback import router as feedback_router
 from dossier_metrics.filing import Freezer
 from dossier_metrics.index import Clock, LiveIndex
@@ -109,7 +110,12 @@ def build_state(
         projection=projection,
         collector=DossierCollector(projection.index, AgencyRegistry(projection.catalog.agencies), exporter),
         report_engine=report_engine,
-        reports=ReportBuilder(projection.catalog, report_store, delay),
+        reports=ReportBuilder(
+            projection.catalog,
+            report_store,
+            delay,
+            feedback=functools.partial(period_feedback, report_engine, projection.catalog),
+        ),
         report_gate=gate,
         operations=OperationsCollector(projection.consumer, gate, exporter),
         freezer=Freezer(report_store, delay, timedelta(seconds=settings.filing_settle_s), clock),

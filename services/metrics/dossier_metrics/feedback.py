@@ -23,13 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dossier_contracts.feedback_codec import FeedbackSnapshot, decode_feedback_status
 from dossier_core.calendar import VN_TZ
+from dossier_core.catalog import Catalog
 from dossier_core.feedback import SUMMARY_FIGURES, FeedbackStage, FeedbackState, feedback_figures
-from dossier_core.periods import parse_period
+from dossier_core.periods import Period, parse_period
 from dossier_metrics.auth import Reader, forbidden
 from dossier_metrics.openapi import problems
-from dossier_metrics.report_params import invalid
+from dossier_metrics.report_params import PERIOD_PATTERN, invalid
 from dossier_metrics.settings import MetricsSettings
 from dossier_metrics.state import metrics_state
+from dossier_runtime.api_keys import ApiKey
 from dossier_runtime.kafka import client_options
 
 log = logging.getLogger(__name__)
@@ -188,7 +190,13 @@ def feedback_section(states: Iterable[FeedbackState], start: datetime, end: date
 async def feedback_report(
     request: Request,
     key: Reader,
-    period: Annotated[str, Query(description="YYYY, YYYY-H1, YYYY-Qn or YYYY-MM (reporting periods)")],
+    period: Annotated[
+        str,
+        Query(
+            description="YYYY, YYYY-H1, YYYY-Qn or YYYY-MM (reporting periods)",
+            json_schema_extra={"pattern": PERIOD_PATTERN},
+        ),
+    ],
     agency: Annotated[str | None, Query(description="one agency the key allows")] = None,
 ) -> JSONResponse:
     """Items received in the period, by agency: received, in progress, answered, published, withdrawn,
@@ -200,18 +208,30 @@ async def feedback_report(
     if agency is not None and not key.allows(agency):
         raise forbidden(agency)
     state = metrics_state(request)
+    if agency is not None and agency not in state.catalog.agencies:
+        raise invalid("agency", f"unknown agency {agency!r}")
+    return JSONResponse(await period_feedback(state.projection.engine, state.catalog, chosen, agency, key))
+
+
+async def period_feedback(
+    engine: AsyncEngine, catalog: Catalog, chosen: Period, agency: str | None, key: ApiKey
+) -> dict[str, Any]:
+    """The feedback section of `chosen` for `key` (`agency`: that agency's items only), as the report
+    API answers it; the quarter's workbook and summary read the same (`ReportBuilder.feedback`)."""
     now = datetime.now(VN_TZ)
     start, end = chosen.start_instant, min(chosen.end_instant, now)
     items = [
         s
-        for s in await received_in(state.projection.engine, start, chosen.end_instant)
+        for s in await received_in(engine, start, chosen.end_instant)
         if (s.agency_code == agency if agency is not None else key.allows(s.agency_code))
     ]
     section = feedback_section(items, start, end)
-    names = {code: a.name for code, a in state.catalog.agencies.items()}
+    names = {code: a.name for code, a in catalog.agencies.items()}
     for row in section["rows"]:
         row["name"] = names.get(row["agency"], "")
-    return JSONResponse(
-        {"period": chosen.label, "as_of": end.isoformat(), "agency": agency, "figures": list(SUMMARY_FIGURES)}
-        | section
-    )
+    return {
+        "period": chosen.label,
+        "as_of": end.isoformat(),
+        "agency": agency,
+        "figures": list(SUMMARY_FIGURES),
+    } | section

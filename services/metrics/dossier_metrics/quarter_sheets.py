@@ -232,12 +232,27 @@ def _figures(row: dict[str, Any]) -> list[Any]:
     return [row[key] for _, key in INDICATOR_COLUMNS]
 
 
+FEEDBACK_TITLE = "TÌNH HÌNH TIẾP NHẬN, XỬ LÝ PHẢN ÁNH, KIẾN NGHỊ"
+#: (heading, the section's figure) of each column after the agency's code and name.
+FEEDBACK_COLUMNS = (
+    ("Số phản ánh, kiến nghị tiếp nhận", "received"),
+    ("Đang xử lý", "in_progress"),
+    ("Đã xử lý", "answered"),
+    ("Đã công khai kết quả xử lý", "published"),
+    ("Rút phản ánh, kiến nghị", "withdrawn"),
+    ("Quá hạn xử lý", "overdue"),
+    ("Xử lý quá hạn", "answered_late"),
+)
+FEEDBACK_HEADINGS = ("Mã đơn vị", "Tên đơn vị", *(heading for heading, _ in FEEDBACK_COLUMNS))
+
+
 def feedback_sheet(sheet: Any, section: dict[str, Any], period_line: str) -> None:
-    """Extension point for the citizen feedback (PAKN) section: its total's figures, one per line,
-    until the section brings a sheet of its own."""
+    """The citizen feedback section (`/v1/reports/feedback`): a row per agency and the total."""
     sheet.title = FEEDBACK_SHEET
-    _bold(sheet, ["TÌNH HÌNH TIẾP NHẬN, XỬ LÝ PHẢN ÁNH, KIẾN NGHỊ"])
+    _bold(sheet, [FEEDBACK_TITLE])
     _append(sheet, [period_line])
-    for name, value in section.get("total", {}).items():
-        if isinstance(value, int | float):
-            _append(sheet, [name, value])
+    _bold(sheet, FEEDBACK_HEADINGS)
+    for row in section["rows"]:
+        _append(sheet, [row["agency"], row.get("name", ""), *(row[key] for _, key in FEEDBACK_COLUMNS)])
+    _bold(sheet, ["Tổng cộng", "", *(section["total"][key] for _, key in FEEDBACK_COLUMNS)])
+    _widths(sheet, [18, 40, *([16] * len(FEEDBACK_COLUMNS))])

@@ -162,7 +162,7 @@ def to_xlsx(
 ) -> bytes:
     """The form on the first sheet; the changes since filing on a second one when there are revisions;
     then "4 tại chỗ" (the rows of the same report by field and level), the catalogue, the Decision
-    766/QĐ-TTg indicators and the citizen feedback section, each when given."""
+    766/QĐ-TTg indicators and the citizen feedback section (phản ánh, kiến nghị), each when given."""
     from dossier_metrics.quarter_sheets import (
         catalogue_sheet,
         feedback_sheet,

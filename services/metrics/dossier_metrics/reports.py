@@ -13,7 +13,7 @@ statement timeout; a refused or timed-out report is a 503 problem with `Retry-Af
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Protocol
@@ -122,6 +122,9 @@ class ReportSource(Protocol):
     ) -> AsyncIterator[tuple[str, bytes]]: ...
 
 
+#: A period's citizen feedback (PAKN) section for a key: (period, agency, key) → the section.
+FeedbackReader = Callable[[Period, str | None, ApiKey], Awaitable[dict[str, Any]]]
+
 #: The part of the grain each grouping reads (a filed report's revisions compare whole grains).
 _PART: dict[GroupBy, GrainPart] = {
     "agency": "agency",
@@ -143,11 +146,19 @@ class ReportBuilder:
     as known at an instant, or as filed with its revisions. `build_exact` is the per-dossier domain
     path the fast one is tested against (and the benchmark's baseline)."""
 
-    def __init__(self, catalog: Catalog, store: ReportSource, filing_delay: timedelta = FILING_DELAY) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: ReportSource,
+        filing_delay: timedelta = FILING_DELAY,
+        feedback: FeedbackReader | None = None,
+    ) -> None:
         self.catalog = catalog
         self.store = store
         self.calendar = catalog.calendar()
         self.filing_delay = filing_delay
+        #: reads a period's citizen feedback section (`feedback.period_feedback`); None: no section
+        self.feedback = feedback
         self._subtrees: dict[str, frozenset[str]] = {}
         #: the day whose structure `structure="current"` gives (successions in effect by then)
         self.today: Callable[[], date] = lambda: datetime.now(VN_TZ).date()
@@ -551,10 +562,11 @@ async def report_response(
             tree = await builder.scope(agency, None) if agency is not None else None
             catalogue = catalogue_section(builder.catalog, agency, key, tree)
             indicators = await indicator_section(builder, chosen, agency, key)
-            # FEEDBACK: the citizen feedback (PAKN) section goes here as `feedback=` once the report
-            # API answers it (`quarter_sheets.feedback_sheet` is the sheet's extension point).
+            feedback = await builder.feedback(chosen, agency, key) if builder.feedback else None
             body, media = (
-                to_xlsx(report, on_site=on_site, catalogue=catalogue, indicators=indicators),
+                to_xlsx(
+                    report, on_site=on_site, catalogue=catalogue, indicators=indicators, feedback=feedback
+                ),
                 XLSX,
             )
     disposition = f'attachment; filename="{_filename(report, kind)}"'

@@ -1,7 +1,7 @@
 """`GET /v1/reports/summary`: a short Vietnamese summary (Markdown) of a period's key figures, in the
 sentences a province's quarterly procedure-control report uses: the catalogue by level and its online
 services, the dossiers received, resolved (early, on time, late) and pending, "4 tại chỗ", the
-Decision 766/QĐ-TTg indicators, and citizen feedback when its section is given.
+Decision 766/QĐ-TTg indicators, and citizen feedback (phản ánh, kiến nghị).
 
 `summary_markdown` is a pure function of the sections the report API already answers (Biểu 06 by
 agency, the catalogue, the indicators; feedback optional), so the text and the API never disagree.
@@ -113,14 +113,14 @@ def summary_markdown(
 
 
 def _feedback_line(feedback: dict[str, Any] | None) -> str:
-    """The PAKN sentence from the feedback section (`received`, `handled`, `in_progress` in its
-    total), or the statement that the period has no feedback section."""
+    """The PAKN sentence from the feedback section's total (`feedback.period_feedback`), or the
+    statement that there is no feedback section."""
     if feedback is None:
         return "- Phản ánh, kiến nghị: chưa có số liệu trong báo cáo này."
-    total = feedback.get("total", feedback)
+    total = feedback["total"]
     return (
-        f"- Tiếp nhận {number(total.get('received', 0))} phản ánh, kiến nghị: đã xử lý "
-        f"{number(total.get('handled', 0))}, đang xử lý {number(total.get('in_progress', 0))}."
+        f"- Tiếp nhận {number(total['received'])} phản ánh, kiến nghị: đã xử lý {number(total['answered'])} "
+        f"(đã công khai kết quả {number(total['published'])}), đang xử lý {number(total['in_progress'])}."
     )
 
 
@@ -159,6 +159,7 @@ async def summary_report(
     tree = await builder.scope(agency, None) if agency is not None else None
     catalogue = catalogue_section(builder.catalog, agency, key, tree)
     indicators = await indicator_section(builder, chosen, agency, key)
-    text = summary_markdown(report, catalogue, indicators)
+    feedback = await builder.feedback(chosen, agency, key) if builder.feedback else None
+    text = summary_markdown(report, catalogue, indicators, feedback)
     text += f"\n_Số liệu tại thời điểm {datetime.now(VN_TZ).strftime('%H:%M ngày %d/%m/%Y')}._\n"
     return Response(text, media_type=MARKDOWN)

@@ -17,13 +17,17 @@ from openpyxl import load_workbook
 from dossier_core.catalog import Catalog
 from dossier_core.codes import Channel
 from dossier_core.dossier import Dossier
+from dossier_core.feedback import FeedbackStage, FeedbackState
 from dossier_core.indicators import RATES, IndicatorCounts, rate
-from dossier_core.periods import parse_period
+from dossier_core.periods import Period, parse_period
 from dossier_core.report import contribution
 from dossier_core.report_facts import facts_of
 from dossier_metrics.counters import COUNTER_COLUMNS, counted_from
+from dossier_metrics.feedback import feedback_section
 from dossier_metrics.quarter_sheets import (
     CATALOGUE_SHEET,
+    FEEDBACK_HEADINGS,
+    FEEDBACK_SHEET,
     INDICATOR_HEADINGS,
     INDICATOR_SHEET,
     INDICATOR_TITLE,
@@ -240,3 +244,47 @@ async def test_the_summary_states_the_quarters_figures(client: httpx.AsyncClient
     assert f"tỷ lệ thanh toán trực tuyến {percent(kpi['online_payment_rate'])}" in text
     assert f"tỷ lệ hồ sơ được số hóa {percent(kpi['digitisation_rate'])}" in text
     assert "Phản ánh, kiến nghị: chưa có số liệu" in text
+
+
+@pytest.fixture
+def with_feedback(catalog: Catalog, dossiers: list[Dossier], keys: Keys) -> httpx.AsyncClient:
+    """The report app whose builder reads a feedback section: the Quảng Ninh quarter's two items
+    (one answered and published, one in progress), through the metrics' own section builder."""
+    items = [
+        FeedbackState(
+            "PAKN-0001",
+            DEPARTMENT,
+            FeedbackStage.PUBLISHED,
+            received_at=vn("2021-04-05 09:00"),
+            answered_at=vn("2021-04-09 09:00"),
+            published_at=vn("2021-04-10 09:00"),
+        ),
+        FeedbackState("PAKN-0002", HA_LONG, FeedbackStage.ASSIGNED, received_at=vn("2021-06-01 09:00")),
+    ]
+
+    async def feedback(period: Period, agency: str | None, key: Any) -> dict[str, Any]:
+        mine = [i for i in items if key.allows(i.agency_code)]
+        section = feedback_section(mine, period.start_instant, period.end_instant)
+        for row in section["rows"]:
+            row["name"] = catalog.agencies[row["agency"]].name
+        return section
+
+    builder = ReportBuilder(catalog, SnapshotList(catalog, dossiers), feedback=feedback)
+    app = report_app(builder, keys.path)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://metrics", headers=keys.auth(keys.everything)
+    )
+
+
+async def test_the_feedback_section_in_the_workbook_and_the_summary(with_feedback: httpx.AsyncClient) -> None:
+    book = load_workbook(
+        io.BytesIO((await with_feedback.get("/v1/reports/dossiers?period=2021-Q2&format=xlsx")).content)
+    )
+    assert book.sheetnames == ["Bieu06", ON_SITE_SHEET, CATALOGUE_SHEET, INDICATOR_SHEET, FEEDBACK_SHEET]
+    rows = cells(book[FEEDBACK_SHEET])
+    heading = rows.index(FEEDBACK_HEADINGS)
+    assert [r[0] for r in rows[heading + 1 : heading + 3]] == [DEPARTMENT, HA_LONG]
+    total = rows[heading + 3]
+    assert total[0] == "Tổng cộng" and total[2:] == (2, 1, 1, 1, 0, 0, 0)
+    text = (await with_feedback.get("/v1/reports/summary?period=2021-Q2")).text
+    assert "- Tiếp nhận 2 phản ánh, kiến nghị: đã xử lý 1 (đã công khai kết quả 1), đang xử lý 1." in text
