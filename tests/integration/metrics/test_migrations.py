@@ -60,6 +60,7 @@ async def test_instances_starting_together_migrate_a_fresh_schema_once(
         "report_filing",
         "report_filing_row",
         "on_site_backfill",
+        "feedback",
     }
 
 
