@@ -4,14 +4,18 @@ Examples:
   dossier-sim --period 2021-Q2 --dossiers 270990            # a past quarter, as fast as possible
   dossier-sim --period 2021-Q2 --dossiers 5000 --expect     # … then compare the report API's numbers
   dossier-sim --dossiers 2000 --rate 500                    # the current quarter so far, 500 events/s
+  dossier-sim --period 2021-Q2 --dossiers 5000 --feedback 20 --expect   # … with 20 feedback items
 
 --expect reads the report (today's figures, by agency) before sending and checks that it grows by
 exactly what was generated, agency by agency and column by column, so it works on a system that already
-holds data (not while other traffic for the same period arrives). Runs with other --seed values never
-share a dossier; the same seed sends the same events again, which change nothing. It reads the report
-with a metrics reader key: --metrics-key, else the environment variable
-DOSSIER_SIM_METRICS_KEY, else the file --metrics-key-file (default .run/keys/metrics.key, which
-`make run` creates).
+holds data (not while other traffic for the same period arrives). It also sends citizen feedback
+(phản ánh, kiến nghị) items through POST /v1/feedback/events, Quảng Ninh-like by default (about 2 per
+270,990 dossiers, at least 2; half published, half in progress), and --expect checks that the feedback
+section (/v1/reports/feedback) grows by exactly their figures, agency by agency. Runs with other
+--seed values never share a dossier or feedback item; the same seed sends the same events again,
+which change nothing. It reads the report with a metrics reader key: --metrics-key, else the
+environment variable DOSSIER_SIM_METRICS_KEY, else the file --metrics-key-file (default
+.run/keys/metrics.key, which `make run` creates).
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ import httpx
 from tqdm import tqdm
 
 from dossier_core.calendar import VN_TZ
+from dossier_core.catalog import Catalog
 from dossier_core.catalog_csv import CatalogError, default_catalog_dir, load_catalog
+from dossier_core.feedback import DEFAULT_DEADLINE_DAYS
 from dossier_core.indicators import IndicatorCounts
 from dossier_core.periods import Period, parse_period
 from dossier_sim.expect import (
@@ -40,6 +46,17 @@ from dossier_sim.expect import (
     indicator_differences,
     received_total,
     total,
+)
+from dossier_sim.feedback import (
+    DEFAULT_FEEDBACK_MIX,
+    FeedbackGenerator,
+    SimulatedFeedback,
+    default_feedback_count,
+    expected_feedback,
+    feedback_differences,
+    feedback_happened_by,
+    feedback_total,
+    parse_feedback_mix,
 )
 from dossier_sim.generator import ProvinceGenerator, SimulatedDossier, happened_by
 from dossier_sim.mix import DEFAULT_MIX, OutcomeMix
@@ -62,6 +79,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--to", type=date.fromisoformat, help="explicit last day (YYYY-MM-DD)")
     p.add_argument("--dossiers", type=int, default=1000, help="how many dossiers to generate (default 1000)")
     p.add_argument("--mix", default=DEFAULT_MIX, help=f"outcome shares (default {DEFAULT_MIX})")
+    p.add_argument(
+        "--feedback",
+        type=int,
+        help="how many citizen feedback items to generate (default: 2 per 270,990 dossiers, at least 2)",
+    )
+    p.add_argument(
+        "--feedback-mix",
+        default=DEFAULT_FEEDBACK_MIX,
+        help=f"how feedback items end, in shares (default {DEFAULT_FEEDBACK_MIX})",
+    )
+    p.add_argument(
+        "--feedback-deadline-days",
+        type=int,
+        default=DEFAULT_DEADLINE_DAYS,
+        help="the feedback handling deadline processing applies, in working days "
+        f"(PROCESSING_FEEDBACK_DEADLINE_DAYS; default {DEFAULT_DEADLINE_DAYS})",
+    )
     p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same traffic")
     p.add_argument("--intake-url", default="http://127.0.0.1:8001")
     p.add_argument("--metrics-url", default="http://127.0.0.1:8003")
@@ -154,12 +188,21 @@ def indicator_params(args: argparse.Namespace, period: Period) -> dict[str, str]
     return {k: v for k, v in params.items() if k not in ("group_by", "live")}
 
 
+def section_params(args: argparse.Namespace, period: Period, section: str) -> dict[str, str]:
+    if section == "dossiers":
+        return report_params(args, period)
+    if section == "feedback":  # named periods only
+        return {"period": period.label}
+    return indicator_params(args, period)
+
+
 async def read_report(
     args: argparse.Namespace, period: Period, metrics_key: str, section: str = "dossiers"
 ) -> dict[str, Any]:
-    """The report API's `section` (dossiers: Biểu 06 by agency; indicators: Decision 766/QĐ-TTg)."""
+    """The report API's `section` (dossiers: Biểu 06 by agency; indicators: Decision 766/QĐ-TTg;
+    feedback: citizen feedback)."""
     headers = {"Authorization": f"Bearer {metrics_key}"}
-    params = report_params(args, period) if section == "dossiers" else indicator_params(args, period)
+    params = section_params(args, period, section)
     async with httpx.AsyncClient(timeout=60, headers=headers) as client:
         try:
             response = await client.get(f"{args.metrics_url.rstrip('/')}/v1/reports/{section}", params=params)
@@ -236,17 +279,68 @@ async def wait_for_indicators(
     return diffs
 
 
+async def wait_for_feedback(
+    args: argparse.Namespace,
+    period: Period,
+    items: list[SimulatedFeedback],
+    catalog: Catalog,
+    metrics_key: str,
+    baseline: dict[str, Any] | None,
+    deadline: float,
+) -> list[str]:
+    """Reads the feedback section until it has grown since `baseline` by exactly the generated items'
+    figures (as of the period's end, or now while it runs), or `deadline` passes; the differences left."""
+    calendar = catalog.calendar()
+    diffs = ["no feedback section yet"]
+    while time.monotonic() < deadline:
+        try:
+            section = await read_report(args, period, metrics_key, "feedback")
+        except ReportUnreadable as exc:
+            diffs = [str(exc)]
+        else:
+            now = datetime.now(VN_TZ)
+            expected = expected_feedback(items, calendar, period, now, args.feedback_deadline_days)
+            diffs = feedback_differences(expected, section, baseline)
+            if not diffs:
+                break
+        await asyncio.sleep(1.0)
+    return diffs
+
+
+def feedback_plan(
+    items: list[SimulatedFeedback], *, duplicate: bool, shuffle: bool, seed: int
+) -> list[dict[str, Any]]:
+    """The feedback events in sending order (each item's events, shuffled and doubled as asked)."""
+    rng = random.Random(seed + 5)
+    stream: list[dict[str, Any]] = []
+    for item in items:
+        events = list(item.events)
+        if shuffle:
+            rng.shuffle(events)
+        stream.extend(events)
+        if duplicate:
+            stream.extend(rng.sample(events, len(events)) if shuffle else events)
+    return stream
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         catalog = load_catalog(args.catalog_dir or default_catalog_dir())
         period = choose_period(args)
         mix = OutcomeMix.parse(args.mix)
+        feedback_mix = parse_feedback_mix(args.feedback_mix)
     except (CatalogError, ValueError) as exc:
         print(f"dossier-sim: {exc}", file=sys.stderr)
         return 2
     if not 1 <= args.batch_size <= 1000:
         print("dossier-sim: --batch-size must be 1..1000", file=sys.stderr)
+        return 2
+    feedback_count = default_feedback_count(args.dossiers) if args.feedback is None else args.feedback
+    if feedback_count < 0 or args.feedback_deadline_days < 1:
+        print(
+            "dossier-sim: --feedback must be 0 or more, --feedback-deadline-days 1 or more", file=sys.stderr
+        )
         return 2
 
     started = time.monotonic()
@@ -260,10 +354,14 @@ def main(argv: list[str] | None = None) -> int:
             disable=args.quiet,
         )
     )
+    feedback = FeedbackGenerator(
+        catalog, period, feedback_mix, seed=args.seed, deadline_days=args.feedback_deadline_days
+    ).items(feedback_count)
     now = datetime.now(VN_TZ)
     if period.end_instant > now:  # the current period: only what has happened so far
         generated = len(dossiers)
         dossiers = happened_by(dossiers, now)
+        feedback = feedback_happened_by(feedback, now)
         print(
             f"the period is still running: {generated - len(dossiers)} of the {generated} dossiers "
             f"begin after now and are left out, and later events of the others too",
@@ -284,6 +382,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"expected total: {want.to_dict()}", file=sys.stderr)
     print(f"expected Decision 766/QĐ-TTg indicators: {kpi.to_dict()}", file=sys.stderr)
+    calendar = catalog.calendar()
+    pakn = feedback_total(
+        expected_feedback(feedback, calendar, period, now, args.feedback_deadline_days).values()
+    )
+    print(f"expected citizen feedback ({len(feedback)} items): {pakn}", file=sys.stderr)
     if args.dry_run:
         return 0
 
@@ -299,13 +402,19 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    baseline = indicator_baseline = None
+    baseline = indicator_baseline = feedback_baseline = None
+    # The feedback section is read by named period only (not --from/--to).
+    check_feedback = args.expect and bool(feedback) and not args.from_
+    if args.expect and feedback and args.from_:
+        print("note: --expect checks the feedback section for named periods only", file=sys.stderr)
     if args.expect:
         # The system may already hold dossiers of the period (of these or other agencies): --expect
         # checks that the report grows by exactly what is sent, against the report read now.
         try:
             baseline = asyncio.run(read_report(args, period, metrics_key))
             indicator_baseline = asyncio.run(read_report(args, period, metrics_key, "indicators"))
+            if check_feedback:
+                feedback_baseline = asyncio.run(read_report(args, period, metrics_key, "feedback"))
         except ReportUnreadable as exc:
             print(f"dossier-sim: --expect: {exc}", file=sys.stderr)
             return 2
@@ -329,13 +438,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {error}", file=sys.stderr)
     if sent.rejected:
         return 1
+    if feedback:
+        stream = feedback_plan(feedback, duplicate=args.duplicate, shuffle=args.shuffle, seed=args.seed)
+        with tqdm(total=len(stream), desc="sending feedback", unit="event", disable=args.quiet) as bar:
+            fed = asyncio.run(sender.send_feedback(stream, bar.update))
+        print(
+            f"feedback sent: {fed.accepted} accepted, {fed.rejected} rejected, {fed.retries} retries",
+            file=sys.stderr,
+        )
+        for error in fed.errors[:10]:
+            print(f"  {error}", file=sys.stderr)
+        if fed.rejected:
+            return 1
     if args.expect:
         t0 = time.monotonic()
+        deadline = t0 + args.expect_timeout
         diffs = asyncio.run(wait_for_report(args, period, expected, metrics_key, baseline))
         if not diffs:
-            deadline = t0 + args.expect_timeout
             diffs = asyncio.run(
                 wait_for_indicators(args, period, indicators, metrics_key, indicator_baseline, deadline)
+            )
+        if not diffs and check_feedback:
+            diffs = asyncio.run(
+                wait_for_feedback(args, period, feedback, catalog, metrics_key, feedback_baseline, deadline)
             )
         if diffs:
             print(
@@ -356,7 +481,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(
             f"report matches: {want.received_total} dossiers received, {want.resolved_total} resolved, "
-            f"{want.pending_total} pending; Decision 766/QĐ-TTg counts {kpi.to_dict()}; visible "
+            f"{want.pending_total} pending; Decision 766/QĐ-TTg counts {kpi.to_dict()}; "
+            f"citizen feedback {pakn if check_feedback else 'not checked'}; visible "
             f"{time.monotonic() - t0:.1f}s after the last send",
             file=sys.stderr,
         )
