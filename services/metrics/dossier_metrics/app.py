@@ -209,7 +209,7 @@ def readiness_checks(settings: MetricsSettings) -> list[Check[MetricsState]]:
 
 async def exposition(state: MetricsState) -> bytes:
     """`/metrics`: the SPEC §5 series (Prometheus text format), then the service's own health series."""
-    feedback = await live_text_or_none(state.projection.engine, datetime.now(VN_TZ))
+    feedback = await live_text_or_none(state.projection.engine, datetime.now(VN_TZ), state.catalog.agencies)
     return await state.collector.render() + feedback + operations_text(state.operations)
 
 

@@ -126,12 +126,14 @@ def _decoded(records: Iterable[Any]) -> list[FeedbackSnapshot]:
     return out
 
 
-async def live_text(engine: AsyncEngine, now: datetime) -> bytes:
-    """`dossier_feedback{agency,stage}` and `dossier_feedback_overdue{agency}` at `now`."""
+async def live_text(engine: AsyncEngine, now: datetime, agencies: Iterable[str] = ()) -> bytes:
+    """`dossier_feedback{agency,stage}` and `dossier_feedback_overdue{agency}` at `now`. The overdue
+    gauge has a (zero) sample for each of `agencies` (the catalog's), as the dossier series do, so the
+    alert on it and the dashboard find the series before any item is late."""
     async with engine.connect() as conn:
         rows = (await conn.execute(_LIVE, {"now": now})).all()
     by_agency: dict[str, dict[str, int]] = {}
-    overdue: dict[str, int] = {}
+    overdue: dict[str, int] = dict.fromkeys(agencies, 0)
     for agency, stage, items, late in rows:
         by_agency.setdefault(agency, dict.fromkeys(FeedbackStage, 0))[stage] = items
         overdue[agency] = overdue.get(agency, 0) + late
@@ -150,11 +152,13 @@ async def live_text(engine: AsyncEngine, now: datetime) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-async def live_text_or_none(engine: AsyncEngine, now: datetime, timeout_s: float = 2.0) -> bytes:
+async def live_text_or_none(
+    engine: AsyncEngine, now: datetime, agencies: Iterable[str] = (), timeout_s: float = 2.0
+) -> bytes:
     """`live_text`, or nothing when the database does not answer in time (the rest of `/metrics`
     is still served; the feedback series are then absent, not zero)."""
     try:
-        return await asyncio.wait_for(live_text(engine, now), timeout_s)
+        return await asyncio.wait_for(live_text(engine, now, agencies), timeout_s)
     except Exception as exc:
         log.warning("feedback series left out", extra={"error": repr(exc)})
         return b""

@@ -33,7 +33,7 @@ def test_schemathesis_finds_nothing(server: Server, keys: Keys, tmp_path: Path) 
     )
     report = run.stdout + run.stderr
     assert run.returncode == 0, report
-    assert "5 selected / 5 total" in report
+    assert "6 selected / 6 total" in report  # the five of SPEC §3 and /v1/feedback/events
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
         assert f"✅ {phase}" in report, report
     assert "Traceback" not in server.log()
