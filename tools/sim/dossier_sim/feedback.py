@@ -30,6 +30,7 @@ from dossier_core.feedback import (
 )
 from dossier_core.periods import Period
 from dossier_sim.generator import LEVEL_WEIGHTS, WORK_MINUTES_PER_DAY
+from dossier_sim.mix import parse_shares
 
 #: Quảng Ninh's quarter: 2 feedback items for 270,990 dossiers.
 DOSSIERS_PER_ITEM = 270_990 / 2
@@ -65,23 +66,7 @@ def default_feedback_count(dossiers: int) -> int:
 
 def parse_feedback_mix(text: str) -> dict[FeedbackOutcome, float]:
     """`published=45,in_progress=45,answered=5,withdrawn=5` (any non-negative numbers; normalised)."""
-    weights: dict[FeedbackOutcome, float] = {}
-    for part in text.split(","):
-        name, _, value = part.partition("=")
-        try:
-            outcome = FeedbackOutcome(name.strip())
-            weight = float(value)
-        except ValueError as exc:
-            raise ValueError(
-                f"bad feedback share {part!r}: use name=number with names {list(FeedbackOutcome)}"
-            ) from exc
-        if weight < 0:
-            raise ValueError(f"share of {name} must not be negative")
-        weights[outcome] = weight
-    whole = sum(weights.values())
-    if whole <= 0:
-        raise ValueError("the feedback shares add up to zero")
-    return {o: w / whole for o, w in weights.items()}
+    return parse_shares(text, FeedbackOutcome, "feedback")
 
 
 def apportion(count: int, shares: Mapping[FeedbackOutcome, float]) -> dict[FeedbackOutcome, int]:

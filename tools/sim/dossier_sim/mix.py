@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class Outcome(StrEnum):
@@ -29,20 +32,24 @@ class OutcomeMix:
     @classmethod
     def parse(cls, text: str) -> OutcomeMix:
         """`early=40,on_time=50,late=2,pending=8` (any positive numbers; normalised)."""
-        weights: dict[Outcome, float] = {}
-        for part in text.split(","):
-            name, _, value = part.partition("=")
-            try:
-                outcome = Outcome(name.strip())
-                weight = float(value)
-            except ValueError as exc:
-                raise ValueError(
-                    f"bad outcome share {part!r}: use name=number with names {list(Outcome)}"
-                ) from exc
-            if weight < 0:
-                raise ValueError(f"share of {name} must not be negative")
-            weights[outcome] = weight
-        total = sum(weights.values())
-        if total <= 0:
-            raise ValueError("the outcome shares add up to zero")
-        return cls({o: w / total for o, w in weights.items()})
+        return cls(parse_shares(text, Outcome, "outcome"))
+
+
+def parse_shares(text: str, names: type[E], what: str) -> dict[E, float]:
+    """`name=number,…` with names of `names` (non-negative numbers), normalised to add up to 1; `what`
+    names the shares in errors (`bad outcome share …`)."""
+    weights: dict[E, float] = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        try:
+            chosen = names(name.strip())
+            weight = float(value)
+        except ValueError as exc:
+            raise ValueError(f"bad {what} share {part!r}: use name=number with names {list(names)}") from exc
+        if weight < 0:
+            raise ValueError(f"share of {name} must not be negative")
+        weights[chosen] = weight
+    total = sum(weights.values())
+    if total <= 0:
+        raise ValueError(f"the {what} shares add up to zero")
+    return {o: w / total for o, w in weights.items()}
