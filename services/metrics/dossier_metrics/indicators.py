@@ -24,7 +24,14 @@ from dossier_core.indicators import IndicatorCounts
 from dossier_core.periods import Period
 from dossier_metrics.auth import Reader, forbidden
 from dossier_metrics.openapi import problems
-from dossier_metrics.report_params import DAY_PATTERN, PERIOD_PATTERN, invalid, resolve_period
+from dossier_metrics.report_params import (
+    PERIOD_PATTERN,
+    FromDay,
+    ScopedAgency,
+    ToDay,
+    invalid,
+    resolve_period,
+)
 from dossier_metrics.state import metrics_state
 from dossier_runtime.api_keys import ApiKey
 
@@ -193,17 +200,9 @@ async def indicator_report(
             json_schema_extra={"pattern": PERIOD_PATTERN},
         ),
     ] = None,
-    from_: Annotated[
-        str | None,
-        Query(alias="from", description="first day, YYYY-MM-DD", json_schema_extra={"pattern": DAY_PATTERN}),
-    ] = None,
-    to: Annotated[
-        str | None,
-        Query(description="last day (included), YYYY-MM-DD", json_schema_extra={"pattern": DAY_PATTERN}),
-    ] = None,
-    agency: Annotated[
-        str | None, Query(description="a catalog agency the key allows; its sub-agencies are included")
-    ] = None,
+    from_: FromDay = None,
+    to: ToDay = None,
+    agency: ScopedAgency = None,
 ) -> JSONResponse:
     """Decision 766/QĐ-TTg indicators per agency and in total, live."""
     chosen = resolve_period(period, from_, to)

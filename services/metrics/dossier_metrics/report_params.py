@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
+
+from fastapi import Query
 
 from dossier_core.contract_bounds import FIRST_DAY, LAST_DAY
 from dossier_core.periods import Period, parse_period
@@ -26,6 +28,20 @@ MAX_SPAN_DAYS = 400
 PERIOD_PATTERN = r"^20[0-9]{2}(-H1|-Q[1-4]|-(0[1-9]|1[0-2]))?$"
 DAY_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 _PERIOD, _DAY = re.compile(PERIOD_PATTERN), re.compile(DAY_PATTERN)
+
+#: Query parameters the report sections (indicators, summary) share with the same text; the Biểu 06
+#: report states its own bounds in its descriptions.
+FromDay = Annotated[
+    str | None,
+    Query(alias="from", description="first day, YYYY-MM-DD", json_schema_extra={"pattern": DAY_PATTERN}),
+]
+ToDay = Annotated[
+    str | None,
+    Query(description="last day (included), YYYY-MM-DD", json_schema_extra={"pattern": DAY_PATTERN}),
+]
+ScopedAgency = Annotated[
+    str | None, Query(description="a catalog agency the key allows; its sub-agencies are included")
+]
 
 
 def invalid(field: str, message: str) -> Problem:

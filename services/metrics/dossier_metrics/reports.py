@@ -48,6 +48,7 @@ from dossier_metrics.report_params import (
     MAX_SPAN_DAYS,
     PERIOD_PATTERN,
     GroupBy,
+    ScopedAgency,
     choose,
     invalid,
     resolve_instant,
@@ -449,10 +450,7 @@ async def dossier_report(
             json_schema_extra={"format": "date", "pattern": DAY_PATTERN},
         ),
     ] = None,
-    agency: Annotated[
-        str | None,
-        Query(description="a catalog agency the key allows; its sub-agencies are included"),
-    ] = None,
+    agency: ScopedAgency = None,
     group_by: Annotated[
         str, Query(description="row key", json_schema_extra={"enum": list(GROUPS)})
     ] = "agency",

@@ -20,7 +20,7 @@ from dossier_metrics.auth import Reader
 from dossier_metrics.catalogue import catalogue_section
 from dossier_metrics.indicators import checked_agency, indicator_section
 from dossier_metrics.openapi import problems
-from dossier_metrics.report_params import DAY_PATTERN, PERIOD_PATTERN, resolve_period
+from dossier_metrics.report_params import PERIOD_PATTERN, FromDay, ScopedAgency, ToDay, resolve_period
 from dossier_metrics.state import metrics_state
 
 router = APIRouter(tags=["reports"])
@@ -139,17 +139,9 @@ async def summary_report(
         str | None,
         Query(description="YYYY, YYYY-H1, YYYY-Qn or YYYY-MM", json_schema_extra={"pattern": PERIOD_PATTERN}),
     ] = None,
-    from_: Annotated[
-        str | None,
-        Query(alias="from", description="first day, YYYY-MM-DD", json_schema_extra={"pattern": DAY_PATTERN}),
-    ] = None,
-    to: Annotated[
-        str | None,
-        Query(description="last day (included), YYYY-MM-DD", json_schema_extra={"pattern": DAY_PATTERN}),
-    ] = None,
-    agency: Annotated[
-        str | None, Query(description="a catalog agency the key allows; its sub-agencies are included")
-    ] = None,
+    from_: FromDay = None,
+    to: ToDay = None,
+    agency: ScopedAgency = None,
 ) -> Response:
     """The period's key figures in Vietnamese sentences (Markdown), for the agencies the key allows."""
     chosen = resolve_period(period, from_, to)
