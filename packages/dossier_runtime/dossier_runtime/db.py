@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 _ASYNC_PREFIX = "postgresql+asyncpg://"
 _PREFIXES = (_ASYNC_PREFIX, "postgresql://", "postgres://")
@@ -102,6 +102,12 @@ def create_engine(
         pool_pre_ping=True,
         connect_args=connect_args,
     )
+
+
+async def try_session_lock(conn: AsyncConnection, name: str) -> bool:
+    """Take the session-level advisory lock `name` if no other session holds it: an election held for as
+    long as `conn`'s session lives (processing's outbox relay, metrics' counters exporter)."""
+    return bool(await conn.scalar(text("select pg_try_advisory_lock(hashtext(:n))"), {"n": name}))
 
 
 async def database_reachable(engine: AsyncEngine, *, timeout_s: float = 3.0) -> bool:

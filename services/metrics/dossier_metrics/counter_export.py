@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dossier_metrics.counters import Counts
+from dossier_runtime.db import try_session_lock
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,7 @@ class CounterExporter:
             return await self._still_leading()
         conn = await self.engine.connect()
         try:
-            got = bool(
-                await conn.scalar(text("select pg_try_advisory_lock(hashtext(:n))"), {"n": self.lock_name})
-            )
+            got = await try_session_lock(conn, self.lock_name)
             await conn.commit()
         except Exception:
             await conn.close()

@@ -37,6 +37,7 @@ from dossier_processing.relay.parking import Outcome, describe, park_reason
 from dossier_processing.relay.recovery import headers_of, reconcile
 from dossier_processing.relay.sql import OutboxRow
 from dossier_processing.settings import ProcessingSettings
+from dossier_runtime.db import try_session_lock
 from dossier_runtime.kafka import client_options
 from dossier_runtime.retry import Backoff, Streak
 
@@ -144,7 +145,7 @@ class OutboxRelay:
         """Hold the relay lock of this schema and publish until stopped or the lock is lost."""
         lock_name = f"{self.settings.db_schema}.outbox-relay"
         async with self.engine.connect() as lock:
-            got = await sql.try_lock(lock, lock_name)
+            got = await try_session_lock(lock, lock_name)
             await lock.commit()
             if not got:
                 await self._sleep(2.0)

@@ -12,11 +12,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
-async def try_lock(conn: AsyncConnection, name: str) -> bool:
-    """Take the session-level advisory lock `name` if no other session holds it (the relay's election)."""
-    return bool(await conn.scalar(text("select pg_try_advisory_lock(hashtext(:n))"), {"n": name}))
-
-
 async def unlock(conn: AsyncConnection, name: str) -> None:
     await conn.execute(text("select pg_advisory_unlock(hashtext(:n))"), {"n": name})
 
