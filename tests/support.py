@@ -253,12 +253,8 @@ def running_system(
         tmp_path, kafka_bootstrap, database_url, processing_instances, service_env=service_env, **overrides
     )
     try:
-        # Started together, then waited for: each process spends its first seconds importing and
-        # migrating on its own, so the system is ready in about the time of the slowest one.
         for service in system.services:
-            service.start(wait=False)
-        for service in system.services:
-            service.wait_ready()
+            service.start()
         yield system
     finally:
         for service in system.services:
