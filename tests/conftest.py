@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,9 +33,42 @@ def kafka_bootstrap() -> Iterator[str]:
     host, port = KAFKA_BOOTSTRAP.split(",")[0].rsplit(":", 1)
     _ensure("kafka.sh", host, int(port))
     before = topic_names(KAFKA_BOOTSTRAP)
-    yield KAFKA_BOOTSTRAP
+    with _session_registered() as others_running:
+        yield KAFKA_BOOTSTRAP
+        if others_running():  # their topics are in use: the last session to end cleans up
+            return
     with contextlib.suppress(Exception):  # a broker stopped by a test leaves its topics for next time
         delete_topics(KAFKA_BOOTSTRAP, topic_names(KAFKA_BOOTSTRAP) - before - {"__consumer_offsets"})
+
+
+@contextlib.contextmanager
+def _session_registered() -> Iterator[Callable[[], bool]]:
+    """Registers this test session on the shared broker (a pid file under `.run/pytest-sessions`)
+    and gives a check for other live sessions, so one session never deletes the topics another is
+    still using."""
+    sessions = ROOT / ".run" / "pytest-sessions"
+    sessions.mkdir(parents=True, exist_ok=True)
+    mine = sessions / str(os.getpid())
+    mine.touch()
+
+    def others_running() -> bool:
+        for entry in sessions.iterdir():
+            if entry == mine or not entry.name.isdigit():
+                continue
+            try:
+                os.kill(int(entry.name), 0)
+            except ProcessLookupError:
+                entry.unlink(missing_ok=True)
+                continue
+            except PermissionError:
+                pass
+            return True
+        return False
+
+    try:
+        yield others_running
+    finally:
+        mine.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
