@@ -253,8 +253,12 @@ def running_system(
         tmp_path, kafka_bootstrap, database_url, processing_instances, service_env=service_env, **overrides
     )
     try:
+        # Started together, then waited for: each process spends its first seconds importing and
+        # migrating on its own, so the system is ready in about the time of the slowest one.
         for service in system.services:
-            service.start()
+            service.start(wait=False)
+        for service in system.services:
+            service.wait_ready()
         yield system
     finally:
         for service in system.services:

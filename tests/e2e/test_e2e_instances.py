@@ -53,8 +53,14 @@ def test_two_instances_share_the_partitions(two_instances: System) -> None:
     def fault() -> None:  # no fault: both instances simply work side by side
         pass
 
+    # A process is ready when it serves HTTP; its consumer joins the group a moment later. Both
+    # must hold partitions (4 partitions, 2 instances) before the traffic, or one may do it all.
+    deadline = time.monotonic() + 90
+    while not (_assigned_partitions(first) and _assigned_partitions(second)):
+        assert time.monotonic() < deadline, "the two instances never shared the partitions"
+        time.sleep(0.5)
     _run_with_fault(two_instances, traffic, fault)
-    # Both consumed: each reports lag for the partitions it was given (4 partitions, 2 instances).
+    # Both consumed: each reports lag for the partitions it was given.
     assert _assigned_partitions(first) >= 1
     assert _assigned_partitions(second) >= 1
 
