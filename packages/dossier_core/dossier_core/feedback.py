@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 #: Working days an agency has to handle a feedback item when the setting does not say otherwise.
+#: This system's choice: the article of Decree 20/2008/NĐ-CP (as amended by 92/2017/NĐ-CP) that sets
+#: the handling time was not confirmed (docs/domain.md, "Citizen feedback"); a province sets its own.
 DEFAULT_DEADLINE_DAYS = 10
 
 #: A feedback code: `PAKN-` then 1–60 letters, digits, dots, dashes or underscores.
