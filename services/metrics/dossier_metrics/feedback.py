@@ -189,7 +189,7 @@ def feedback_section(states: Iterable[FeedbackState], start: datetime, end: date
 @router.get(
     "/v1/reports/feedback",
     summary="The feedback section (phản ánh, kiến nghị) of a period's report",
-    responses={**problems(401, 403, 422)},
+    responses={**problems(401, 403, 422, 503)},
 )
 async def feedback_report(
     request: Request,
@@ -214,7 +214,9 @@ async def feedback_report(
     state = metrics_state(request)
     if agency is not None and agency not in state.catalog.agencies:
         raise invalid("agency", f"unknown agency {agency!r}")
-    return JSONResponse(await period_feedback(state.projection.engine, state.catalog, chosen, agency, key))
+    async with state.report_gate.guard(state.settings.report_statement_timeout_ms):
+        section = await period_feedback(state.projection.engine, state.catalog, chosen, agency, key)
+    return JSONResponse(section)
 
 
 async def period_feedback(

@@ -188,7 +188,7 @@ async def checked_agency(builder: ReportBuilder, key: ApiKey, agency: str | None
 @router.get(
     "/v1/reports/indicators",
     response_model=IndicatorReport,
-    responses=problems(401, 403, 422),
+    responses=problems(401, 403, 422, 503),
 )
 async def indicator_report(
     request: Request,
@@ -206,8 +206,10 @@ async def indicator_report(
 ) -> JSONResponse:
     """Decision 766/QĐ-TTg indicators per agency and in total, live."""
     chosen = resolve_period(period, from_, to)
-    builder = metrics_state(request).reports
+    state = metrics_state(request)
+    builder = state.reports
     await checked_agency(builder, key, agency)
-    section = await indicator_section(builder, chosen, agency, key)
+    async with state.report_gate.guard(state.settings.report_statement_timeout_ms):
+        section = await indicator_section(builder, chosen, agency, key)
     section["generated_at"] = datetime.now(VN_TZ).isoformat()
     return JSONResponse(section)

@@ -18,11 +18,8 @@ from contextlib import aclosing
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Protocol
 
-from asyncpg.exceptions import InterfaceError, PostgresError
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossier
 from dossier_core.calendar import VN_TZ
@@ -35,11 +32,10 @@ from dossier_metrics import indicators as indicator_api
 from dossier_metrics import summary as summary_api
 from dossier_metrics.auth import Reader, allows_everything, forbidden, visibility
 from dossier_metrics.catalogue import catalogue_section
-from dossier_metrics.db import QUERY_CANCELED, sqlstate
 from dossier_metrics.indicators import indicator_section
 from dossier_metrics.openapi import problems
 from dossier_metrics.report_form import to_csv, to_xlsx
-from dossier_metrics.report_gate import ReportGate
+from dossier_metrics.report_gate import DATABASE_ERRORS, ReportGate
 from dossier_metrics.report_params import (
     DAY_PATTERN,
     FORMATS,
@@ -387,26 +383,8 @@ def _filename(report: Mapping[str, Any], ext: str) -> str:
     return f"bieu06_{label}_{report['group_by']}{today}.{ext}"
 
 
-def unavailable(title: str, detail: str, retry_after_s: int) -> Problem:
-    return Problem(503, title, detail, headers={"Retry-After": str(retry_after_s)})
-
-
-def _database_problem(exc: Exception, request: Request, gate: ReportGate) -> Problem:
-    if sqlstate(exc) == QUERY_CANCELED:
-        gate.refused["timeout"] += 1
-        limit = metrics_state(request).settings.report_statement_timeout_ms
-        return unavailable(
-            "Report timed out",
-            f"A report query ran longer than the statement timeout ({limit} ms); ask for a shorter "
-            "period or one agency, or try again later.",
-            gate.retry_after_s,
-        )
-    gate.refused["database"] += 1
-    if isinstance(exc, PoolTimeout):
-        return unavailable("Reports busy", "No report connection became free in time.", gate.retry_after_s)
-    return unavailable(
-        "Database unavailable", "The report could not be read from the database.", gate.retry_after_s
-    )
+def _database_problem(exc: BaseException, request: Request, gate: ReportGate) -> Problem:
+    return gate.database_problem(exc, metrics_state(request).settings.report_statement_timeout_ms)
 
 
 _REPORT_CONTENT = {
@@ -549,7 +527,7 @@ async def report_response(
                     )
         except ReportInvariantError as exc:
             raise Problem(500, "Report does not add up", str(exc)) from exc
-        except (DBAPIError, PoolTimeout, OSError, PostgresError, InterfaceError) as exc:
+        except DATABASE_ERRORS as exc:
             raise _database_problem(exc, request, gate) from exc
         report["generated_at"] = datetime.now(tz=chosen.start_instant.tzinfo).isoformat()
         if kind == "json":

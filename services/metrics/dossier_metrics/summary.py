@@ -129,7 +129,7 @@ def _feedback_line(feedback: dict[str, Any] | None) -> str:
     response_model=None,
     responses={
         200: {"description": "The summary (Markdown)", "content": {MARKDOWN: {"schema": {"type": "string"}}}},
-        **problems(401, 403, 422),
+        **problems(401, 403, 422, 503),
     },
 )
 async def summary_report(
@@ -145,13 +145,15 @@ async def summary_report(
 ) -> Response:
     """The period's key figures in Vietnamese sentences (Markdown), for the agencies the key allows."""
     chosen = resolve_period(period, from_, to)
-    builder = metrics_state(request).reports
+    state = metrics_state(request)
+    builder = state.reports
     await checked_agency(builder, key, agency)
-    report = await builder.build(chosen, agency, "agency", key)
-    tree = await builder.scope(agency, None) if agency is not None else None
-    catalogue = catalogue_section(builder.catalog, agency, key, tree)
-    indicators = await indicator_section(builder, chosen, agency, key)
-    feedback = await builder.feedback(chosen, agency, key) if builder.feedback else None
+    async with state.report_gate.guard(state.settings.report_statement_timeout_ms):
+        report = await builder.build(chosen, agency, "agency", key)
+        tree = await builder.scope(agency, None) if agency is not None else None
+        catalogue = catalogue_section(builder.catalog, agency, key, tree)
+        indicators = await indicator_section(builder, chosen, agency, key)
+        feedback = await builder.feedback(chosen, agency, key) if builder.feedback else None
     text = summary_markdown(report, catalogue, indicators, feedback)
     text += f"\n_Số liệu tại thời điểm {datetime.now(VN_TZ).strftime('%H:%M ngày %d/%m/%Y')}._\n"
     return Response(text, media_type=MARKDOWN)

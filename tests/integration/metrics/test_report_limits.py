@@ -1,6 +1,8 @@
 """The report API against the real PostgreSQL: bad ranges are 422 (never 500), a report that hits the
 statement timeout is a 503, reports beyond the concurrency limit are refused at once, and reports
-use connections of their own, so a report pool with no free connection leaves the consumer alone."""
+use connections of their own, so a report pool with no free connection leaves the consumer alone.
+The quarter's other sections (summary, indicators, feedback) run in the same gate and answer the same
+503 problems for a timeout, a full gate or a database that is down."""
 
 from __future__ import annotations
 
@@ -105,6 +107,97 @@ async def test_a_report_that_hits_the_statement_timeout_is_a_503(
         assert STATE.of_app(app).report_gate.refused["timeout"] == 1
         assert (await client.get(REPORT)).status_code == 200  # the pool got its connection back
         assert 'metrics_reports_refused_total{reason="timeout"} 1.0' in (await client.get("/metrics")).text
+
+
+#: The quarter's other report routes, which run in the same gate as Biểu 06.
+SECTIONS = (
+    "/v1/reports/summary?period=2021-Q2",
+    "/v1/reports/indicators?period=2021-Q2",
+    "/v1/reports/feedback?period=2021-Q2",
+)
+
+
+@pytest.mark.parametrize("path", SECTIONS[:2])
+async def test_a_section_that_hits_the_statement_timeout_is_a_503(
+    path: str,
+    settings: MetricsSettings,
+    database_url: str,
+    run_app: Callable[..., Any],
+    metrics_key: str,
+) -> None:
+    """The summary and the indicators read the report facts: a locked table makes their query hit the
+    statement timeout, which is a 503 problem with Retry-After, as for Biểu 06, never a 500."""
+    settings = settings.model_copy(update={"report_statement_timeout_ms": 300, "report_retry_after_s": 4})
+    async with run_app(settings) as app, client_for(app, metrics_key) as client:
+        assert (await client.get(path)).status_code == 200
+        async with _table_locked(database_url, settings.db_schema):
+            response = await client.get(path)
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["retry-after"] == "4"
+        assert response.json()["title"] == "Report timed out"
+        gate = STATE.of_app(app).report_gate
+        assert gate.refused["timeout"] == 1 and gate.running == 0
+        assert (await client.get(path)).status_code == 200
+
+
+async def test_the_sections_answer_503_while_the_database_is_down(
+    settings: MetricsSettings,
+    private_postgres: Any,
+    run_app: Callable[..., Any],
+    metrics_key: str,
+) -> None:
+    """With PostgreSQL stopped, the summary, the indicators and the feedback section are a 503 problem
+    ("Database unavailable", Retry-After), as Biểu 06 is, and answer again once it is back."""
+    settings = settings.model_copy(update={"database_url": private_postgres.url, "max_backoff_s": 0.5})
+    async with run_app(settings) as app, client_for(app, metrics_key) as client:
+        for path in SECTIONS:
+            assert (await client.get(path)).status_code == 200, path
+        await asyncio.to_thread(private_postgres.stop)
+        try:
+            for path in (REPORT, *SECTIONS):
+                response = await client.get(path)
+                assert response.status_code == 503, (path, response.text)
+                assert response.headers["content-type"] == "application/problem+json"
+                assert response.json()["title"] == "Database unavailable", path
+                assert response.headers["retry-after"] == str(settings.report_retry_after_s)
+            gate = STATE.of_app(app).report_gate
+            assert gate.refused["database"] == 1 + len(SECTIONS) and gate.running == 0
+        finally:
+            await asyncio.to_thread(private_postgres.start)
+        for _ in range(200):
+            if (await client.get(SECTIONS[0])).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert (await client.get(SECTIONS[0])).status_code == 200
+
+
+@pytest.mark.parametrize("path", SECTIONS)
+async def test_a_section_beyond_the_limit_is_refused_at_once(
+    path: str,
+    settings: MetricsSettings,
+    database_url: str,
+    run_app: Callable[..., Any],
+    metrics_key: str,
+) -> None:
+    """A Biểu 06 report holding the only slot makes the other sections wait their turn: 503 at once."""
+    settings = settings.model_copy(update={"report_concurrency": 1})
+    async with run_app(settings) as app, client_for(app, metrics_key) as client:
+        gate = STATE.of_app(app).report_gate
+        async with _table_locked(database_url, settings.db_schema) as conn:
+            slow = asyncio.create_task(client.get(REPORT))
+            for _ in range(400):
+                if await waiting_on_snapshot_table(conn, settings.db_schema) >= 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert gate.running == 1
+            refused = await client.get(path)
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["retry-after"] == str(settings.report_retry_after_s)
+            assert refused.json()["title"] == "Too many reports at once"
+        assert (await slow).status_code == 200
+        assert (await client.get(path)).status_code == 200
+        assert gate.running == 0 and gate.refused["busy"] == 1
 
 
 async def test_reports_beyond_the_limit_are_refused_at_once(
