@@ -103,6 +103,8 @@ class Procedure:
     agency: str | None = None
     #: whether the procedure is integrated with the national public service portal (None: not stated)
     portal_integrated: bool | None = None
+    #: the national portal's code of the procedure's `field` (MaLinhVuc; None: not stated)
+    field_code: str | None = None
 
     def legal_duration_for(self, online: bool) -> int | None:
         """The legal duration of a channel: online dossiers have `online_duration` when set."""

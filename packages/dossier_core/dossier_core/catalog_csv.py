@@ -2,7 +2,8 @@
 row (`agencies.csv`, `procedures.csv`, `calendar.csv`; SPEC §2). Extra columns are ignored. Any bad
 value stops loading with a `CatalogError` naming file, line and column. `procedures.csv` may also
 carry the optional catalogue facts `applied_duration`, `applied_online_duration`, `level`, `agency`
-and `portal_integrated` (the format: `sample_catalog/README.md`).
+and `portal_integrated`, and the national portal's field code `field_code` (the format:
+`sample_catalog/README.md`).
 
 An optional fourth file, `agency_successions.csv` (`old_code,new_code,from_date`), says which
 agency carries an old one's work after a re-organisation (`dossier_core.restructuring`).
@@ -224,12 +225,24 @@ def _load_procedures(directory: Path, agencies: Mapping[str, Agency]) -> dict[st
             level=row.choice("level", AgencyLevel) if level else None,
             agency=row.optional("agency"),
             portal_integrated=row.flag("portal_integrated"),
+            field_code=_field_code(row),
         )
         _check_durations(procedure, row)
         if procedure.agency is not None and procedure.agency not in agencies:
             raise row.error("agency", f"unknown agency {procedure.agency!r}")
         procedures[procedure.code] = procedure
     return procedures
+
+
+def _field_code(row: _Row) -> str | None:
+    """The national portal's code of the procedure's field (`MaLinhVuc`): one word, at most 50
+    characters; empty = not stated."""
+    value = row.text("field_code")
+    if not value:
+        return None
+    if len(value) > 50 or not value.isprintable() or any(c.isspace() for c in value):
+        raise row.error("field_code", f"{value!r} is not a code (one word of at most 50 characters)")
+    return value
 
 
 def _check_durations(procedure: Procedure, row: _Row) -> None:
