@@ -193,6 +193,13 @@ sync_state = Table(
     Column("last_attempt_at", TS),
     Column("next_attempt_at", TS, nullable=False),
     Column("synced_at", TS),
+    Column("portal_has", Boolean, nullable=False),
+    Column("error_code", Text),
+    Column("parked_at", TS),
+    Column("park_reason", Text),
+    Column("parked_version", BigInteger),
+    Column("progress_version", BigInteger, nullable=False),
+    Column("progress_steps", Integer, nullable=False),
 )
 
 sync_cursor = Table(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from dossier_contracts import EVENTS_DLQ_TOPIC, EVENTS_TOPIC, STATUS_TOPIC
@@ -70,10 +70,24 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
     outbox_retention_days: int = 7
 
     api_keys_file: Path | None = None
+    #: the portal adapter's endpoint that takes `DongBoHoSoMC` and `CapNhatTienDoHoSoMC` calls
     portal_url: str | None = None
     portal_batch_size: int = 100
     portal_timeout_s: float = 10.0
+    #: a static `Authorization: Bearer` token for a gateway in front of the adapter (the province's LGSP);
+    #: independent of the adapter's own session (`portal_login_url`)
     portal_token: str | None = None
+    #: the adapter's login endpoint: `{"username", "password"}` in, `{"error_code": 0, "session"}` out;
+    #: unset = calls carry no session (an adapter that needs none, or a gateway-only deployment)
+    portal_login_url: str | None = None
+    portal_username: str | None = None
+    portal_password: SecretStr | None = None
+    #: `madonvi` sent in every call (the portal's code of the sending unit); unset = not sent
+    portal_unit_code: str | None = None
+    #: per-record `error_code`s that mean the session is invalid or expired (renew once, retry the call)
+    portal_session_codes: frozenset[str] = frozenset({"2"})
+    #: per-record `error_code`s that reject the record for good: the dossier is parked for an operator
+    portal_permanent_codes: frozenset[str] = frozenset({"10", "11", "12"})
     portal_backoff_base_s: float = 1.0
     portal_backoff_max_s: float = 600.0
     portal_idle_s: float = 1.0
@@ -91,6 +105,10 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
     def _portal_needs_a_url(self) -> ProcessingSettings:
         if self.run_portal and not self.portal_url:
             raise ValueError("PROCESSING_RUN_PORTAL=true needs PROCESSING_PORTAL_URL")
+        if self.portal_login_url and not (self.portal_username and self.portal_password):
+            raise ValueError(
+                "PROCESSING_PORTAL_LOGIN_URL needs PROCESSING_PORTAL_USERNAME and PROCESSING_PORTAL_PASSWORD"
+            )
         return self
 
     @property

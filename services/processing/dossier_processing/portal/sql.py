@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, Text, and_, cast, func, literal, select, text, tuple_
+from sqlalchemy import Row, Text, and_, cast, func, literal, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dossier_processing import models
@@ -86,17 +86,27 @@ async def want_sync(conn: AsyncConnection, versions: dict[str, int]) -> None:
 
 
 async def claim_due_for_sync(conn: AsyncConnection, limit: int) -> list[Row[Any]]:
-    """Dossiers whose latest version the portal has not accepted yet and whose backoff is over, their
-    `sync_state` rows locked until the end of the caller's transaction. Rows another instance holds
-    are skipped, so each dossier is posted by one instance at a time; the version condition is
-    re-checked on the locked row, so a version the portal already took is never posted again."""
+    """Dossiers the portal is behind on and whose backoff is over, their `sync_state` rows locked until the
+    end of the caller's transaction: those whose latest version the portal has not accepted, and those
+    whose accepted record still waits for its progress (`progress_version < synced_version`). A parked
+    dossier is left out until a version newer than the parked one is wanted. Rows another instance holds
+    are skipped, so each dossier is posted by one instance at a time; the conditions are re-checked on
+    the locked row, so a version the portal already took is never posted again."""
     S = models.sync_state
+    record_due = and_(S.c.wanted_version > S.c.synced_version, D.c.version > S.c.synced_version)
     query = (
-        select(*models.READ_COLUMNS, S.c.attempts, S.c.synced_version)
+        select(
+            *models.READ_COLUMNS,
+            S.c.attempts,
+            S.c.synced_version,
+            S.c.portal_has,
+            S.c.progress_version,
+            S.c.progress_steps,
+        )
         .join(S, S.c.dossier_code == D.c.dossier_code)
         .where(
-            S.c.wanted_version > S.c.synced_version,
-            D.c.version > S.c.synced_version,
+            or_(record_due, S.c.progress_version < S.c.synced_version),
+            or_(S.c.parked_version.is_(None), S.c.wanted_version > S.c.parked_version),
             S.c.next_attempt_at <= func.now(),
         )
         .order_by(S.c.next_attempt_at)
@@ -107,12 +117,14 @@ async def claim_due_for_sync(conn: AsyncConnection, limit: int) -> list[Row[Any]
 
 
 async def mark_synced(conn: AsyncConnection, versions: dict[str, int]) -> None:
+    """The portal accepted these dossiers' `DongBoHoSoMC` records at these versions (it holds them now)."""
     if versions:
         await conn.execute(
             text(
                 """
                 update sync_state s set synced_version = greatest(s.synced_version, u.v), attempts = 0,
-                       last_error = null, last_attempt_at = now(), synced_at = now()
+                       last_error = null, error_code = null, last_attempt_at = now(), synced_at = now(),
+                       portal_has = true, parked_at = null, park_reason = null, parked_version = null
                 from unnest(cast(:c as text[]), cast(:v as bigint[])) as u(c, v)
                 where s.dossier_code = u.c
                 """
@@ -121,15 +133,58 @@ async def mark_synced(conn: AsyncConnection, versions: dict[str, int]) -> None:
         )
 
 
-async def mark_sync_failed(conn: AsyncConnection, failures: dict[str, tuple[str, float]]) -> None:
-    """`failures`: code → (error, seconds to wait before the next attempt)."""
-    if failures:
+async def mark_progress_synced(conn: AsyncConnection, progress: dict[str, tuple[int, int]]) -> None:
+    """`progress`: code → (version, steps): the portal holds these dossiers' first `steps` processing
+    steps, the progress of that version."""
+    if progress:
         await conn.execute(
             text(
                 """
-                update sync_state s set attempts = s.attempts + 1, last_error = u.e, last_attempt_at = now(),
-                       next_attempt_at = now() + make_interval(secs => u.w)
-                from unnest(cast(:c as text[]), cast(:e as text[]), cast(:w as float8[])) as u(c, e, w)
+                update sync_state s set progress_version = greatest(s.progress_version, u.v),
+                       progress_steps = greatest(s.progress_steps, u.n), attempts = 0, last_error = null,
+                       error_code = null, last_attempt_at = now(),
+                       parked_at = null, park_reason = null, parked_version = null
+                from unnest(cast(:c as text[]), cast(:v as bigint[]), cast(:n as int[])) as u(c, v, n)
+                where s.dossier_code = u.c
+                """
+            ),
+            {
+                "c": list(progress),
+                "v": [v for v, _ in progress.values()],
+                "n": [n for _, n in progress.values()],
+            },
+        )
+
+
+async def mark_portal_has(conn: AsyncConnection, has: dict[str, bool]) -> None:
+    """What the portal said it holds (a record it already has, or one it does not know)."""
+    if has:
+        await conn.execute(
+            text(
+                """
+                update sync_state s set portal_has = u.h
+                from unnest(cast(:c as text[]), cast(:h as boolean[])) as u(c, h)
+                where s.dossier_code = u.c
+                """
+            ),
+            {"c": list(has), "h": list(has.values())},
+        )
+
+
+async def mark_sync_failed(
+    conn: AsyncConnection, failures: dict[str, tuple[str, float]], codes: dict[str, str] | None = None
+) -> None:
+    """`failures`: code → (error, seconds to wait before the next attempt); `codes`: the portal's
+    `error_code` for those it answered with one."""
+    if failures:
+        codes = codes or {}
+        await conn.execute(
+            text(
+                """
+                update sync_state s set attempts = s.attempts + 1, last_error = u.e, error_code = u.k,
+                       last_attempt_at = now(), next_attempt_at = now() + make_interval(secs => u.w)
+                from unnest(cast(:c as text[]), cast(:e as text[]), cast(:w as float8[]),
+                            cast(:k as text[])) as u(c, e, w, k)
                 where s.dossier_code = u.c
                 """
             ),
@@ -137,8 +192,62 @@ async def mark_sync_failed(conn: AsyncConnection, failures: dict[str, tuple[str,
                 "c": list(failures),
                 "e": [e for e, _ in failures.values()],
                 "w": [w for _, w in failures.values()],
+                "k": [codes.get(c) for c in failures],
             },
         )
+
+
+async def park(conn: AsyncConnection, parked: dict[str, tuple[int, str, str]]) -> None:
+    """`parked`: code → (version, error_code, reason): the portal rejected the dossier at that version
+    for good; it waits for a newer version or an operator (`requeue`)."""
+    if parked:
+        await conn.execute(
+            text(
+                """
+                update sync_state s set attempts = s.attempts + 1, last_error = u.r, error_code = u.k,
+                       park_reason = u.r, parked_version = u.v, parked_at = now(), last_attempt_at = now()
+                from unnest(cast(:c as text[]), cast(:v as bigint[]), cast(:k as text[]),
+                            cast(:r as text[])) as u(c, v, k, r)
+                where s.dossier_code = u.c
+                """
+            ),
+            {
+                "c": list(parked),
+                "v": [v for v, _, _ in parked.values()],
+                "k": [k for _, k, _ in parked.values()],
+                "r": [r for _, _, r in parked.values()],
+            },
+        )
+
+
+async def requeue(conn: AsyncConnection, codes: Sequence[str] | None) -> list[str]:
+    """Un-park these dossiers (None: every parked one) so the push worker posts them at once; returns the
+    codes that were parked."""
+    rows = await conn.execute(
+        text(
+            """
+            update sync_state set parked_at = null, park_reason = null, parked_version = null, attempts = 0,
+                   next_attempt_at = now()
+            where parked_at is not null
+              and (cast(:every as boolean) or dossier_code = any(cast(:c as text[])))
+            returning dossier_code
+            """
+        ),
+        {"every": codes is None, "c": list(codes or [])},
+    )
+    return sorted(r[0] for r in rows)
+
+
+async def parked(conn: AsyncConnection) -> list[Row[Any]]:
+    """The parked dossiers, oldest first, with their reason."""
+    return list(
+        await conn.execute(
+            text(
+                "select dossier_code, parked_version, error_code, park_reason, parked_at from sync_state"
+                " where parked_at is not null order by parked_at, dossier_code"
+            )
+        )
+    )
 
 
 #: A received dossier's state towards the national portal: its latest version synced; not synced and
