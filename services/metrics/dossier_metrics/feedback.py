@@ -25,10 +25,10 @@ from dossier_contracts.feedback_codec import FeedbackSnapshot, decode_feedback_s
 from dossier_core.calendar import VN_TZ
 from dossier_core.catalog import Catalog
 from dossier_core.feedback import SUMMARY_FIGURES, FeedbackStage, FeedbackState, feedback_figures
-from dossier_core.periods import Period, parse_period
+from dossier_core.periods import Period
 from dossier_metrics.auth import Reader, forbidden
 from dossier_metrics.openapi import problems
-from dossier_metrics.report_params import PERIOD_PATTERN, invalid
+from dossier_metrics.report_params import PERIOD_PATTERN, FromDay, ToDay, invalid, resolve_period
 from dossier_metrics.settings import MetricsSettings
 from dossier_metrics.state import metrics_state
 from dossier_runtime.api_keys import ApiKey
@@ -195,20 +195,20 @@ async def feedback_report(
     request: Request,
     key: Reader,
     period: Annotated[
-        str,
+        str | None,
         Query(
-            description="YYYY, YYYY-H1, YYYY-Qn or YYYY-MM (reporting periods)",
+            description="YYYY, YYYY-H1, YYYY-Qn or YYYY-MM (reporting periods); or from and to",
             json_schema_extra={"pattern": PERIOD_PATTERN},
         ),
-    ],
+    ] = None,
+    from_: FromDay = None,
+    to: ToDay = None,
     agency: Annotated[str | None, Query(description="one agency the key allows")] = None,
 ) -> JSONResponse:
-    """Items received in the period, by agency: received, in progress, answered, published, withdrawn,
-    overdue and answered late, as they stood at the period's end (or now, if it has not ended)."""
-    try:
-        chosen = parse_period(period)
-    except ValueError as exc:
-        raise invalid("period", str(exc)) from None
+    """Items received in the period (a named one, or the days from…to), by agency: received, in
+    progress, answered, published, withdrawn, overdue and answered late, as they stood at the period's
+    end (or now, if it has not ended)."""
+    chosen = resolve_period(period, from_, to)
     if agency is not None and not key.allows(agency):
         raise forbidden(agency)
     state = metrics_state(request)

@@ -3,7 +3,7 @@
 OpenAPI cannot say that the report takes either `period` or both `from` and `to`, with `from ≤ to`
 at most 400 days apart: the operation's description says it, the service answers 422 otherwise, and
 this filter keeps generated *positive* cases (those the schema calls valid) to the combinations the
-description allows (for the indicator and summary sections too), and with `structure=current` to an
+description allows (for the indicator, summary and feedback sections too), and with `structure=current` to an
 `agency` of today's structure (an agency succeeded since is a 422 naming its successor). Negative
 cases are left as generated."""
 
@@ -18,7 +18,7 @@ from dossier_core.catalog_csv import default_catalog_dir, load_catalog
 
 REPORT = "/v1/reports/dossiers"
 #: The other period sections, which take the period the same way (no `structure`).
-PERIOD_SECTIONS = ("/v1/reports/indicators", "/v1/reports/summary")
+PERIOD_SECTIONS = ("/v1/reports/indicators", "/v1/reports/summary", "/v1/reports/feedback")
 MAX_SPAN_DAYS = 400
 #: Agencies of the catalog the service loads (the sample) that have been succeeded.
 SUCCEEDED = frozenset(load_catalog(default_catalog_dir()).successions.by_old)

@@ -18,7 +18,7 @@ from dossier_core.catalog_csv import default_catalog_dir, load_catalog
 from dossier_core.feedback import DEFAULT_DEADLINE_DAYS, FEEDBACK_CODE, SUMMARY_FIGURES, FeedbackStage
 from dossier_core.periods import Period, parse_period
 from dossier_intake.feedback import admit_feedback
-from dossier_sim.__main__ import feedback_plan
+from dossier_sim.__main__ import choose_period, feedback_plan, parse_args, section_params
 from dossier_sim.feedback import (
     DEFAULT_FEEDBACK_MIX,
     FeedbackGenerator,
@@ -181,3 +181,15 @@ def test_the_feedback_mix_rejects_nonsense() -> None:
     with pytest.raises(ValueError):
         parse_feedback_mix("published=-1,answered=2")
     assert parse_feedback_mix("published=1,answered=3")[FeedbackOutcome.ANSWERED] == 0.75
+
+
+def test_expect_reads_the_feedback_section_for_the_days_asked() -> None:
+    """--expect reads the feedback section with the named period, or with --from/--to for a range, as
+    it reads the indicator section (it used to skip feedback for ranges)."""
+    named = parse_args(["--period", "2021-Q2"])
+    assert section_params(named, choose_period(named), "feedback") == {"period": "2021-Q2"}
+    ranged = parse_args(["--from", "2021-04-01", "--to", "2021-05-31"])
+    days = choose_period(ranged)
+    assert days == Period.between(date(2021, 4, 1), date(2021, 5, 31))
+    assert section_params(ranged, days, "feedback") == {"from": "2021-04-01", "to": "2021-05-31"}
+    assert section_params(ranged, days, "feedback") == section_params(ranged, days, "indicators")

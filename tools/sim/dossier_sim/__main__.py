@@ -189,11 +189,10 @@ def indicator_params(args: argparse.Namespace, period: Period) -> dict[str, str]
 
 
 def section_params(args: argparse.Namespace, period: Period, section: str) -> dict[str, str]:
+    """The query --expect reads `section` with: the named period, or the --from/--to days."""
     if section == "dossiers":
         return report_params(args, period)
-    if section == "feedback":  # named periods only
-        return {"period": period.label}
-    return indicator_params(args, period)
+    return indicator_params(args, period)  # the indicator and feedback sections take the same
 
 
 async def read_report(
@@ -403,10 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     baseline = indicator_baseline = feedback_baseline = None
-    # The feedback section is read by named period only (not --from/--to).
-    check_feedback = args.expect and bool(feedback) and not args.from_
-    if args.expect and feedback and args.from_:
-        print("note: --expect checks the feedback section for named periods only", file=sys.stderr)
+    check_feedback = args.expect and bool(feedback)
     if args.expect:
         # The system may already hold dossiers of the period (of these or other agencies): --expect
         # checks that the report grows by exactly what is sent, against the report read now.
