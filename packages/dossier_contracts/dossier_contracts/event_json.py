@@ -1,8 +1,10 @@
 """Domain events ↔ the event JSON of SPEC §3 (`event_id`, `type`, `dossier_code`, `agency_code`,
-`occurred_at`, `data`), with instants as ISO 8601 strings and the channel as its word."""
+`occurred_at`, `data`), with instants as ISO 8601 strings, the channel as its word and bytes (the
+sealed applicant data) as standard base64."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
@@ -37,7 +39,8 @@ def event_from_json(event: Mapping[str, Any], seq: int = 0) -> DossierEvent:
 
 
 def data_to_json(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The `data` object: the fields that are set, instants in ISO 8601, enums as their value."""
+    """The `data` object: the fields that are set, instants in ISO 8601, enums as their value, bytes in
+    base64."""
     return {name: _json_value(value) for name, value in data.items()}
 
 
@@ -58,4 +61,6 @@ def _json_value(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
     return value

@@ -2,7 +2,8 @@
 
 Each class says its event type (`TYPE`) and the national status the event leads to (`STATUS`; `None`
 leaves the status as it was). Its fields are the event's `data`, typed: instants are aware datetimes,
-the channel is a `Channel`, codes and texts are `str`, the amount and the applicant type are `int`.
+the channel is a `Channel`, codes and texts are `str`, the amount and the applicant type are `int`,
+the sealed applicant data `bytes`.
 These classes are the one definition of the event types on the Python side: `DATA_CLASSES` and
 `EVENT_STATUS` are built from them, intake's schemas map onto them, intake's OpenAPI examples are
 made of them, and a unit test checks `events.proto` against them.
@@ -121,7 +122,9 @@ class DossierNotAccepted(EventData):
 class DossierReceived(EventData):
     """`dossier.received`: status 2, the legal clock starts. `due_at` is the appointment printed on
     the receipt; `applicant_type` 1 citizen, 2 enterprise, 3 agency, 4 other; `on_site` "4 tại chỗ";
-    `digitised` the dossier's papers were scanned into its electronic file at receipt."""
+    `digitised` the dossier's papers were scanned into its electronic file at receipt;
+    `applicant_sealed` the applicant's personal data, sealed by intake so that only processing can
+    open it (the domain never reads it; docs/security.md)."""
 
     TYPE = EventType.RECEIVED
     STATUS = StatusCode.RECEIVED
@@ -131,6 +134,7 @@ class DossierReceived(EventData):
     applicant_type: int | None = None
     on_site: bool | None = None
     digitised: bool | None = None
+    applicant_sealed: bytes | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

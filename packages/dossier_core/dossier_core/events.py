@@ -12,6 +12,7 @@ from here too.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -138,7 +139,8 @@ def parse_instant(value: object) -> datetime | None:
 
 def _converted(name: str, kind: type, value: object) -> Any:
     """`value` as a field of `kind`: an instant with an offset (or its ISO 8601 text), a channel (or
-    its word), else a value of that very kind (bool is an int in Python, but not in JSON)."""
+    its word), bytes (or their base64), else a value of that very kind (bool is an int in Python, but
+    not in JSON)."""
     if kind is datetime:
         parsed = parse_instant(value)
         if parsed is None:
@@ -149,6 +151,11 @@ def _converted(name: str, kind: type, value: object) -> Any:
         if channel is None:
             raise ValueError(f"data.{name} {value!r} is not a channel ({'|'.join(Channel)})")
         return channel
+    if kind is bytes and isinstance(value, str):  # JSON carries bytes as standard base64
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:
+            raise ValueError(f"data.{name} is not base64") from None
     if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
         return value
     raise ValueError(f"data.{name} {value!r} is not {kind.__name__}")

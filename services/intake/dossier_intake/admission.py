@@ -4,9 +4,10 @@ Order of the checks, for an event that fails several: a malformed event is 422; 
 for an agency outside the key's patterns is 403 (the catalog is not consulted for it); a well-formed,
 permitted event naming an agency or procedure missing from the catalog is 422, and so is one whose
 agency was not valid on the event's date (Vietnam time), beyond the grace period after its `valid_to`
-(`dossier_core.restructuring`). Validity is decided here, at admission, once: processing folds every
-event it is given, so an event taken in the grace period, replayed from the dead letters or sent again
-is never refused downstream.
+(`dossier_core.restructuring`); so is one carrying applicant data when the service has no key to seal
+it with (`applicant`: it is never written in clear). Validity is decided here, at admission, once:
+processing folds every event it is given, so an event taken in the grace period, replayed from the
+dead letters or sent again is never refused downstream.
 
 `admit` never raises, whatever JSON-like value it is given, and a rejection lists at most
 `MAX_ERRORS` errors, each bounded in length (`errors`).
@@ -25,6 +26,7 @@ from dossier_core.calendar import VN_TZ
 from dossier_core.catalog import Catalog
 from dossier_core.events import EventType
 from dossier_core.restructuring import DEFAULT_GRACE_DAYS, validity_refusal
+from dossier_intake.applicant import KEY_MISSING
 from dossier_intake.errors import MAX_ERRORS, bounded_error, first_errors
 from dossier_intake.schemas import DATA_FIELDS, EVENT_ADAPTER, EVENT_FIELDS, Event
 from dossier_runtime.api_keys import ApiKey
@@ -115,12 +117,20 @@ def _validated(raw: Any, context: dict[str, Any]) -> Event | Rejection:
 class Admission:
     """The checks of one request: its key, the catalog and the clock, with each agency's verdict for
     the key worked out once however many of the request's events name it. `grace_days`: how long
-    after its `valid_to` an agency's events are still taken."""
+    after its `valid_to` an agency's events are still taken; `takes_applicant`: whether the service
+    can seal applicant data (else an event carrying it is refused)."""
 
     def __init__(
-        self, key: ApiKey, catalog: Catalog, now: datetime, grace_days: int = DEFAULT_GRACE_DAYS
+        self,
+        key: ApiKey,
+        catalog: Catalog,
+        now: datetime,
+        grace_days: int = DEFAULT_GRACE_DAYS,
+        *,
+        takes_applicant: bool = False,
     ) -> None:
         self.key, self.catalog, self.grace_days = key, catalog, grace_days
+        self.takes_applicant = takes_applicant
         self._context = {"now": now}
         self._allowed: dict[str, bool] = {}
 
@@ -151,6 +161,8 @@ class Admission:
         procedure = event.data.__dict__.get("procedure_code")  # a plain read: no pydantic fallback
         if procedure is not None and procedure not in self.catalog.procedures:
             errors.append({"field": "data.procedure_code", "message": f"unknown procedure {procedure!r}"})
+        if not self.takes_applicant and event.data.__dict__.get("applicant") is not None:
+            errors.append({"field": "data.applicant", "message": KEY_MISSING})
         if errors:
             return Rejection(422, errors, str(event.event_id), event.type)
         return event

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from dossier_core.catalog import load_catalog
 from dossier_intake import __doc__ as DESCRIPTION
+from dossier_intake.applicant import sealer_from_key
 from dossier_intake.draining import UnreadBodyDrain
 from dossier_intake.feedback import feedback_routes
 from dossier_intake.feedback import router as feedback_router
@@ -58,6 +59,7 @@ async def running(
     """The bootstrap: catalog, keys file, topics, a started producer. On leaving, the SIGHUP handler
     is removed and the producer flushes whatever is still buffered."""
     catalog = load_catalog(settings.catalog_dir)  # CatalogError names file, line and column
+    sealer = sealer_from_key(settings.applicant_public_key)  # ValueError for a malformed key
     keys = KeyFile(settings.api_keys_file, setting="INTAKE_API_KEYS_FILE", observer=metrics)
     topics = {
         settings.events_topic: settings.topic_partitions,
@@ -79,12 +81,17 @@ async def running(
     publisher = new_publisher(settings, metrics)
     await publisher.start(settings.kafka_startup_timeout_s)
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-    state = IntakeState(settings, catalog, keys, limiter, publisher, metrics, clock)
+    state = IntakeState(settings, catalog, keys, limiter, publisher, metrics, clock, sealer)
     try:
         with keys.reloading_on_sighup():
             log.info(
                 "intake ready",
-                extra={"topic": settings.events_topic, "keys": len(keys), "agencies": len(catalog.agencies)},
+                extra={
+                    "topic": settings.events_topic,
+                    "keys": len(keys),
+                    "agencies": len(catalog.agencies),
+                    "applicant_data": "sealed" if sealer is not None else "refused",
+                },
             )
             yield state
     finally:

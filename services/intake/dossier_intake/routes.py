@@ -136,7 +136,7 @@ async def post_event(request: Request) -> Response:
     raw = _parse(await read_body(request, state.settings.max_body_bytes))
     now = state.clock()
     grace = state.settings.agency_validity_grace_days
-    outcome = Admission(key, state.catalog, now, grace).admit(raw)
+    outcome = Admission(key, state.catalog, now, grace, takes_applicant=state.sealer is not None).admit(raw)
     if isinstance(outcome, Rejection):
         _rejected(state, outcome, key)
         status = outcome.status_code
@@ -147,7 +147,7 @@ async def post_event(request: Request) -> Response:
             errors=outcome.errors,
             errors_truncated=outcome.errors_truncated,
         )
-    event = outcome.to_domain()
+    event = outcome.to_domain(state.sealer)
     await _write(state, [event], key, now)
     return _json({"event_id": event.event_id, "status": "accepted"}, 202)
 
@@ -178,11 +178,17 @@ async def post_batch(request: Request) -> Response:
     if len(items) > state.settings.max_batch_events:
         raise batch_too_large(len(items), state.settings.max_batch_events)
     now = state.clock()
-    admission = Admission(key, state.catalog, now, state.settings.agency_validity_grace_days)
+    admission = Admission(
+        key,
+        state.catalog,
+        now,
+        state.settings.agency_validity_grace_days,
+        takes_applicant=state.sealer is not None,
+    )
     outcomes: list[DossierEvent | Rejection] = []
     for item in items:
         outcome = admission.admit(item)
-        outcomes.append(outcome if isinstance(outcome, Rejection) else outcome.to_domain())
+        outcomes.append(outcome if isinstance(outcome, Rejection) else outcome.to_domain(state.sealer))
     await _write(state, [o for o in outcomes if not isinstance(o, Rejection)], key, now)
     results: list[dict[str, Any]] = []
     for event in outcomes:

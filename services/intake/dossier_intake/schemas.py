@@ -28,6 +28,7 @@ from pydantic import (
 from dossier_core.codes import EventType
 from dossier_core.event_data import DATA_CLASSES, EventData
 from dossier_core.events import DossierEvent, MismatchedData, data_of
+from dossier_intake.applicant import KEY_MISSING, ApplicantIn, ApplicantSealer
 from dossier_intake.bounded import (
     ChannelName,
     Code,
@@ -47,12 +48,15 @@ class _Strict(BaseModel):
 class _Data(_Strict):
     """The `data` of one or more event types."""
 
-    def to_domain(self, event_type: EventType) -> EventData:
+    def to_domain(self, event_type: EventType, sealer: ApplicantSealer | None = None) -> EventData:
         """The domain's data of `event_type` with these fields."""
-        data = data_of(event_type, self.__dict__)
+        data = data_of(event_type, self._domain_fields(sealer))
         if type(data) is MismatchedData:  # a model with a field the domain's type does not have
             raise TypeError(f"the data of {event_type} has no field {sorted(set(data) - set(data.fitting))}")
         return cast(EventData, data)
+
+    def _domain_fields(self, sealer: ApplicantSealer | None) -> dict[str, Any]:
+        return self.__dict__
 
 
 class NoData(_Data):
@@ -75,6 +79,17 @@ class ReceivedData(_Data):
     applicant_type: Annotated[StrictInt, Field(ge=1, le=4)] | None = None
     on_site: StrictBool | None = None
     digitised: StrictBool | None = None
+    #: personal data: sealed into the domain's `applicant_sealed` before the event leaves intake
+    applicant: ApplicantIn | None = None
+
+    def _domain_fields(self, sealer: ApplicantSealer | None) -> dict[str, Any]:
+        fields = dict(self.__dict__)
+        applicant = fields.pop("applicant")
+        if applicant is not None:
+            if sealer is None:
+                raise ValueError(KEY_MISSING)
+            fields["applicant_sealed"] = sealer.seal(applicant)
+        return fields
 
 
 class ProcessingData(_Data):
@@ -116,8 +131,9 @@ class _Envelope(_Strict):
         type: str
         data: _Data
 
-    def to_domain(self) -> DossierEvent:
-        """The domain event this JSON describes."""
+    def to_domain(self, sealer: ApplicantSealer | None = None) -> DossierEvent:
+        """The domain event this JSON describes, its applicant data (if any) sealed with `sealer`
+        (`ValueError` without one: applicant data is never written in clear)."""
         event_type = _EVENT_TYPES[self.type]
         return DossierEvent(
             str(self.event_id),
@@ -125,7 +141,7 @@ class _Envelope(_Strict):
             self.dossier_code,
             self.agency_code,
             self.occurred_at,
-            self.data.to_domain(event_type),
+            self.data.to_domain(event_type, sealer),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -242,7 +258,7 @@ if set(EVENT_MODELS) != set(EventType):
     raise TypeError(f"event types without exactly one model: {set(EventType) ^ set(EVENT_MODELS)}")
 #: The field names an event, and the `data` of an event, may have (whatever its type).
 EVENT_FIELDS = frozenset([*_Envelope.model_fields, "type", "data"])
-DATA_FIELDS = frozenset(name for cls in DATA_CLASSES.values() for name in cls.FIELDS)
+DATA_FIELDS = frozenset([*(name for cls in DATA_CLASSES.values() for name in cls.FIELDS), "applicant"])
 
 
 class Accepted(_Strict):

@@ -28,6 +28,10 @@ class IntakeSettings(ServiceSettings):
     #: open when it was abolished keep its code): one reporting quarter by default
     agency_validity_grace_days: int = Field(default=DEFAULT_GRACE_DAYS, ge=0, le=36500)
 
+    #: processing's X25519 public key (standard base64) that `dossier.received`'s applicant data is
+    #: sealed to before it is written; unset: events carrying applicant data are refused (422)
+    applicant_public_key: str | None = None
+
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_batch_events: int = Field(default=1000, ge=1)
     # Before answering a request whose body was not read to its end (413, 401, 429, …), read and

@@ -11,6 +11,7 @@ from dossier_runtime.state import StateSlot
 
 if TYPE_CHECKING:  # the modules below need the state at run time, not the other way round
     from dossier_core.catalog import Catalog
+    from dossier_intake.applicant import ApplicantSealer
     from dossier_intake.limits import RateLimiter
     from dossier_intake.observability import IntakeMetrics
     from dossier_intake.publisher import EventPublisher
@@ -27,6 +28,8 @@ class IntakeState:
     publisher: EventPublisher
     metrics: IntakeMetrics
     clock: Callable[[], datetime]  # aware; `occurred_at` may be at most 24 hours after it
+    #: seals `dossier.received`'s applicant data; `None`: no public key, such events are refused
+    sealer: ApplicantSealer | None = None
 
 
 INTAKE = StateSlot("intake", IntakeState)

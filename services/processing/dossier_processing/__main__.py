@@ -1,12 +1,14 @@
-"""`dossier-processing [serve|migrate|dlq|events]`: run the service (default), only migrate its schema,
-list and replay dead letters (`dlq list|replay`, see `ingest/dlq_cli.py`), or archive and restore months
-of the events table (`events archive|restore`, see `history/cli.py`)."""
+"""`dossier-processing [serve|migrate|dlq|events|erase-applicant|applicant-keys]`: run the service
+(default), only migrate its schema, list and replay dead letters (`dlq list|replay`, see
+`ingest/dlq_cli.py`), archive and restore months of the events table (`events archive|restore`, see
+`history/cli.py`), erase a dossier's applicant data or write a key pair for it (`applicant/cli.py`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 
+from dossier_processing.applicant import cli as applicant_cli
 from dossier_processing.history import cli as events_cli
 from dossier_processing.ingest import dlq_cli
 from dossier_processing.settings import ProcessingSettings
@@ -58,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="bring the database schema to the latest revision and exit")
     dlq_cli.add_parser(sub)
     events_cli.add_parser(sub)
+    applicant_cli.add_parser(sub)
     args = parser.parse_args(argv)
     settings = ProcessingSettings()
     configure_logging("processing", settings.log_level)
@@ -65,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         return dlq_cli.run(args, settings)
     if args.command == "events":
         return events_cli.run(args, settings)
+    if args.command in ("erase-applicant", "applicant-keys"):
+        return applicant_cli.run(args, settings)
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         print(f"schema {settings.db_schema} is at the latest revision")

@@ -25,7 +25,11 @@ PROTO_KINDS: dict[int, type] = {
     FieldDescriptor.TYPE_INT32: int,
     FieldDescriptor.TYPE_INT64: int,
     FieldDescriptor.TYPE_BOOL: bool,
+    FieldDescriptor.TYPE_BYTES: bytes,
 }
+#: Intake takes the applicant's data in clear and the domain holds it sealed (docs/security.md):
+#: the one field whose name differs, and which the examples of the domain's data cannot show.
+SEALED = {"applicant": "applicant_sealed"}
 
 
 def domain_kinds(event_type: EventType) -> dict[str, type]:
@@ -75,7 +79,8 @@ def intake_fields(event_type: EventType) -> dict[str, Any]:
 
 @pytest.mark.parametrize("event_type", list(EventType))
 def test_the_intake_model_has_the_domains_fields(event_type: EventType) -> None:
-    assert list(intake_fields(event_type)) == list(DATA_CLASSES[event_type].FIELDS)
+    names = [SEALED.get(name, name) for name in intake_fields(event_type)]
+    assert names == list(DATA_CLASSES[event_type].FIELDS)
 
 
 def test_intakes_channel_words_are_the_domains() -> None:
@@ -90,4 +95,5 @@ def test_each_example_is_valid_for_intake_and_maps_to_the_domain(event_type: Eve
     event = model.to_domain()
     assert event.type is event_type
     assert event.data == data_of(event_type, EXAMPLE_DATA[event_type])
-    assert list(EXAMPLE_DATA[event_type]) == list(DATA_CLASSES[event_type].FIELDS)  # every field shown
+    shown = [name for name in DATA_CLASSES[event_type].FIELDS if name not in SEALED.values()]
+    assert list(EXAMPLE_DATA[event_type]) == shown  # every field shown

@@ -1,10 +1,10 @@
 """The consumer group on `dossier.events.v1`: one database transaction per `getmany()` batch.
 
 getmany → decode and bounds-check (pure) → [reserve seqs, look up the batch's event ids, load stored
-history, `process_batch` (pure), write events + dossiers + outbox] in one transaction → dead letters
-acknowledged → offsets committed. Offsets are only committed after the database commit, and every event
-is stored under its unique `event_id` in the same transaction as its effect, so a crash anywhere replays
-the batch without applying anything twice.
+history, `process_batch` (pure), write events + dossiers + outbox + sealed applicant data] in one
+transaction → dead letters acknowledged → offsets committed. Offsets are only committed after the
+database commit, and every event is stored under its unique `event_id` in the same transaction as its
+effect, so a crash anywhere replays the batch without applying anything twice.
 
 Failures (see `failures.py`): transient ones (database or Kafka unavailable, serialization failure,
 concurrent writer) retry the same step with bounded back-off and mark the consumer stalled, which
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dossier_core.calendar import VN_TZ
 from dossier_core.catalog import Catalog
+from dossier_processing.applicant.store import store_sealed
 from dossier_processing.history.partitions import EventPartitions
 from dossier_processing.ingest import sql
 from dossier_processing.ingest.decode import Incoming, KafkaRecord, Rejected, decode_messages
@@ -74,6 +75,7 @@ async def apply_batch(
             raise DeterministicFailure(Reason.UNAPPLIABLE, describe(exc)) from exc
         try:
             await sql.write_plan(conn, plan)
+            await store_sealed(conn, plan.events)  # applicant data, sealed (docs/security.md)
         except Exception as exc:
             if is_deterministic_db_error(exc):
                 raise DeterministicFailure(Reason.UNSTORABLE, describe(exc)) from exc

@@ -83,15 +83,21 @@ def content_differences(a: DossierEvent, b: DossierEvent) -> list[str]:
 
     The content is what the sender chose: dossier, agency, type, the instant it happened and `data`.
     Intake's `recorded_at` and `source` are not content: they differ when the same event is sent again.
+    Nor is `applicant_sealed`: sealing the same applicant twice gives different bytes, and an erasure
+    strips it from the stored event (docs/security.md).
     """
     differing = [
         name
         for name in ("dossier_code", "agency_code", "type", "occurred_at")
         if getattr(a, name) != getattr(b, name)
     ]
-    if dict(a.data) != dict(b.data):
+    if _content(a.data) != _content(b.data):
         differing.append("data")
     return differing
+
+
+def _content(data: Mapping[str, object]) -> dict[str, object]:
+    return {name: value for name, value in data.items() if name != "applicant_sealed"}
 
 
 class _Owners:

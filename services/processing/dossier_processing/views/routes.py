@@ -126,10 +126,23 @@ async def get_dossier(state: State, key: Reader, dossier_code: DossierCode) -> d
         events = await sql.events_of(conn, dossier_code)
     view = dossier_view(row, state, datetime.now(VN_TZ))
     view["events"] = [
-        {**proto_to_event(decode_event(e.payload)), "seq": e.seq, "applied_at": _iso(e.applied_at)}
+        {
+            **_without_applicant(proto_to_event(decode_event(e.payload))),
+            "seq": e.seq,
+            "applied_at": _iso(e.applied_at),
+        }
         for e in events
     ]
     return view
+
+
+def _without_applicant(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as this API shows it: applicant data, even sealed, is for the sync feed alone
+    (docs/security.md)."""
+    data = event.get("data")
+    if data and "applicant_sealed" in data:
+        event["data"] = {k: v for k, v in data.items() if k != "applicant_sealed"}
+    return event
 
 
 @router.get("/v1/dossiers", tags=["dossiers"], response_model=DossierPage, responses=LIST_RESPONSES)

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64ossier/v1/events.proto\x12\ndossier.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x07\n\x0c\x44ossierEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64ossier_code\x18\x02 \x01(\t\x12\x13\n\x0b\x61gency_code\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x1eoccurred_at_utc_offset_minutes\x18\x05 \x01(\x11\x12/\n\x0brecorded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\x07 \x01(\t\x12*\n\tsubmitted\x18\x14 \x01(\x0b\x32\x15.dossier.v1.SubmittedH\x00\x12/\n\x0cnot_accepted\x18\x15 \x01(\x0b\x32\x17.dossier.v1.NotAcceptedH\x00\x12(\n\x08received\x18\x16 \x01(\x0b\x32\x14.dossier.v1.ReceivedH\x00\x12,\n\nprocessing\x18\x17 \x01(\x0b\x32\x16.dossier.v1.ProcessingH\x00\x12?\n\x14supplement_requested\x18\x18 \x01(\x0b\x32\x1f.dossier.v1.SupplementRequestedH\x00\x12=\n\x13supplement_received\x18\x19 \x01(\x0b\x32\x1e.dossier.v1.SupplementReceivedH\x00\x12\x31\n\rfee_requested\x18\x1a \x01(\x0b\x32\x18.dossier.v1.FeeRequestedH\x00\x12\'\n\x08\x66\x65\x65_paid\x18\x1b \x01(\x0b\x32\x13.dossier.v1.FeePaidH\x00\x12*\n\tsuspended\x18\x1c \x01(\x0b\x32\x15.dossier.v1.SuspendedH\x00\x12&\n\x07resumed\x18\x1d \x01(\x0b\x32\x13.dossier.v1.ResumedH\x00\x12.\n\x0brescheduled\x18\x1e \x01(\x0b\x32\x17.dossier.v1.RescheduledH\x00\x12(\n\x08resolved\x18\x1f \x01(\x0b\x32\x14.dossier.v1.ResolvedH\x00\x12(\n\x08returned\x18  \x01(\x0b\x32\x14.dossier.v1.ReturnedH\x00\x12*\n\twithdrawn\x18! \x01(\x0b\x32\x15.dossier.v1.WithdrawnH\x00\x12&\n\x07refused\x18\" \x01(\x0b\x32\x13.dossier.v1.RefusedH\x00\x42\t\n\x07payload\"I\n\tSubmitted\x12\x16\n\x0eprocedure_code\x18\x01 \x01(\t\x12$\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x13.dossier.v1.Channel\"\x1d\n\x0bNotAccepted\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\xfc\x01\n\x08Received\x12\x16\n\x0eprocedure_code\x18\x01 \x01(\t\x12$\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x13.dossier.v1.Channel\x12/\n\x06\x64ue_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x88\x01\x01\x12\x1b\n\x0e\x61pplicant_type\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x14\n\x07on_site\x18\x05 \x01(\x08H\x02\x88\x01\x01\x12\x16\n\tdigitised\x18\x06 \x01(\x08H\x03\x88\x01\x01\x42\t\n\x07_due_atB\x11\n\x0f_applicant_typeB\n\n\x08_on_siteB\x0c\n\n_digitised\"P\n\nProcessing\x12\x11\n\x04step\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x17\n\ndepartment\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x07\n\x05_stepB\r\n\x0b_department\"%\n\x13SupplementRequested\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x14\n\x12SupplementReceived\".\n\x0c\x46\x65\x65Requested\x12\x13\n\x06\x61mount\x18\x01 \x01(\x03H\x00\x88\x01\x01\x42\t\n\x07_amount\";\n\x07\x46\x65\x65Paid\x12\x1c\n\x0fpayment_channel\x18\x01 \x01(\tH\x00\x88\x01\x01\x42\x12\n\x10_payment_channel\"\x1b\n\tSuspended\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\t\n\x07Resumed\"U\n\x0bRescheduled\x12\x36\n\x12new_appointment_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x02 \x01(\t\"*\n\x08Resolved\x12\x13\n\x06result\x18\x01 \x01(\tH\x00\x88\x01\x01\x42\t\n\x07_result\"\n\n\x08Returned\"+\n\tWithdrawn\x12\x13\n\x06reason\x18\x01 \x01(\tH\x00\x88\x01\x01\x42\t\n\x07_reason\"\x19\n\x07Refused\x12\x0e\n\x06reason\x18\x01 \x01(\t*^\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x43HANNEL_DIRECT\x10\x01\x12\x12\n\x0e\x43HANNEL_ONLINE\x10\x02\x12\x12\n\x0e\x43HANNEL_POSTAL\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64ossier/v1/events.proto\x12\ndossier.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x07\n\x0c\x44ossierEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64ossier_code\x18\x02 \x01(\t\x12\x13\n\x0b\x61gency_code\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x1eoccurred_at_utc_offset_minutes\x18\x05 \x01(\x11\x12/\n\x0brecorded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\x07 \x01(\t\x12*\n\tsubmitted\x18\x14 \x01(\x0b\x32\x15.dossier.v1.SubmittedH\x00\x12/\n\x0cnot_accepted\x18\x15 \x01(\x0b\x32\x17.dossier.v1.NotAcceptedH\x00\x12(\n\x08received\x18\x16 \x01(\x0b\x32\x14.dossier.v1.ReceivedH\x00\x12,\n\nprocessing\x18\x17 \x01(\x0b\x32\x16.dossier.v1.ProcessingH\x00\x12?\n\x14supplement_requested\x18\x18 \x01(\x0b\x32\x1f.dossier.v1.SupplementRequestedH\x00\x12=\n\x13supplement_received\x18\x19 \x01(\x0b\x32\x1e.dossier.v1.SupplementReceivedH\x00\x12\x31\n\rfee_requested\x18\x1a \x01(\x0b\x32\x18.dossier.v1.FeeRequestedH\x00\x12\'\n\x08\x66\x65\x65_paid\x18\x1b \x01(\x0b\x32\x13.dossier.v1.FeePaidH\x00\x12*\n\tsuspended\x18\x1c \x01(\x0b\x32\x15.dossier.v1.SuspendedH\x00\x12&\n\x07resumed\x18\x1d \x01(\x0b\x32\x13.dossier.v1.ResumedH\x00\x12.\n\x0brescheduled\x18\x1e \x01(\x0b\x32\x17.dossier.v1.RescheduledH\x00\x12(\n\x08resolved\x18\x1f \x01(\x0b\x32\x14.dossier.v1.ResolvedH\x00\x12(\n\x08returned\x18  \x01(\x0b\x32\x14.dossier.v1.ReturnedH\x00\x12*\n\twithdrawn\x18! \x01(\x0b\x32\x15.dossier.v1.WithdrawnH\x00\x12&\n\x07refused\x18\" \x01(\x0b\x32\x13.dossier.v1.RefusedH\x00\x42\t\n\x07payload\"I\n\tSubmitted\x12\x16\n\x0eprocedure_code\x18\x01 \x01(\t\x12$\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x13.dossier.v1.Channel\"\x1d\n\x0bNotAccepted\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\xb0\x02\n\x08Received\x12\x16\n\x0eprocedure_code\x18\x01 \x01(\t\x12$\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x13.dossier.v1.Channel\x12/\n\x06\x64ue_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x88\x01\x01\x12\x1b\n\x0e\x61pplicant_type\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x14\n\x07on_site\x18\x05 \x01(\x08H\x02\x88\x01\x01\x12\x16\n\tdigitised\x18\x06 \x01(\x08H\x03\x88\x01\x01\x12\x1d\n\x10\x61pplicant_sealed\x18\x07 \x01(\x0cH\x04\x88\x01\x01\x42\t\n\x07_due_atB\x11\n\x0f_applicant_typeB\n\n\x08_on_siteB\x0c\n\n_digitisedB\x13\n\x11_applicant_sealed\"P\n\nProcessing\x12\x11\n\x04step\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x17\n\ndepartment\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x07\n\x05_stepB\r\n\x0b_department\"%\n\x13SupplementRequested\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x14\n\x12SupplementReceived\".\n\x0c\x46\x65\x65Requested\x12\x13\n\x06\x61mount\x18\x01 \x01(\x03H\x00\x88\x01\x01\x42\t\n\x07_amount\";\n\x07\x46\x65\x65Paid\x12\x1c\n\x0fpayment_channel\x18\x01 \x01(\tH\x00\x88\x01\x01\x42\x12\n\x10_payment_channel\"\x1b\n\tSuspended\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\t\n\x07Resumed\"U\n\x0bRescheduled\x12\x36\n\x12new_appointment_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x02 \x01(\t\"*\n\x08Resolved\x12\x13\n\x06result\x18\x01 \x01(\tH\x00\x88\x01\x01\x42\t\n\x07_result\"\n\n\x08Returned\"+\n\tWithdrawn\x12\x13\n\x06reason\x18\x01 \x01(\tH\x00\x88\x01\x01\x42\t\n\x07_reason\"\x19\n\x07Refused\x12\x0e\n\x06reason\x18\x01 \x01(\t*^\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x43HANNEL_DIRECT\x10\x01\x12\x12\n\x0e\x43HANNEL_ONLINE\x10\x02\x12\x12\n\x0e\x43HANNEL_POSTAL\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dossier.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHANNEL']._serialized_start=1884
-  _globals['_CHANNEL']._serialized_end=1978
+  _globals['_CHANNEL']._serialized_start=1936
+  _globals['_CHANNEL']._serialized_end=2030
   _globals['_DOSSIEREVENT']._serialized_start=73
   _globals['_DOSSIEREVENT']._serialized_end=1014
   _globals['_SUBMITTED']._serialized_start=1016
@@ -41,29 +41,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NOTACCEPTED']._serialized_start=1091
   _globals['_NOTACCEPTED']._serialized_end=1120
   _globals['_RECEIVED']._serialized_start=1123
-  _globals['_RECEIVED']._serialized_end=1375
-  _globals['_PROCESSING']._serialized_start=1377
-  _globals['_PROCESSING']._serialized_end=1457
-  _globals['_SUPPLEMENTREQUESTED']._serialized_start=1459
-  _globals['_SUPPLEMENTREQUESTED']._serialized_end=1496
-  _globals['_SUPPLEMENTRECEIVED']._serialized_start=1498
-  _globals['_SUPPLEMENTRECEIVED']._serialized_end=1518
-  _globals['_FEEREQUESTED']._serialized_start=1520
-  _globals['_FEEREQUESTED']._serialized_end=1566
-  _globals['_FEEPAID']._serialized_start=1568
-  _globals['_FEEPAID']._serialized_end=1627
-  _globals['_SUSPENDED']._serialized_start=1629
-  _globals['_SUSPENDED']._serialized_end=1656
-  _globals['_RESUMED']._serialized_start=1658
-  _globals['_RESUMED']._serialized_end=1667
-  _globals['_RESCHEDULED']._serialized_start=1669
-  _globals['_RESCHEDULED']._serialized_end=1754
-  _globals['_RESOLVED']._serialized_start=1756
-  _globals['_RESOLVED']._serialized_end=1798
-  _globals['_RETURNED']._serialized_start=1800
-  _globals['_RETURNED']._serialized_end=1810
-  _globals['_WITHDRAWN']._serialized_start=1812
-  _globals['_WITHDRAWN']._serialized_end=1855
-  _globals['_REFUSED']._serialized_start=1857
-  _globals['_REFUSED']._serialized_end=1882
+  _globals['_RECEIVED']._serialized_end=1427
+  _globals['_PROCESSING']._serialized_start=1429
+  _globals['_PROCESSING']._serialized_end=1509
+  _globals['_SUPPLEMENTREQUESTED']._serialized_start=1511
+  _globals['_SUPPLEMENTREQUESTED']._serialized_end=1548
+  _globals['_SUPPLEMENTRECEIVED']._serialized_start=1550
+  _globals['_SUPPLEMENTRECEIVED']._serialized_end=1570
+  _globals['_FEEREQUESTED']._serialized_start=1572
+  _globals['_FEEREQUESTED']._serialized_end=1618
+  _globals['_FEEPAID']._serialized_start=1620
+  _globals['_FEEPAID']._serialized_end=1679
+  _globals['_SUSPENDED']._serialized_start=1681
+  _globals['_SUSPENDED']._serialized_end=1708
+  _globals['_RESUMED']._serialized_start=1710
+  _globals['_RESUMED']._serialized_end=1719
+  _globals['_RESCHEDULED']._serialized_start=1721
+  _globals['_RESCHEDULED']._serialized_end=1806
+  _globals['_RESOLVED']._serialized_start=1808
+  _globals['_RESOLVED']._serialized_end=1850
+  _globals['_RETURNED']._serialized_start=1852
+  _globals['_RETURNED']._serialized_end=1862
+  _globals['_WITHDRAWN']._serialized_start=1864
+  _globals['_WITHDRAWN']._serialized_end=1907
+  _globals['_REFUSED']._serialized_start=1909
+  _globals['_REFUSED']._serialized_end=1934
 # @@protoc_insertion_point(module_scope)

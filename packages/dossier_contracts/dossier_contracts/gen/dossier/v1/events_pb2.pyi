@@ -209,6 +209,7 @@ class Received(_message.Message):
     APPLICANT_TYPE_FIELD_NUMBER: _builtins.int
     ON_SITE_FIELD_NUMBER: _builtins.int
     DIGITISED_FIELD_NUMBER: _builtins.int
+    APPLICANT_SEALED_FIELD_NUMBER: _builtins.int
     procedure_code: _builtins.str
     channel: Global___Channel.ValueType
     applicant_type: _builtins.int
@@ -217,6 +218,10 @@ class Received(_message.Message):
     """"4 tại chỗ" """
     digitised: _builtins.bool
     """the dossier's papers scanned into its electronic file"""
+    applicant_sealed: _builtins.bytes
+    """The applicant's name, identifier, phone and email (personal data, Decree 13/2023/NĐ-CP), sealed
+    by intake for processing alone (X25519 sealed box; docs/security.md). Never in clear on a topic.
+    """
     @_builtins.property
     def due_at(self) -> _timestamp_pb2.Timestamp:
         """appointment printed on the receipt"""
@@ -230,11 +235,14 @@ class Received(_message.Message):
         applicant_type: _builtins.int | None = ...,
         on_site: _builtins.bool | None = ...,
         digitised: _builtins.bool | None = ...,
+        applicant_sealed: _builtins.bytes | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_applicant_type", b"_applicant_type", "_digitised", b"_digitised", "_due_at", b"_due_at", "_on_site", b"_on_site", "applicant_type", b"applicant_type", "digitised", b"digitised", "due_at", b"due_at", "on_site", b"on_site"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_applicant_sealed", b"_applicant_sealed", "_applicant_type", b"_applicant_type", "_digitised", b"_digitised", "_due_at", b"_due_at", "_on_site", b"_on_site", "applicant_sealed", b"applicant_sealed", "applicant_type", b"applicant_type", "digitised", b"digitised", "due_at", b"due_at", "on_site", b"on_site"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_applicant_type", b"_applicant_type", "_digitised", b"_digitised", "_due_at", b"_due_at", "_on_site", b"_on_site", "applicant_type", b"applicant_type", "channel", b"channel", "digitised", b"digitised", "due_at", b"due_at", "on_site", b"on_site", "procedure_code", b"procedure_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_applicant_sealed", b"_applicant_sealed", "_applicant_type", b"_applicant_type", "_digitised", b"_digitised", "_due_at", b"_due_at", "_on_site", b"_on_site", "applicant_sealed", b"applicant_sealed", "applicant_type", b"applicant_type", "channel", b"channel", "digitised", b"digitised", "due_at", b"due_at", "on_site", b"on_site", "procedure_code", b"procedure_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__applicant_sealed: _TypeAlias = _typing.Literal["applicant_sealed"]  # noqa: Y015
+    _WhichOneofArgType__applicant_sealed: _TypeAlias = _typing.Literal["_applicant_sealed", b"_applicant_sealed"]  # noqa: Y015
     _WhichOneofReturnType__applicant_type: _TypeAlias = _typing.Literal["applicant_type"]  # noqa: Y015
     _WhichOneofArgType__applicant_type: _TypeAlias = _typing.Literal["_applicant_type", b"_applicant_type"]  # noqa: Y015
     _WhichOneofReturnType__digitised: _TypeAlias = _typing.Literal["digitised"]  # noqa: Y015
@@ -243,6 +251,8 @@ class Received(_message.Message):
     _WhichOneofArgType__due_at: _TypeAlias = _typing.Literal["_due_at", b"_due_at"]  # noqa: Y015
     _WhichOneofReturnType__on_site: _TypeAlias = _typing.Literal["on_site"]  # noqa: Y015
     _WhichOneofArgType__on_site: _TypeAlias = _typing.Literal["_on_site", b"_on_site"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__applicant_sealed) -> _WhichOneofReturnType__applicant_sealed | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__applicant_type) -> _WhichOneofReturnType__applicant_type | None: ...
     @_typing.overload
