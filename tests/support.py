@@ -23,6 +23,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from dossier_processing.applicant.keys import generate_key_pair
 from dossier_runtime.api_keys import create_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,6 +178,7 @@ def make_system(
     intake_key = create_key(keys / "intake.csv", "e2e-counter", "*.H49")
     sync_key = create_key(keys / "processing.csv", "e2e-portal", "*")
     metrics_key = create_key(keys / "metrics.csv", "e2e-reader", "*")
+    applicant_keys = generate_key_pair()  # applicant data: intake seals, processing opens
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
@@ -208,6 +210,8 @@ def make_system(
         "PROCESSING_PORT": str(free_port()),
         "METRICS_PORT": str(free_port()),
         "LOG_LEVEL": "INFO",
+        "INTAKE_APPLICANT_PUBLIC_KEY": applicant_keys.public,
+        "PROCESSING_APPLICANT_PRIVATE_KEY": applicant_keys.private,
         **overrides,
     }
     logs = tmp_path / "logs"
