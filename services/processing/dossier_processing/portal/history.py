@@ -11,7 +11,7 @@ changed nothing, so the portal is not told of it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import text
@@ -52,6 +52,10 @@ class DossierHistory:
     dossier_code: str
     events: tuple[DossierEvent, ...]
     complete: bool = True
+    #: `walk`'s answer for a catalog, kept: the record and the progress records both need it
+    _walked: list[tuple[Catalog, list[Step]]] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
 
 
 _HISTORIES = text(
@@ -109,6 +113,9 @@ def walk(history: DossierHistory, catalog: Catalog) -> list[Step]:
     empty for an incomplete one."""
     if not history.complete:
         return []
+    for known, walked in history._walked:
+        if known is catalog:
+            return list(walked)
     steps: list[Step] = []
     state: FoldState | None = None
     for i, event in enumerate(history.events):
@@ -128,7 +135,8 @@ def walk(history: DossierHistory, catalog: Catalog) -> list[Step]:
                 _due(dossier, event.occurred_at, catalog),
             )
         )
-    return steps
+    history._walked[:] = [(catalog, steps)]
+    return list(steps)
 
 
 def _rejected(before: FoldState | None, after: FoldState) -> bool:
