@@ -27,7 +27,7 @@ from dossier_processing.ingest.failures import describe
 from dossier_processing.migrations import MIGRATIONS
 from dossier_processing.observability import Metrics
 from dossier_processing.operations import operations_router
-from dossier_processing.portal import feed
+from dossier_processing.portal import feed, state_route
 from dossier_processing.portal.pusher import PortalPusher
 from dossier_processing.relay.relay import OutboxRelay
 from dossier_processing.settings import ProcessingSettings
@@ -45,8 +45,9 @@ STARTING = Backoff(0.2, 10.0)
 
 
 def routers(settings: ProcessingSettings, metrics: Metrics) -> list[APIRouter]:
-    """What the app serves, in this order: the operator views, the portal's change feed, operations."""
-    return [routes.router, feed.router, operations_router(settings, metrics)]
+    """What the app serves, in this order: the operator views, the portal's change feed and sync state,
+    operations."""
+    return [routes.router, feed.router, state_route.router, operations_router(settings, metrics)]
 
 
 def create_engine(settings: ProcessingSettings, *, pool_size: int | None = None) -> AsyncEngine:

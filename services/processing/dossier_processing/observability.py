@@ -11,6 +11,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from dossier_processing.ingest.failures import Reason
+from dossier_processing.portal.state import SYNC_STATES, AgencySync
 
 _BATCH_SIZES = (1, 10, 100, 500, 1000, 2000, 5000, 10000)
 _LATENCIES = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -41,6 +42,52 @@ class _ConsumerStalled(Collector):
             "Seconds the consumer has been retrying a database or Kafka step without progress",
             value=self.seconds(),
         )
+
+
+class PortalSync(Collector):
+    """Each agency's dossiers towards the national portal (`portal/state.py`), as the push worker last
+    read them: `processing_portal_dossiers{agency_code,state}`, `processing_portal_failed{agency_code,
+    reason}` (only the reasons an agency has) and `processing_portal_oldest_unsynced_seconds{agency_code}`
+    (0 when every received dossier is synced), its age computed against the clock at scrape time. The
+    families are declared (without samples) where no push worker runs."""
+
+    def __init__(self) -> None:
+        self.agencies: dict[str, AgencySync] = {}
+
+    def observe(self, agencies: dict[str, AgencySync]) -> None:
+        self.agencies = dict(agencies)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        dossiers = GaugeMetricFamily(
+            "processing_portal_dossiers",
+            "Received dossiers by agency and state towards the national portal: synced (its latest"
+            " version accepted), failed (the last attempt failed; retried), pending (not yet attempted"
+            " since its latest change)",
+            labels=["agency_code", "state"],
+        )
+        failed = GaugeMetricFamily(
+            "processing_portal_failed",
+            "Received dossiers whose last attempt towards the national portal failed, by agency and"
+            " reason (timeout, unreachable, http_error, rejected, session, unrecordable, other)",
+            labels=["agency_code", "reason"],
+        )
+        oldest = GaugeMetricFamily(
+            "processing_portal_oldest_unsynced_seconds",
+            "Seconds since the latest change of the agency's longest-waiting received dossier that the"
+            " national portal lacks (0 when all are synced)",
+            labels=["agency_code"],
+        )
+        now = time.time()
+        for code, agency in sorted(self.agencies.items()):
+            for state in SYNC_STATES:
+                dossiers.add_metric([code, state], agency.count(state))
+            for reason, count in sorted(agency.failed.items()):
+                failed.add_metric([code, reason.value], count)
+            since = agency.oldest_unsynced_at
+            oldest.add_metric([code], 0.0 if since is None else max(0.0, now - since.timestamp()))
+        yield dossiers
+        yield failed
+        yield oldest
 
 
 class Metrics:
@@ -118,16 +165,10 @@ class Metrics:
         self.portal_pending = Gauge(
             "processing_portal_pending_dossiers", "Dossiers whose latest version the portal lacks", registry=r
         )
-        self.portal_dossiers = Gauge(
-            "processing_portal_dossiers",
-            "Received dossiers by agency and state towards the national portal: synced (its latest"
-            " version accepted), failed (the last attempt failed), pending (not yet attempted since"
-            " its latest change)",
-            ["agency_code", "state"],
-            registry=r,
-        )
         self.portal_sync_ratio = Gauge(
             "processing_portal_sync_ratio",
             "Received dossiers whose latest version the portal holds ÷ received",
             registry=r,
         )
+        self.portal_sync = PortalSync()
+        r.register(self.portal_sync)

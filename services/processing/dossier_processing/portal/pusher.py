@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dossier_core.catalog import Catalog
 from dossier_processing.observability import Metrics
 from dossier_processing.portal import sql
+from dossier_processing.portal import state as sync_state
 from dossier_processing.portal.record import SERVICE, portal_record
 from dossier_processing.settings import ProcessingSettings
 from dossier_runtime.retry import Backoff
@@ -174,17 +175,16 @@ class PortalPusher:
         }
 
     async def _ratio(self, every_s: float = 10.0) -> None:
+        """Refresh the sync state's series (`portal/state.py`) at most every `every_s` seconds."""
         now = time.monotonic()
         if now - self._last_ratio < every_s:
             return
         self._last_ratio = now
         async with self.engine.connect() as conn:
-            by_agency = await sql.sync_by_agency(conn)
-            pending = await sql.sync_pending(conn)
-        for agency, counts in by_agency.items():
-            for state, count in zip(sql.SYNC_STATES, counts, strict=True):
-                self.metrics.portal_dossiers.labels(agency, state).set(count)
-        received = sum(sum(counts) for counts in by_agency.values())
-        synced = sum(counts[0] for counts in by_agency.values())
+            by_agency = await sync_state.sync_by_agency(conn)
+            pending = await sync_state.sync_pending(conn)
+        self.metrics.portal_sync.observe(by_agency)
+        received = sum(a.received for a in by_agency.values())
+        synced = sum(a.synced for a in by_agency.values())
         self.metrics.portal_sync_ratio.set(synced / received if received else 1.0)
         self.metrics.portal_pending.set(pending)

@@ -1,0 +1,218 @@
+"""Each agency's sync state towards the national portal (`portal/state.py`): `GET /v1/sync/state`
+scoped to the key's agencies, and the push worker's `/metrics` series, on real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from processing_factory import START, event
+from processing_harness import db, events_stored, produce, running_app, wait_until
+from prometheus_client.parser import text_string_to_metric_families
+
+from dossier_processing.settings import ProcessingSettings
+from dossier_runtime.api_keys import create_key
+
+pytestmark = pytest.mark.integration
+
+A, B = "000.00.18.H49", "000.00.31.H49"
+
+
+def _code(agency: str, n: int) -> str:
+    return f"{agency}-250303-{n:04d}"
+
+
+#: dossier → its sync_state row (None: no row, i.e. never noted by a push worker); `synced` marks the
+#: dossier's latest version as accepted
+STATES: dict[str, dict[str, Any] | None] = {
+    _code(A, 1): {"synced": True},
+    _code(A, 2): {"synced": True},
+    _code(A, 3): {"last_error": "ReadTimeout: timed out"},
+    _code(A, 4): {"last_error": 'HTTP 503: {"error_code": 99, "message": "bảo trì"}'},
+    _code(A, 5): {"last_error": "DongBoHoSoMC: error_code 7: hệ thống bận"},
+    _code(A, 6): None,
+    _code(A, 7): {},
+    _code(B, 1): {"last_error": "ConnectError: [Errno 111] Connection refused"},
+    _code(B, 2): {"synced": True},
+}
+
+
+async def _given_states(s: ProcessingSettings) -> dict[str, datetime]:
+    """Dossiers received (one with a second version) and their sync state as `STATES` says; returns
+    each dossier's `updated_at`."""
+    events = [event("received", code, START, procedure_code="1.004194", channel="direct") for code in STATES]
+    events.append(event("processing", _code(A, 3), START + timedelta(hours=1)))
+    await produce(s, events)
+    await wait_until(lambda: events_stored(s, len(events)), what="events applied")
+    async with db(s) as conn:
+        versions = {r[0]: r[1] for r in await conn.fetch("select dossier_code, version from dossiers")}
+        for code, st in STATES.items():
+            if st is None:
+                continue
+            synced = versions[code] if st.get("synced") else 0
+            await conn.execute(
+                "insert into sync_state (dossier_code, wanted_version, synced_version, attempts, last_error)"
+                " values ($1, $2, $3, $4, $5)",
+                code,
+                versions[code],
+                synced,
+                1 if st.get("last_error") else 0,
+                st.get("last_error"),
+            )
+        return {r[0]: r[1] for r in await conn.fetch("select dossier_code, updated_at from dossiers")}
+
+
+async def test_sync_state_per_agency_scoped_to_the_key(
+    processing_settings: ProcessingSettings, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys.csv"
+    only_a = create_key(keys, "a", A)
+    only_b = create_key(keys, "b", B)
+    everyone = create_key(keys, "all", "*.H49")
+    s = processing_settings.model_copy(update={"api_keys_file": keys, "run_relay": False})
+    async with running_app(s) as client:
+        updated = await _given_states(s)
+
+        async def get(key: str | None, **params: str) -> Any:
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
+            return await client.get("/v1/sync/state", params=params, headers=headers)
+
+        a_view = (await get(only_a)).json()
+        b_view = (await get(only_b)).json()
+        both = (await get(everyone)).json()
+        asked = (await get(everyone, agency=B)).json()
+        forbidden = await get(only_a, agency=B)
+        unknown = await get("nope")
+        missing = await get(None)
+        bad = await get(only_a, agency="")
+
+    # a key sees its own agencies only, in rows and in the total
+    assert [r["agency_code"] for r in a_view["agencies"]] == [A]
+    assert [r["agency_code"] for r in b_view["agencies"]] == [B]
+    assert B not in str(a_view) and A not in str(b_view)
+    assert [r["agency_code"] for r in both["agencies"]] == [A, B]
+    assert [r["agency_code"] for r in asked["agencies"]] == [B]
+    age = "oldest_unsynced_seconds"  # judged at each request's time
+    assert {**asked["total"], age: None} == {**b_view["total"], age: None}
+
+    row_a = a_view["agencies"][0]
+    assert (row_a["received"], row_a["synced"], row_a["pending"], row_a["failed"]) == (7, 2, 2, 3)
+    assert row_a["failed_by_reason"] == {"timeout": 1, "http_error": 1, "rejected": 1}
+    assert row_a["sync_ratio"] == pytest.approx(2 / 7)
+    unsynced_a = [c for c in STATES if c.startswith(A) and not (STATES[c] or {}).get("synced")]
+    assert datetime.fromisoformat(row_a["oldest_unsynced_at"]) == min(updated[c] for c in unsynced_a)
+    assert row_a["oldest_unsynced_seconds"] >= 0
+    assert row_a["agency_name"] and a_view["total"]["received"] == 7
+
+    row_b = b_view["agencies"][0]
+    assert (row_b["received"], row_b["synced"], row_b["failed"]) == (2, 1, 1)
+    assert row_b["failed_by_reason"] == {"unreachable": 1}
+    assert datetime.fromisoformat(row_b["oldest_unsynced_at"]) == updated[_code(B, 1)]
+
+    total = both["total"]
+    assert (total["received"], total["synced"], total["pending"], total["failed"]) == (9, 3, 2, 4)
+    assert total["failed_by_reason"] == {"timeout": 1, "http_error": 1, "rejected": 1, "unreachable": 1}
+    assert total["oldest_unsynced_at"] == min(
+        (r["oldest_unsynced_at"] for r in both["agencies"]), key=datetime.fromisoformat
+    )
+
+    # errors are problem details and never name the agency outside the key
+    assert forbidden.status_code == 403 and forbidden.headers["content-type"] == "application/problem+json"
+    assert B not in forbidden.text
+    assert unknown.status_code == 401 and missing.status_code == 401
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.agency"
+
+
+async def test_a_fully_synced_agency_has_no_oldest_unsynced(
+    processing_settings: ProcessingSettings, processing_key: str
+) -> None:
+    s = processing_settings.model_copy(update={"run_relay": False})
+    code = _code(B, 9)
+    await produce(s, [event("received", code, START, procedure_code="1.004194", channel="online")])
+    async with running_app(s) as client:
+        await wait_until(lambda: events_stored(s, 1), what="event applied")
+        async with db(s) as conn:
+            await conn.execute(
+                "insert into sync_state (dossier_code, wanted_version, synced_version) values ($1, 1, 1)",
+                code,
+            )
+        view = (
+            await client.get("/v1/sync/state", headers={"Authorization": f"Bearer {processing_key}"})
+        ).json()
+    (row,) = view["agencies"]
+    assert row["synced"] == row["received"] == 1 and row["sync_ratio"] == 1
+    assert row["oldest_unsynced_at"] is None and row["oldest_unsynced_seconds"] is None
+    assert row["failed_by_reason"] == {}
+
+
+@asynccontextmanager
+async def refusing_portal() -> AsyncIterator[str]:
+    """A national portal that answers every call with HTTP 503, as a real HTTP server; yields its URL."""
+    app = FastAPI()
+
+    @app.post("/api/DongBoHoSoMC")
+    async def refuse() -> JSONResponse:
+        return JSONResponse({"error_code": 99, "message": "bảo trì"}, status_code=503)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/api/DongBoHoSoMC"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    }
+
+
+async def test_push_worker_exposes_failures_by_reason_and_the_oldest_unsynced(
+    processing_settings: ProcessingSettings,
+) -> None:
+    """A portal that refuses every call with HTTP 503: the agency's dossier is failed as `http_error`
+    and its oldest unsynced change has an age; the other agency's series do not exist."""
+    code = _code(A, 1)
+    async with refusing_portal() as url:
+        s = processing_settings.model_copy(
+            update={"portal_url": url, "portal_timeout_s": 0.5, "run_relay": False}
+        )
+        await produce(s, [event("received", code, START, procedure_code="1.004194", channel="direct")])
+        async with running_app(s) as client:
+
+            async def failed_as_http_error() -> bool:
+                text = (await client.get("/metrics")).text
+                failed = _samples(text, "processing_portal_failed")
+                return failed == {(("agency_code", A), ("reason", "http_error")): 1.0}
+
+            await wait_until(failed_as_http_error, timeout_s=60, what="the dossier failed as http_error")
+            text = (await client.get("/metrics")).text
+    dossiers = _samples(text, "processing_portal_dossiers")
+    assert dossiers == {
+        (("agency_code", A), ("state", "failed")): 1.0,
+        (("agency_code", A), ("state", "pending")): 0.0,
+        (("agency_code", A), ("state", "synced")): 0.0,
+    }
+    oldest = _samples(text, "processing_portal_oldest_unsynced_seconds")
+    assert list(oldest) == [(("agency_code", A),)] and oldest[(("agency_code", A),)] > 0
