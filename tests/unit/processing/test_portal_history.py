@@ -158,7 +158,9 @@ PAUSES: list[list[tuple[str, dict[str, Any]]]] = [
     [("suspended", {"reason": "Chờ xác minh"}), ("resumed", {})],
     [("processing", {"step": "Xử lý"})],
     [("rescheduled", {"reason": "Xin lỗi", "new_appointment_at": "2025-04-30T17:00:00+07:00"})],
+    [("rescheduled", {"reason": "Xin lỗi lần nữa", "new_appointment_at": "2025-05-30T17:00:00+07:00"})],
 ]
+ENDINGS = [("refused", {"reason": "Không đủ điều kiện"}), ("withdrawn", {"reason": "Rút"}), ("resolved", {})]
 
 
 @settings(max_examples=60, deadline=None)
@@ -168,9 +170,10 @@ PAUSES: list[list[tuple[str, dict[str, Any]]]] = [
         max_size=8,
     ),
     procedure=st.sampled_from(["1.004194", "1.004222", "2.000908"]),
+    ending=st.none() | st.sampled_from(ENDINGS),
 )
 def test_every_request_appears_once_paired_in_order(
-    plan: list[tuple[int, int, int, bool]], procedure: str
+    plan: list[tuple[int, int, int, bool]], procedure: str, ending: tuple[str, dict[str, Any]] | None
 ) -> None:
     steps: list[tuple[float, str, dict[str, Any]]] = []
     hours = 0.0
@@ -181,6 +184,8 @@ def test_every_request_appears_once_paired_in_order(
         if len(pair) > 1 and answered:
             hours += length
             steps.append((hours, *pair[1]))
+    if ending is not None:
+        steps.append((hours + 1, *ending))
     h = history(*steps, procedure=procedure)
     walked = walk(h, CATALOG)
     found = supplements(walked, CATALOG)
@@ -193,9 +198,30 @@ def test_every_request_appears_once_paired_in_order(
             assert s.due_after is not None and s.due_after >= s.due_before and s.received_at > s.requested_at
         else:
             assert s.due_after is None
+    moved = reschedules(walked)
+    assert [m.before for m in moved[1:]] == [m.after for m in moved[:-1]]  # each starts where the last left
+    assert all(m.after is not None and m.after.year == 2025 for m in moved)
     record = portal_record(row(h), CATALOG, h)
     assert len(record["DanhSachHoSoBoSung"]) == len(accepted)
+    if ending is not None and ending[0] != "resolved":
+        assert record["GhiChu"].endswith(ending[1]["reason"])
     progress = progress_records(row(h), CATALOG, h)
     assert len(progress) == len(walked) and [p["ThoiDiemXuLy"] for p in progress] == sorted(
         p["ThoiDiemXuLy"] for p in progress
+    )
+
+
+def test_before_receipt_a_step_starts_at_the_submission_and_has_no_deadline() -> None:
+    submitted = DossierEvent(
+        "s", EventType.SUBMITTED, CODE, AGENCY, T0, {"procedure_code": "1.004194", "channel": "online"}, 1
+    )
+    refused = DossierEvent(
+        "n", EventType.NOT_ACCEPTED, CODE, AGENCY, T0 + timedelta(hours=2), {"reason": "Sai mẫu"}, 2
+    )
+    h = DossierHistory(CODE, (submitted, refused))
+    first, second = progress_records({"dossier_code": CODE}, CATALOG, h)
+    assert (first["TrangThai"], second["TrangThai"]) == (1, 3)
+    assert first["NgayBatDau"] == second["NgayBatDau"] == "20250303080000"
+    assert (
+        second["NgayKetThucTheoQuyDinh"] == "" and second["NoiDungXuLy"] == "Không tiếp nhận hồ sơ: Sai mẫu"
     )
