@@ -185,6 +185,7 @@ def _env(settings: IntakeSettings, port: int) -> dict[str, str]:
         INTAKE_MAX_BODY_BYTES=str(settings.max_body_bytes),
         INTAKE_DRAIN_MAX_BYTES=str(settings.drain_max_bytes),
         INTAKE_DRAIN_MAX_S=str(settings.drain_max_s),
+        INTAKE_APPLICANT_PUBLIC_KEY=settings.applicant_public_key or "",
     )
 
 
