@@ -47,7 +47,8 @@ class _ConsumerStalled(Collector):
 class PortalSync(Collector):
     """Each agency's dossiers towards the national portal (`portal/state.py`), as the push worker last
     read them: `processing_portal_dossiers{agency_code,state}`, `processing_portal_failed{agency_code,
-    reason}` (only the reasons an agency has) and `processing_portal_oldest_unsynced_seconds{agency_code}`
+    reason}` and `processing_portal_parked{agency_code,error_code}` (only the reasons and codes an agency
+    has) and `processing_portal_oldest_unsynced_seconds{agency_code}`
     (0 when every received dossier is synced), its age computed against the clock at scrape time. The
     families are declared (without samples) where no push worker runs."""
 
@@ -62,7 +63,8 @@ class PortalSync(Collector):
             "processing_portal_dossiers",
             "Received dossiers by agency and state towards the national portal: synced (its latest"
             " version accepted), failed (the last attempt failed; retried), pending (not yet attempted"
-            " since its latest change)",
+            " since its latest change), parked (rejected for good; waits for an operator or a newer"
+            " version)",
             labels=["agency_code", "state"],
         )
         failed = GaugeMetricFamily(
@@ -70,6 +72,12 @@ class PortalSync(Collector):
             "Received dossiers whose last attempt towards the national portal failed, by agency and"
             " reason (timeout, unreachable, http_error, rejected, session, unrecordable, other)",
             labels=["agency_code", "reason"],
+        )
+        parked = GaugeMetricFamily(
+            "processing_portal_parked",
+            "Received dossiers the national portal rejected for good (parked for an operator), by agency"
+            " and the portal's error_code",
+            labels=["agency_code", "error_code"],
         )
         oldest = GaugeMetricFamily(
             "processing_portal_oldest_unsynced_seconds",
@@ -83,10 +91,13 @@ class PortalSync(Collector):
                 dossiers.add_metric([code, state], agency.count(state))
             for reason, count in sorted(agency.failed.items()):
                 failed.add_metric([code, reason.value], count)
+            for error_code, count in sorted(agency.parked.items()):
+                parked.add_metric([code, error_code], count)
             since = agency.oldest_unsynced_at
             oldest.add_metric([code], 0.0 if since is None else max(0.0, now - since.timestamp()))
         yield dossiers
         yield failed
+        yield parked
         yield oldest
 
 

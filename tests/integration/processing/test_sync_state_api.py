@@ -32,7 +32,8 @@ def _code(agency: str, n: int) -> str:
 
 
 #: dossier → its sync_state row (None: no row, i.e. never noted by a push worker); `synced` marks the
-#: dossier's latest version as accepted
+#: dossier's latest version as accepted; `parked` (error_code, versions before the latest) parks it
+PARKED = "DongBoHoSoMC: error_code 12: MaTTHC không tồn tại"
 STATES: dict[str, dict[str, Any] | None] = {
     _code(A, 1): {"synced": True},
     _code(A, 2): {"synced": True},
@@ -41,8 +42,14 @@ STATES: dict[str, dict[str, Any] | None] = {
     _code(A, 5): {"last_error": "DongBoHoSoMC: error_code 7: hệ thống bận"},
     _code(A, 6): None,
     _code(A, 7): {},
+    _code(A, 8): {"last_error": PARKED, "parked": ("12", 0)},
+    # parked at its first version, changed since: due again, failed until the next attempt
+    _code(A, 9): {"last_error": PARKED, "parked": ("12", 1)},
     _code(B, 1): {"last_error": "ConnectError: [Errno 111] Connection refused"},
     _code(B, 2): {"synced": True},
+    # the record taken, its progress rejected for good
+    _code(B, 3): {"synced": True, "last_error": "CapNhatTienDoHoSoMC: error_code 11: x", "parked": ("11", 0)},
+    _code(B, 4): {"last_error": "DongBoHoSoMC: error_code 1x: ?", "parked": ("1x", 0)},
 }
 
 
@@ -51,6 +58,7 @@ async def _given_states(s: ProcessingSettings) -> dict[str, datetime]:
     each dossier's `updated_at`."""
     events = [event("received", code, START, procedure_code="1.004194", channel="direct") for code in STATES]
     events.append(event("processing", _code(A, 3), START + timedelta(hours=1)))
+    events.append(event("processing", _code(A, 9), START + timedelta(hours=1)))
     await produce(s, events)
     await wait_until(lambda: events_stored(s, len(events)), what="events applied")
     async with db(s) as conn:
@@ -59,14 +67,20 @@ async def _given_states(s: ProcessingSettings) -> dict[str, datetime]:
             if st is None:
                 continue
             synced = versions[code] if st.get("synced") else 0
+            error_code, behind = st.get("parked", (None, 0))
             await conn.execute(
-                "insert into sync_state (dossier_code, wanted_version, synced_version, attempts, last_error)"
-                " values ($1, $2, $3, $4, $5)",
+                "insert into sync_state (dossier_code, wanted_version, synced_version, attempts, last_error,"
+                " error_code, parked_at, parked_version, park_reason)"
+                " values ($1, $2, $3, $4, $5, $6, case when $6::text is null then null else now() end,"
+                " $7, $8)",
                 code,
                 versions[code],
                 synced,
                 1 if st.get("last_error") else 0,
                 st.get("last_error"),
+                error_code,
+                versions[code] - behind if error_code else None,
+                st.get("last_error") if error_code else None,
             )
         return {r[0]: r[1] for r in await conn.fetch("select dossier_code, updated_at from dossiers")}
 
@@ -105,22 +119,27 @@ async def test_sync_state_per_agency_scoped_to_the_key(
     assert {**asked["total"], age: None} == {**b_view["total"], age: None}
 
     row_a = a_view["agencies"][0]
-    assert (row_a["received"], row_a["synced"], row_a["pending"], row_a["failed"]) == (7, 2, 2, 3)
-    assert row_a["failed_by_reason"] == {"timeout": 1, "http_error": 1, "rejected": 1}
-    assert row_a["sync_ratio"] == pytest.approx(2 / 7)
+    counts = ("received", "synced", "pending", "failed", "parked")
+    assert [row_a[c] for c in counts] == [9, 2, 2, 4, 1]
+    assert row_a["failed_by_reason"] == {"timeout": 1, "http_error": 1, "rejected": 2}
+    assert row_a["parked_by_error_code"] == {"12": 1}
+    assert row_a["sync_ratio"] == pytest.approx(2 / 9)
     unsynced_a = [c for c in STATES if c.startswith(A) and not (STATES[c] or {}).get("synced")]
     assert datetime.fromisoformat(row_a["oldest_unsynced_at"]) == min(updated[c] for c in unsynced_a)
     assert row_a["oldest_unsynced_seconds"] >= 0
-    assert row_a["agency_name"] and a_view["total"]["received"] == 7
+    assert row_a["agency_name"] and a_view["total"]["received"] == 9
 
     row_b = b_view["agencies"][0]
-    assert (row_b["received"], row_b["synced"], row_b["failed"]) == (2, 1, 1)
+    assert [row_b[c] for c in counts] == [4, 1, 0, 1, 2]
     assert row_b["failed_by_reason"] == {"unreachable": 1}
-    assert datetime.fromisoformat(row_b["oldest_unsynced_at"]) == updated[_code(B, 1)]
+    assert row_b["parked_by_error_code"] == {"11": 1, "other": 1}
+    unsynced_b = [_code(B, n) for n in (1, 3, 4)]
+    assert datetime.fromisoformat(row_b["oldest_unsynced_at"]) == min(updated[c] for c in unsynced_b)
 
     total = both["total"]
-    assert (total["received"], total["synced"], total["pending"], total["failed"]) == (9, 3, 2, 4)
-    assert total["failed_by_reason"] == {"timeout": 1, "http_error": 1, "rejected": 1, "unreachable": 1}
+    assert [total[c] for c in counts] == [13, 3, 2, 5, 3]
+    assert total["failed_by_reason"] == {"timeout": 1, "http_error": 1, "rejected": 2, "unreachable": 1}
+    assert total["parked_by_error_code"] == {"11": 1, "12": 1, "other": 1}
     assert total["oldest_unsynced_at"] == min(
         (r["oldest_unsynced_at"] for r in both["agencies"]), key=datetime.fromisoformat
     )
@@ -213,6 +232,8 @@ async def test_push_worker_exposes_failures_by_reason_and_the_oldest_unsynced(
         (("agency_code", A), ("state", "failed")): 1.0,
         (("agency_code", A), ("state", "pending")): 0.0,
         (("agency_code", A), ("state", "synced")): 0.0,
+        (("agency_code", A), ("state", "parked")): 0.0,
     }
+    assert _samples(text, "processing_portal_parked") == {}
     oldest = _samples(text, "processing_portal_oldest_unsynced_seconds")
     assert list(oldest) == [(("agency_code", A),)] and oldest[(("agency_code", A),)] > 0

@@ -60,7 +60,7 @@ def _families(registry: CollectorRegistry) -> dict[str, dict[tuple[tuple[str, st
 def test_the_series_follow_the_last_state_read() -> None:
     metrics = Metrics()
     declared = generate_latest(metrics.registry).decode()
-    for name in ("processing_portal_dossiers", "processing_portal_failed"):
+    for name in ("processing_portal_dossiers", "processing_portal_failed", "processing_portal_parked"):
         assert f"# TYPE {name} gauge" in declared  # declared where no push worker runs
     assert "# TYPE processing_portal_oldest_unsynced_seconds gauge" in declared
 
@@ -72,6 +72,7 @@ def test_the_series_follow_the_last_state_read() -> None:
                 synced=5,
                 pending=2,
                 failed={FailureReason.TIMEOUT: 3, FailureReason.REJECTED: 1},
+                parked={"12": 2},
                 oldest_unsynced_at=an_hour_ago,
             ),
             "B": AgencySync("B", synced=4),
@@ -82,10 +83,13 @@ def test_the_series_follow_the_last_state_read() -> None:
         (("agency_code", "A"), ("state", "synced")): 5,
         (("agency_code", "A"), ("state", "failed")): 4,
         (("agency_code", "A"), ("state", "pending")): 2,
+        (("agency_code", "A"), ("state", "parked")): 2,
         (("agency_code", "B"), ("state", "synced")): 4,
         (("agency_code", "B"), ("state", "failed")): 0,
         (("agency_code", "B"), ("state", "pending")): 0,
+        (("agency_code", "B"), ("state", "parked")): 0,
     }
+    assert first["processing_portal_parked"] == {(("agency_code", "A"), ("error_code", "12")): 2}
     assert first["processing_portal_failed"] == {
         (("agency_code", "A"), ("reason", "timeout")): 3,
         (("agency_code", "A"), ("reason", "rejected")): 1,
@@ -97,5 +101,5 @@ def test_the_series_follow_the_last_state_read() -> None:
     # the next read replaces the last: a reason gone is a series gone
     metrics.portal_sync.observe({"A": AgencySync("A", synced=11)})
     second = _families(metrics.registry)
-    assert second["processing_portal_failed"] == {}
+    assert second["processing_portal_failed"] == second["processing_portal_parked"] == {}
     assert second["processing_portal_oldest_unsynced_seconds"] == {(("agency_code", "A"),): 0}

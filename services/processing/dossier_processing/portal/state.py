@@ -7,7 +7,11 @@ A received dossier is in exactly one state:
 - `synced`: the portal holds its latest version;
 - `failed`: not synced, and the last attempt failed with an error that is retried (with backoff); the
   error is classed into one of `FailureReason` (a closed set, so a label of bounded cardinality);
-- `pending`: not synced, and not attempted (or not failed) since its latest change.
+- `pending`: not synced, and not attempted (or not failed) since its latest change;
+- `parked`: the portal rejected its latest version for good (a permanent `error_code`: the record, or
+  its progress once the record was taken); the push worker leaves it until a newer version is wanted or
+  an operator re-queues it (`dossier-processing portal requeue`). Counted by the portal's `error_code`
+  (the configured permanent codes, so a bounded set; anything else is `other`).
 
 `oldest_unsynced_at` is the time of the latest change of the agency's longest-waiting unsynced dossier
 (`dossiers.updated_at`, written by processing when it applied the change; the portal lacks at least
@@ -93,7 +97,9 @@ _REASON_PARAMS = {
 
 
 #: the states of a received dossier towards the portal, in the order of `processing_portal_dossiers`
-SYNC_STATES = ("synced", "failed", "pending")
+SYNC_STATES = ("synced", "failed", "pending", "parked")
+#: a parked dossier's `error_code` as it is counted: a short number, else `other`
+_PARKED_CODE = "^-?[0-9]{1,6}$"
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,8 @@ class AgencySync:
     synced: int = 0
     pending: int = 0
     failed: Mapping[FailureReason, int] = field(default_factory=dict)
+    #: the portal's `error_code` → dossiers parked with it
+    parked: Mapping[str, int] = field(default_factory=dict)
     oldest_unsynced_at: datetime | None = None
 
     @property
@@ -111,28 +119,44 @@ class AgencySync:
         return sum(self.failed.values())
 
     @property
+    def parked_total(self) -> int:
+        return sum(self.parked.values())
+
+    @property
     def unsynced(self) -> int:
-        return self.pending + self.failed_total
+        return self.pending + self.failed_total + self.parked_total
 
     @property
     def received(self) -> int:
         return self.synced + self.unsynced
 
     def count(self, state: str) -> int:
-        return {"synced": self.synced, "failed": self.failed_total, "pending": self.pending}[state]
+        return {
+            "synced": self.synced,
+            "failed": self.failed_total,
+            "pending": self.pending,
+            "parked": self.parked_total,
+        }[state]
 
 
 _BY_AGENCY = f"""
-    select d.agency_code,
-           case when s.synced_version >= d.version then 'synced'
-                when s.last_error is not null then 'failed'
-                else 'pending' end as state,
-           case when s.synced_version >= d.version then null
-                else {_reason_sql("s.last_error")} end as reason,
+    with states as (
+        select d.agency_code, d.updated_at, s.last_error, s.error_code,
+               case when s.parked_at is not null and s.parked_version >= d.version then 'parked'
+                    when s.synced_version >= d.version then 'synced'
+                    when s.last_error is not null then 'failed'
+                    else 'pending' end as state
+        from dossiers d left join sync_state s using (dossier_code)
+        where d.received_at is not null /* scope */
+    )
+    select agency_code, state,
+           case when state = 'failed' then {_reason_sql("last_error")}
+                when state = 'parked' then
+                    case when error_code ~ '{_PARKED_CODE}' then error_code else 'other' end
+           end as reason,
            count(*) as dossiers,
-           min(d.updated_at) filter (where coalesce(s.synced_version, 0) < d.version) as oldest
-    from dossiers d left join sync_state s using (dossier_code)
-    where d.received_at is not null /* scope */
+           min(updated_at) filter (where state <> 'synced') as oldest
+    from states
     group by 1, 2, 3
 """
 
@@ -150,25 +174,29 @@ async def sync_by_agency(
     rows = await conn.execute(text(query), params)
     counts: dict[str, dict[str, int]] = {}
     failed: dict[str, dict[FailureReason, int]] = {}
+    parked: dict[str, dict[str, int]] = {}
     oldest: dict[str, datetime] = {}
     for agency, state, reason, dossiers, since in rows:
+        per_state = counts.setdefault(agency, {})
+        per_state[state] = per_state.get(state, 0) + int(dossiers)
         if state == "failed":
             by_reason = failed.setdefault(agency, {})
             by_reason[FailureReason(reason)] = by_reason.get(FailureReason(reason), 0) + int(dossiers)
-        else:
-            per_state = counts.setdefault(agency, {})
-            per_state[state] = per_state.get(state, 0) + int(dossiers)
+        elif state == "parked":
+            by_code = parked.setdefault(agency, {})
+            by_code[reason] = by_code.get(reason, 0) + int(dossiers)
         if since is not None and (agency not in oldest or since < oldest[agency]):
             oldest[agency] = since
     return {
         agency: AgencySync(
             agency,
-            synced=counts.get(agency, {}).get("synced", 0),
-            pending=counts.get(agency, {}).get("pending", 0),
+            synced=per_state.get("synced", 0),
+            pending=per_state.get("pending", 0),
             failed=failed.get(agency, {}),
+            parked=parked.get(agency, {}),
             oldest_unsynced_at=oldest.get(agency),
         )
-        for agency in sorted(counts.keys() | failed.keys())
+        for agency, per_state in sorted(counts.items())
     }
 
 

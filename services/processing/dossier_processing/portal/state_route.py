@@ -1,7 +1,7 @@
 """`GET /v1/sync/state`: where each agency of the key stands with the national portal (`state.py`), for
-an operator to act on: synced, pending, failed by reason, and how long the longest-waiting dossier has
-waited. Read from the database at the request (not from the push worker's last refresh), so it answers
-on an instance without a push worker too.
+an operator to act on: synced, pending, failed by reason, parked by the portal's code, and how long the
+longest-waiting dossier has waited. Read from the database at the request (not from the push worker's
+last refresh), so it answers on an instance without a push worker too.
 
 Scoped like every read (`access.py`): the key's agency patterns narrow the SQL and every row is
 checked again; `agency=` outside the key is a 403 that does not repeat the code, so an answer never
@@ -37,6 +37,12 @@ class SyncCounts(ResponseModel):
     )
     failed: int = Field(ge=0, description="not synced, the last attempt failed; retried with backoff")
     failed_by_reason: dict[FailureReason, int] = Field(description="`failed` by the class of the last error")
+    parked: int = Field(
+        ge=0,
+        description="rejected by the portal for good; wait for an operator (`dossier-processing portal"
+        " requeue`) or a newer version",
+    )
+    parked_by_error_code: dict[str, int] = Field(description="`parked` by the portal's `error_code`")
     sync_ratio: float | None = Field(
         ge=0, le=1, description="synced ÷ received (Decision 766/QĐ-TTg); null without received dossiers"
     )
@@ -77,7 +83,7 @@ async def get_sync_state(
     ] = None,
 ) -> dict[str, Any]:
     """Each of the key's agencies (or the one asked) towards the national portal: received, synced,
-    pending, failed by reason, and the oldest unsynced change."""
+    pending, failed by reason, parked by the portal's `error_code`, and the oldest unsynced change."""
     if agency is not None and not key.allows(agency):
         raise Problem(403, "Forbidden", "This key may not read the agency asked for.")
     scope = (
@@ -108,15 +114,19 @@ def _name(catalog: Catalog, code: str) -> str | None:
 
 def _together(agencies: list[AgencySync]) -> AgencySync:
     failed: dict[FailureReason, int] = {}
+    parked: dict[str, int] = {}
     for a in agencies:
         for reason, n in a.failed.items():
             failed[reason] = failed.get(reason, 0) + n
+        for code, n in a.parked.items():
+            parked[code] = parked.get(code, 0) + n
     oldest = min((a.oldest_unsynced_at for a in agencies if a.oldest_unsynced_at), default=None)
     return AgencySync(
         "",
         synced=sum(a.synced for a in agencies),
         pending=sum(a.pending for a in agencies),
         failed=failed,
+        parked=parked,
         oldest_unsynced_at=oldest,
     )
 
@@ -129,6 +139,8 @@ def _counts(a: AgencySync, now: datetime) -> dict[str, Any]:
         "pending": a.pending,
         "failed": a.failed_total,
         "failed_by_reason": {r.value: n for r, n in sorted(a.failed.items())},
+        "parked": a.parked_total,
+        "parked_by_error_code": dict(sorted(a.parked.items())),
         "sync_ratio": a.synced / a.received if a.received else None,
         "oldest_unsynced_at": since.astimezone(VN_TZ) if since else None,
         "oldest_unsynced_seconds": max(0.0, (now - since).total_seconds()) if since else None,
