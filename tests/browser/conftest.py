@@ -71,8 +71,17 @@ def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("downloads")
 
 
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """`.run/screenshots/`, emptied once a session (every module's browser adds its pages)."""
+    if SCREENSHOTS.exists():
+        shutil.rmtree(SCREENSHOTS)
+    SCREENSHOTS.mkdir(parents=True)
+    return SCREENSHOTS
+
+
 @pytest.fixture(scope="module")
-def browser(downloads: Path) -> Iterator[webdriver.Chrome]:
+def browser(downloads: Path, screenshots: Path) -> Iterator[webdriver.Chrome]:
     assert CHROMEDRIVER.exists() and CHROMIUM.exists(), (
         "Debian's chromium and chromium-driver are needed: deploy/scripts/browser.sh install"
     )
@@ -87,9 +96,6 @@ def browser(downloads: Path) -> Iterator[webdriver.Chrome]:
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     driver.implicitly_wait(0)
-    if SCREENSHOTS.exists():
-        shutil.rmtree(SCREENSHOTS)
-    SCREENSHOTS.mkdir(parents=True)
     try:
         yield driver
     finally:

@@ -40,6 +40,7 @@ NAV = (
     ("/viec-can-xu-ly", "Việc cần xử lý"),
     ("/ho-so", "Hồ sơ"),
     ("/bao-cao", "Báo cáo"),
+    ("/chi-so", "Chỉ số"),
     ("/van-hanh", "Vận hành"),
 )
 
