@@ -61,7 +61,7 @@ def exposed_samples(system: System) -> list[Sample]:
 
 #: series that only some deployments expose: the push worker's, where `PROCESSING_PORTAL_URL` is set
 #: (the portal sync rules read them; without a push worker there is nothing to sync)
-ONLY_WITH_THE_PUSH_WORKER = {"processing_portal_dossiers"}
+ONLY_WITH_THE_PUSH_WORKER = {"processing_portal_dossiers", "processing_portal_oldest_unsynced_seconds"}
 
 
 def test_rules_and_dashboard_read_only_series_that_exist(system: System) -> None:
