@@ -1,4 +1,5 @@
-"""`dossier-metrics [serve|migrate|rebuild --schema NAME|file --period P]` (serve is the default)."""
+"""`dossier-metrics [serve|migrate|rebuild --schema NAME|file --period P|backfill-indicators]` (serve is
+the default)."""
 
 from __future__ import annotations
 
@@ -93,6 +94,25 @@ def _file(settings: MetricsSettings, label: str, at: str | None) -> int:
     return 0
 
 
+def _backfill_indicators(settings: MetricsSettings) -> int:
+    from dossier_metrics.db import create_engine
+    from dossier_metrics.indicator_backfill import backfill_indicators
+
+    async def run() -> str:
+        engine = create_engine(settings.database_url, settings.db_schema)
+        try:
+            done = await backfill_indicators(engine)
+        finally:
+            await engine.dispose()
+        return (
+            f"{done.examined} stored dossiers without the Decision 766 flags examined: {done.digitised} "
+            f"digitised, {done.paid} with a fee payment channel ({done.paid_online} online) filled in"
+        )
+
+    print(asyncio.run(run()), file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="dossier-metrics",
@@ -110,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     filing.add_argument("--period", required=True, help="YYYY, YYYY-H1, YYYY-Qn or YYYY-MM")
     filing.add_argument("--at", help="the knowledge instant, e.g. 2021-06-18T00:00:00+07:00 (default: now)")
+    sub.add_parser(
+        "backfill-indicators",
+        help="read the digitised flag and the fee payment channel of dossiers stored before the service "
+        "knew them from their stored snapshots (safe while serving; a second run changes nothing)",
+    )
     args = parser.parse_args(argv)
     settings = MetricsSettings()
     configure_logging("metrics", settings.log_level)
@@ -119,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         return _rebuild(settings, args.schema)
     if args.command == "file":
         return _file(settings, args.period, args.at)
+    if args.command == "backfill-indicators":
+        return _backfill_indicators(settings)
     return _serve(settings)
 
 
