@@ -86,7 +86,7 @@ def portal_record(
             "TrichYeuHoSo": summary(row["dossier_code"], procedure),
             "ThongTinTra": RETURN_BY_POST if channel is Channel.POSTAL else RETURN_AT_COUNTER,
             "GhiChu": note(steps),
-            # applicant data: filled from the encrypted applicant store, never from the events
+            # applicant data: left empty here; added where the sealed applicant data is opened
             "ChuHoSo": "",
             "MaDoiTuong": "",
             "Email": "",
