@@ -36,6 +36,21 @@ dev_key() {
   fi
 }
 
+# Applicant data (personal data, docs/security.md): intake seals it with the public key, processing
+# opens it with the private key. Local runs get one key pair under .run/keys/ unless both are given.
+applicant_keys() {
+  if [ -z "${INTAKE_APPLICANT_PUBLIC_KEY:-}" ] && [ -z "${PROCESSING_APPLICANT_PRIVATE_KEY:-}" ]; then
+    mkdir -p "$KEY_DIR"
+    if [ ! -s "$KEY_DIR/applicant-private.key" ] || [ ! -s "$KEY_DIR/applicant-public.key" ]; then
+      "$PY" -m dossier_processing applicant-keys --private-file "$KEY_DIR/applicant-private.key" \
+        --public-file "$KEY_DIR/applicant-public.key" >/dev/null
+    fi
+    INTAKE_APPLICANT_PUBLIC_KEY="$(cat "$KEY_DIR/applicant-public.key")"
+    PROCESSING_APPLICANT_PRIVATE_KEY="$(cat "$KEY_DIR/applicant-private.key")"
+    export INTAKE_APPLICANT_PUBLIC_KEY PROCESSING_APPLICANT_PRIVATE_KEY
+  fi
+}
+
 ready() { curl -fsS -m 2 "http://127.0.0.1:$1/readyz" >/dev/null 2>&1; }
 
 start() {
@@ -43,6 +58,7 @@ start() {
   dev_key intake INTAKE_API_KEYS_FILE
   dev_key processing PROCESSING_API_KEYS_FILE
   dev_key metrics METRICS_API_KEYS_FILE
+  applicant_keys
   for s in "${SERVICES[@]}"; do
     local pidfile="$RUN_DIR/$s.pid"
     if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then log "$s already running"; continue; fi

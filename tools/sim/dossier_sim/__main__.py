@@ -39,6 +39,7 @@ from dossier_core.catalog_csv import CatalogError, default_catalog_dir, load_cat
 from dossier_core.feedback import DEFAULT_DEADLINE_DAYS
 from dossier_core.indicators import IndicatorCounts
 from dossier_core.periods import Period, parse_period
+from dossier_sim.applicants import APPLICANT_SHARE
 from dossier_sim.expect import (
     differences,
     expected_indicators,
@@ -95,6 +96,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_DEADLINE_DAYS,
         help="the feedback handling deadline processing applies, in working days "
         f"(PROCESSING_FEEDBACK_DEADLINE_DAYS; default {DEFAULT_DEADLINE_DAYS})",
+    )
+    p.add_argument(
+        "--applicants",
+        type=float,
+        default=APPLICANT_SHARE,
+        metavar="SHARE",
+        help="share of receipts carrying made-up applicant data (name, CCCD, phone, email; intake needs "
+        f"INTAKE_APPLICANT_PUBLIC_KEY to take it; 0 sends none; default {APPLICANT_SHARE})",
     )
     p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same traffic")
     p.add_argument("--intake-url", default="http://127.0.0.1:8001")
@@ -335,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.batch_size <= 1000:
         print("dossier-sim: --batch-size must be 1..1000", file=sys.stderr)
         return 2
+    if not 0 <= args.applicants <= 1:
+        print("dossier-sim: --applicants must be a share between 0 and 1", file=sys.stderr)
+        return 2
     feedback_count = default_feedback_count(args.dossiers) if args.feedback is None else args.feedback
     if feedback_count < 0 or args.feedback_deadline_days < 1:
         print(
@@ -343,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     started = time.monotonic()
-    generator = ProvinceGenerator(catalog, period, mix, seed=args.seed)
+    generator = ProvinceGenerator(catalog, period, mix, seed=args.seed, applicant_share=args.applicants)
     dossiers = list(
         tqdm(
             generator.dossiers(args.dossiers),

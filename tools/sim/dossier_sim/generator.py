@@ -1,8 +1,8 @@
 """Generates the events of a province's dossiers for a period: receipts on working days at the
 agencies valid then, real procedures of every unit with the durations the province applies, the
 channel mix, "4 tại chỗ" for quick direct receipts, digitised receipts and fee payment channels
-(Decision 766/QĐ-TTg), supplement pauses, fee requests, reschedules, and endings chosen from an outcome
-mix. Deterministic for a seed."""
+(Decision 766/QĐ-TTg), made-up applicants on most receipts (`applicants.py`), supplement pauses, fee
+requests, reschedules, and endings chosen from an outcome mix. Deterministic for a seed."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from dossier_core.deadlines import legal_deadline, rule_for
 from dossier_core.events import DossierEvent, parse_instant
 from dossier_core.lifecycle import fold
 from dossier_core.periods import Period
+from dossier_sim.applicants import applicant
 from dossier_sim.mix import Outcome, OutcomeMix
 
 WORK_MINUTES_PER_DAY = 480
@@ -41,7 +42,11 @@ LEVEL_WEIGHTS = {AgencyLevel.PROVINCE: 0.55, AgencyLevel.DISTRICT: 0.25, AgencyL
 
 
 def domain_event(event: dict[str, Any], seq: int) -> DossierEvent:
-    """The domain event of a generated JSON event (what intake and processing will make of it)."""
+    """The domain event of a generated JSON event (what intake and processing will make of it: the
+    applicant's data is sealed by intake and no part of the fold)."""
+    data = event.get("data")
+    if data and "applicant" in data:
+        event = {**event, "data": {k: v for k, v in data.items() if k != "applicant"}}
     return event_from_json(event, seq)
 
 
@@ -67,14 +72,27 @@ def happened_by(
 
 
 class ProvinceGenerator:
-    def __init__(self, catalog: Catalog, period: Period, mix: OutcomeMix, seed: int = 1) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        period: Period,
+        mix: OutcomeMix,
+        seed: int = 1,
+        *,
+        applicant_share: float = 0.0,
+    ) -> None:
+        """`applicant_share`: of the receipts, the share that carries applicant data (personal data:
+        only an intake with `INTAKE_APPLICANT_PUBLIC_KEY` takes it; the simulator's default is
+        `applicants.APPLICANT_SHARE`)."""
         self.catalog, self.period, self.mix = catalog, period, mix
+        self.applicant_share = applicant_share
         self.calendar: WorkingCalendar = catalog.calendar()
         self.rng = random.Random(seed)
         self.uuid_rng = random.Random(seed + 1)
         # The Decision 766 flags draw from their own generator, so the rest of a seed's traffic is
         # as it was before they existed.
         self.flag_rng = random.Random(seed + 2)
+        self.applicant_rng = random.Random(seed + 3)  # likewise the applicants
         self.procedures = list(catalog.procedures.values())
         self.days = [
             period.start + timedelta(days=i)
@@ -128,6 +146,8 @@ class ProvinceGenerator:
             data["on_site"] = True
         if channel is Channel.ONLINE or self.flag_rng.random() < DIGITISED_SHARE:
             data["digitised"] = True
+        if self.applicant_rng.random() < self.applicant_share:
+            data["applicant"] = applicant(self.applicant_rng)
         self._add(d, "dossier.received", received_at, data)
         legal_due = legal_deadline(rule_for(procedure, channel), received_at, cal)
         # Work steps take a share of the time the law gives (a working day when there is no deadline).
