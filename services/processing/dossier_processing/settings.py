@@ -82,6 +82,9 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
     portal_login_url: str | None = None
     portal_username: str | None = None
     portal_password: SecretStr | None = None
+    #: X25519 private key (standard base64) that opens the applicant data intake sealed, for the sync
+    #: feed and the push only (`applicant/`, docs/security.md); unset: the portal gets no applicant fields
+    applicant_private_key: SecretStr | None = None
     #: `madonvi` sent in every call (the portal's code of the sending unit); unset = not sent
     portal_unit_code: str | None = None
     #: per-record `error_code`s that mean the session is invalid or expired (renew once, retry the call)

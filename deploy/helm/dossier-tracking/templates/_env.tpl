@@ -10,6 +10,13 @@
   value: {{ .Values.topics.deadLetters.retentionDays | quote }}
 - name: INTAKE_FEEDBACK_TOPIC
   value: {{ .Values.topics.feedbackEvents.name | quote }}
+{{- with .Values.applicantKeys.existingSecret }}
+- name: INTAKE_APPLICANT_PUBLIC_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: public
+{{- end }}
 {{- end -}}
 
 {{/* Arguments: root, and which workers run (consumer, relay, portal). */}}
@@ -40,6 +47,13 @@
   value: {{ .relay | quote }}
 - name: PROCESSING_RUN_PORTAL
   value: {{ .portal | quote }}
+{{- with $v.applicantKeys.existingSecret }}
+- name: PROCESSING_APPLICANT_PRIVATE_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: private
+{{- end }}
 {{- if .portal }}
 - name: PROCESSING_PORTAL_URL
   value: {{ $v.processing.portal.url | quote }}

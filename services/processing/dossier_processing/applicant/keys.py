@@ -10,19 +10,10 @@ import functools
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, SealedBox
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ApplicantKeySettings", "KeyPair", "Opener", "generate_key_pair", "opener_from_env"]
+from dossier_processing.settings import ProcessingSettings
 
-
-class ApplicantKeySettings(BaseSettings):
-    """`PROCESSING_APPLICANT_PRIVATE_KEY`; unset, stored applicant data cannot be opened (the portal
-    gets empty applicant fields) but is still stored sealed."""
-
-    model_config = SettingsConfigDict(env_prefix="PROCESSING_", extra="ignore")
-
-    applicant_private_key: SecretStr | None = None
+__all__ = ["KeyPair", "Opener", "generate_key_pair", "opener_from_env"]
 
 
 class Opener:
@@ -52,7 +43,7 @@ class Opener:
 @functools.cache
 def opener_from_env() -> Opener | None:
     """The opener of `PROCESSING_APPLICANT_PRIVATE_KEY`, or `None` when it is unset."""
-    secret = ApplicantKeySettings().applicant_private_key
+    secret = ProcessingSettings().applicant_private_key
     if secret is None or not secret.get_secret_value():
         return None
     return Opener.of(secret.get_secret_value())

@@ -130,7 +130,12 @@ async def load_applicants(
     sealed = await load_sealed(conn, codes)
     if not sealed:
         return {}
-    opener = opener or opener_from_env()
+    if opener is None:
+        try:
+            opener = opener_from_env()
+        except ValueError as exc:  # a malformed key: the message names the variable, never the value
+            log.error("applicant data cannot be opened", extra={"error": str(exc)})
+            return {}
     if opener is None:
         log.warning(
             "applicant data stored but PROCESSING_APPLICANT_PRIVATE_KEY unset",
