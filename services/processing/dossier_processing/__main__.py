@@ -1,7 +1,9 @@
-"""`dossier-processing [serve|migrate|dlq|events|erase-applicant|applicant-keys]`: run the service
+"""`dossier-processing [serve|migrate|dlq|events|portal|erase-applicant|applicant-keys]`: run the service
 (default), only migrate its schema, list and replay dead letters (`dlq list|replay`, see
 `ingest/dlq_cli.py`), archive and restore months of the events table (`events archive|restore`, see
-`history/cli.py`), erase a dossier's applicant data or write a key pair for it (`applicant/cli.py`)."""
+`history/cli.py`), list and re-queue the dossiers the national portal rejected for good (`portal
+parked|requeue`, see `portal/cli.py`), erase a dossier's applicant data or write a key pair for it
+(`applicant/cli.py`)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import asyncio
 from dossier_processing.applicant import cli as applicant_cli
 from dossier_processing.history import cli as events_cli
 from dossier_processing.ingest import dlq_cli
+from dossier_processing.portal import cli as portal_cli
 from dossier_processing.settings import ProcessingSettings
 from dossier_runtime.heap import settle_heap
 from dossier_runtime.logs import configure_logging
@@ -60,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="bring the database schema to the latest revision and exit")
     dlq_cli.add_parser(sub)
     events_cli.add_parser(sub)
+    portal_cli.add_parser(sub)
     applicant_cli.add_parser(sub)
     args = parser.parse_args(argv)
     settings = ProcessingSettings()
@@ -68,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         return dlq_cli.run(args, settings)
     if args.command == "events":
         return events_cli.run(args, settings)
+    if args.command == "portal":
+        return portal_cli.run(args, settings)
     if args.command in ("erase-applicant", "applicant-keys"):
         return applicant_cli.run(args, settings)
     if args.command == "migrate":

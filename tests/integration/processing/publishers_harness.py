@@ -42,10 +42,13 @@ class WitnessPortal(CheckingPortal):
         self._released = asyncio.Event()
 
     async def receive(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        if body["service"] != "DongBoHoSoMC":  # progress steps: taken, not witnessed
+            return await super().receive(request)
         number = len(self.senders)
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         self.senders.append(token)
-        records = (await request.json())["data"]
+        records = body["data"]
         self.sent.extend(Posted(r["MaHoSo"], r["PhienBan"], number) for r in records)
         response = await super().receive(request)
         if json.loads(response.body).get("error_code") == 0:

@@ -38,8 +38,11 @@ class CheckingPortal:
         self.app.post("/api/DongBoHoSoMC")(self.receive)
 
     async def receive(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        if body["service"] == "CapNhatTienDoHoSoMC":  # progress: taken (tests/fake_portal.py checks it)
+            return JSONResponse({"error_code": 0, "message": "ok"})
         self.requests_by[request.headers.get("x-pusher", "?")] += 1
-        records = (await request.json())["data"]
+        records = body["data"]
         codes = [r["MaHoSo"] for r in records]
         self.overlaps.extend(c for c in codes if c in self.in_flight)
         self.in_flight.update(codes)

@@ -37,8 +37,10 @@ class FakePortal:
         self.app.post("/api/DongBoHoSoMC")(self.receive)
 
     async def receive(self, request: Request) -> JSONResponse:
-        self.requests += 1
         body = await request.json()
+        if body["service"] == "CapNhatTienDoHoSoMC":  # progress: taken (tests/fake_portal.py checks it)
+            return JSONResponse({"error_code": 0, "message": "ok"})
+        self.requests += 1
         assert body["service"] == "DongBoHoSoMC"
         if self.always_fail:
             return JSONResponse({"error_code": 99, "message": "bảo trì"}, status_code=503)

@@ -1,11 +1,9 @@
-"""The DongBoHoSoMC record, the portal's acceptance rule, backoff, cursors and the history cache."""
+"""The DongBoHoSoMC record, backoff, cursors and the history cache (the portal's answers are in
+test_portal_session.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
-import httpx
-import pytest
 
 from dossier_core.catalog import default_catalog_dir, load_catalog
 from dossier_core.events import DossierEvent, EventType
@@ -16,7 +14,7 @@ from dossier_processing.cursors import (
     encode_sync_cursor,
 )
 from dossier_processing.ingest.history_cache import HistoryCache
-from dossier_processing.portal.pusher import PortalRefused, accepted, backoff_s
+from dossier_processing.portal.pusher import backoff_s
 from dossier_processing.portal.record import portal_date, portal_record
 
 CATALOG = load_catalog(default_catalog_dir())
@@ -57,26 +55,6 @@ def test_postal_channel_and_end_dates() -> None:
     assert record["KenhThucHien"] == 3 and record["HinhThuc"] == 1
     assert record["NgayKetThucXuLy"] == record["NgayTra"] == "20250305173015"
     assert portal_date(None) == ""
-
-
-@pytest.mark.parametrize(
-    ("status", "body", "ok"),
-    [
-        (200, {"error_code": 0}, True),
-        (200, {"error_code": "0"}, True),
-        (200, {"error_code": 1}, False),
-        (200, {}, False),
-        (500, {"error_code": 0}, False),
-        (200, [], False),
-    ],
-)
-def test_only_an_explicit_acceptance_counts(status: int, body: object, ok: bool) -> None:
-    response = httpx.Response(status, json=body)
-    if ok:
-        accepted(response)
-    else:
-        with pytest.raises(PortalRefused):
-            accepted(response)
 
 
 def test_backoff_grows_exponentially_up_to_the_cap() -> None:

@@ -2,19 +2,34 @@
 
 It follows the same change feed as `GET /v1/sync/changes` (its cursor is kept in `sync_cursor`), notes
 for each changed dossier the version the portal must get (`sync_state.wanted_version`), and posts due
-dossiers in batches as `{"service": "DongBoHoSoMC", "isUpdating": true, "data": [...]}`. The portal has
-accepted a batch only when it answers 2xx with `error_code` 0; anything else (an error status, a timeout,
-another body) leaves every dossier of the batch unsynced, with the error and an exponentially growing
-wait before its next attempt. `synced_version` is only ever set to a version the portal accepted.
+dossiers in batches through the adapter's protocol (`session.py`: login session, `error_code` answers):
+
+1. their records, `{"service": "DongBoHoSoMC", "isUpdating": …, "data": [...]}` — one call for the
+   dossiers the portal does not hold yet (`isUpdating` false) and one for those it holds (true,
+   `sync_state.portal_has`);
+2. then, for each dossier whose record at its current version is accepted, its processing steps the
+   portal does not hold yet, `{"service": "CapNhatTienDoHoSoMC", "data": [...]}`.
+
+Each dossier gets its own outcome from the portal's answer: accepted (`synced_version`, or for progress
+`progress_version`/`progress_steps`, set to what the portal took); refused for now (a transient
+`error_code`, or a call that failed as a whole: an error status, a timeout, a refused connection, a body
+that is not a JSON answer) — it waits base·2^attempts before the next attempt; or rejected for good (a
+permanent `error_code`) — it is PARKED with the code and the portal's message and not posted again until
+a newer version of it is wanted or an operator re-queues it (`dossier-processing portal requeue`). A
+dossier is fully synced at version v when `synced_version = progress_version = v`. A refused session is
+renewed once per call and never counts against a dossier by itself.
 
 Safe with any number of instances: a batch is claimed with `SELECT … FOR UPDATE SKIP LOCKED` on its
-`sync_state` rows and the lock is held until the portal's answer is recorded (the request is bounded by
-`PROCESSING_PORTAL_TIMEOUT_S` in total), so each dossier is in one instance's hands at a time; a claim
-only takes a version newer than the one the portal holds. Per dossier, versions therefore reach the
-portal in increasing order, and a version the portal accepted is never posted again — except from a
-batch whose instance died (`kill -9`) after the portal took it and before the answer was recorded: the
-next claim posts those dossiers again at their latest version. The change feed is followed by one
-instance at a time (its cursor row is locked the same way).
+`sync_state` rows and the lock is held until the portal's answers are recorded (each request is bounded by
+`PROCESSING_PORTAL_TIMEOUT_S`, and a batch makes at most two record calls and one progress call, each at
+most two requests plus a login each), so each dossier is in one instance's hands at a time; a claim only
+takes a version newer than the one the portal holds. Per dossier, versions therefore reach the portal in
+increasing order, and a version (or step) the portal accepted is never posted again — except from a batch
+whose instance died (`kill -9`) after the portal took it and before the answer was recorded, or whose
+request timed out after the portal took it: the next claim posts those dossiers again at their latest
+version (with `isUpdating` false if the portal had never accepted one before; it answers "already held"
+and the next attempt says true). The change feed is followed by one instance at a time (its cursor row is
+locked the same way).
 """
 
 from __future__ import annotations
@@ -24,26 +39,34 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dossier_core.catalog import Catalog
 from dossier_processing.observability import Metrics
 from dossier_processing.portal import sql
 from dossier_processing.portal import state as sync_state
-from dossier_processing.portal.record import SERVICE, portal_record
+from dossier_processing.portal.history import DossierHistory, load_histories
+from dossier_processing.portal.record import portal_record, progress_records
+from dossier_processing.portal.session import (
+    ALREADY_HELD,
+    NOT_HELD,
+    PROGRESS_SERVICE,
+    SYNC_SERVICE,
+    CallFailed,
+    Outcome,
+    PortalSession,
+    Verdict,
+)
 from dossier_processing.settings import ProcessingSettings
 from dossier_runtime.retry import Backoff
 
 log = logging.getLogger(__name__)
-
-
-class PortalRefused(Exception):
-    pass
 
 
 def backoff_s(attempts: int, base: float, cap: float) -> float:
@@ -51,17 +74,15 @@ def backoff_s(attempts: int, base: float, cap: float) -> float:
     return Backoff(base, cap).pause(attempts + 1) * random.uniform(0.8, 1.2)
 
 
-def accepted(response: httpx.Response) -> None:
-    """Raise unless the portal said it took the batch."""
-    if not response.is_success:
-        raise PortalRefused(f"HTTP {response.status_code}: {response.text[:200]}")
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise PortalRefused(f"HTTP {response.status_code} with a body that is not JSON") from exc
-    code = body.get("error_code") if isinstance(body, dict) else None
-    if str(code) != "0":
-        raise PortalRefused(f"portal error_code {code!r}: {str(body)[:200]}")
+@dataclass
+class _Outcomes:
+    """What a batch's calls decided, written in one go at the end of the claim."""
+
+    synced: dict[str, int] = field(default_factory=dict)
+    progressed: dict[str, tuple[int, int]] = field(default_factory=dict)
+    failed: dict[str, tuple[Row[Any], str, str | None]] = field(default_factory=dict)
+    parked: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    held: dict[str, bool] = field(default_factory=dict)
 
 
 class PortalPusher:
@@ -82,6 +103,7 @@ class PortalPusher:
         self.metrics = metrics
         headers = {"Authorization": f"Bearer {settings.portal_token}"} if settings.portal_token else {}
         self.client = client or httpx.AsyncClient(timeout=settings.portal_timeout_s, headers=headers)
+        self.session = PortalSession(settings, self.client)
         self._stopping = asyncio.Event()
         self._last_ratio = 0.0
 
@@ -127,52 +149,142 @@ class PortalPusher:
                 return
 
     async def push_once(self) -> int:
-        """Claim and post one batch of due dossiers; returns how many were attempted. The claim (row
-        locks) lasts until the outcome is committed."""
+        """Claim one batch of due dossiers and post their records, then their progress; returns how many
+        were claimed. The claim (row locks) lasts until the outcomes are committed."""
         async with self.engine.connect() as conn, conn.begin():
             claimed = await sql.claim_due_for_sync(conn, self.settings.portal_batch_size)
             if not claimed:
                 return 0
-            rows, records, unrecordable = [], [], []
-            for row in claimed:
+            histories = await load_histories(conn, [r.dossier_code for r in claimed])
+            out = _Outcomes()
+            fresh = [r for r in claimed if r.version > r.synced_version]
+            records: dict[str, dict[str, Any]] = {}
+            for row in fresh:
                 try:
-                    records.append(portal_record(row._mapping, self.catalog))
-                    rows.append(row)
+                    records[row.dossier_code] = portal_record(
+                        row._mapping, self.catalog, histories.get(row.dossier_code)
+                    )
                 except Exception as exc:  # one odd row waits with its error; it never blocks the batch
-                    unrecordable.append((row, f"unrecordable: {type(exc).__name__}: {exc}"[:500]))
-            if unrecordable:
-                await sql.mark_sync_failed(conn, self._failures(unrecordable))
-                self.metrics.portal_records.labels("failed").inc(len(unrecordable))
-                log.error(
-                    "dossiers without a portal record",
-                    extra={"dossiers": [r.dossier_code for r, _ in unrecordable]},
-                )
-            if not rows:
-                return len(claimed)
-            body: dict[str, Any] = {"service": SERVICE, "isUpdating": True, "data": records}
-            try:
-                async with asyncio.timeout(self.settings.portal_timeout_s):
-                    response = await self.client.post(self.url, json=body)
-                accepted(response)
-            except (httpx.HTTPError, PortalRefused, TimeoutError) as exc:
-                error = f"{type(exc).__name__}: {exc}"[:500]
-                await sql.mark_sync_failed(conn, self._failures([(r, error) for r in rows]))
-                self.metrics.portal_requests.labels("failed").inc()
-                self.metrics.portal_records.labels("failed").inc(len(rows))
-                log.warning("portal refused a batch", extra={"error": error, "records": len(rows)})
-                return len(claimed)
-            await sql.mark_synced(conn, {r.dossier_code: r.version for r in rows})
-        self.metrics.portal_requests.labels("accepted").inc()
-        self.metrics.portal_records.labels("accepted").inc(len(rows))
+                    out.failed[row.dossier_code] = (row, f"unrecordable: {type(exc).__name__}: {exc}", None)
+            for updating in (False, True):
+                group = [r for r in fresh if r.dossier_code in records and bool(r.portal_has) is updating]
+                if group:
+                    body = {"service": SYNC_SERVICE, "isUpdating": updating}
+                    answers = await self._call(body, [records[r.dossier_code] for r in group], group)
+                    self._sync_outcomes(group, answers, out)
+            current = [
+                r
+                for r in claimed
+                if r.dossier_code in out.synced
+                or (r.version == r.synced_version and r.progress_version < r.synced_version)
+            ]
+            await self._progress(current, histories, out)
+            await self._record(conn, out)
         return len(claimed)
 
-    def _failures(self, failed: Sequence[tuple[Row[Any], str]]) -> dict[str, tuple[str, float]]:
-        """code → (error, seconds before the next attempt)."""
+    async def _call(
+        self, body: dict[str, Any], data: list[dict[str, Any]], rows: Sequence[Row[Any]]
+    ) -> dict[str, Outcome] | CallFailed:
+        """One call's outcome per dossier, or the failure of the whole call."""
+        try:
+            answers = await self.session.call({**body, "data": data}, [r.dossier_code for r in rows])
+        except CallFailed as exc:
+            self.metrics.portal_requests.labels("failed").inc()
+            log.warning(
+                "portal call failed",
+                extra={"service": body["service"], "error": str(exc), "dossiers": len(rows)},
+            )
+            return exc
+        self.metrics.portal_requests.labels("accepted").inc()
+        return answers
+
+    def _sync_outcomes(
+        self, rows: Sequence[Row[Any]], answers: dict[str, Outcome] | CallFailed, out: _Outcomes
+    ) -> None:
+        for row in rows:
+            code = row.dossier_code
+            if isinstance(answers, CallFailed):
+                out.failed[code] = (row, str(answers), answers.error_code)
+                continue
+            answer = answers[code]
+            if answer.verdict is Verdict.ACCEPTED:
+                out.synced[code] = row.version
+            elif answer.error_code == ALREADY_HELD:
+                out.held[code] = True
+            elif answer.error_code == NOT_HELD:
+                out.held[code] = False
+            self._refusal(row, row.version, SYNC_SERVICE, answer, out)
+
+    async def _progress(
+        self, rows: Sequence[Row[Any]], histories: Mapping[str, DossierHistory], out: _Outcomes
+    ) -> None:
+        """Post the steps the portal does not hold yet of these dossiers (their record at the current
+        version accepted); a dossier with none is done at once."""
+        steps: dict[str, list[dict[str, Any]]] = {}
+        counts: dict[str, int] = {}
+        for row in rows:
+            code = row.dossier_code
+            try:
+                every = progress_records(row._mapping, self.catalog, histories.get(code))
+            except Exception as exc:
+                out.failed[code] = (row, f"unrecordable: {type(exc).__name__}: {exc}", None)
+                continue
+            counts[code] = len(every)
+            new = every[row.progress_steps :]
+            if new:
+                steps[code] = new
+            else:
+                out.progressed[code] = (row.version, len(every))
+        sending = [r for r in rows if r.dossier_code in steps]
+        if not sending:
+            return
+        data = [step for r in sending for step in steps[r.dossier_code]]
+        answers = await self._call({"service": PROGRESS_SERVICE}, data, sending)
+        for row in sending:
+            code = row.dossier_code
+            if isinstance(answers, CallFailed):
+                out.failed[code] = (row, f"{PROGRESS_SERVICE}: {answers}", answers.error_code)
+            elif answers[code].verdict is Verdict.ACCEPTED:
+                out.progressed[code] = (row.version, counts[code])
+            else:
+                self._refusal(row, row.version, PROGRESS_SERVICE, answers[code], out)
+
+    @staticmethod
+    def _refusal(row: Row[Any], version: int, service: str, answer: Outcome, out: _Outcomes) -> None:
+        if answer.verdict is Verdict.ACCEPTED:
+            return
+        reason = f"{service}: error_code {answer.error_code}: {answer.message}"[:500]
+        if answer.verdict is Verdict.PERMANENT:
+            out.parked[row.dossier_code] = (version, answer.error_code or "", reason)
+        else:
+            out.failed[row.dossier_code] = (row, reason, answer.error_code)
+
+    async def _record(self, conn: AsyncConnection, out: _Outcomes) -> None:
+        """Write the batch's outcomes: acceptances first, then refusals (a dossier whose record was taken
+        but whose progress was refused is synced, and waits for its progress)."""
         s = self.settings
-        return {
-            r.dossier_code: (error, backoff_s(r.attempts, s.portal_backoff_base_s, s.portal_backoff_max_s))
-            for r, error in failed
+        await sql.mark_synced(conn, out.synced)
+        await sql.mark_progress_synced(conn, out.progressed)
+        await sql.mark_portal_has(conn, out.held)
+        failures = {
+            code: (error[:500], backoff_s(row.attempts, s.portal_backoff_base_s, s.portal_backoff_max_s))
+            for code, (row, error, _) in out.failed.items()
         }
+        await sql.mark_sync_failed(
+            conn, failures, {c: k for c, (_, _, k) in out.failed.items() if k is not None}
+        )
+        await sql.park(conn, out.parked)
+        self.metrics.portal_records.labels("accepted").inc(len(out.synced))
+        self.metrics.portal_records.labels("failed").inc(len(out.failed))
+        self.metrics.portal_records.labels("parked").inc(len(out.parked))
+        if out.parked:
+            log.error(
+                "the portal rejected dossiers for good; parked for an operator",
+                extra={"dossiers": {c: reason for c, (_, _, reason) in out.parked.items()}},
+            )
+        unrecordable = [c for c, (_, e, _) in out.failed.items() if e.startswith("unrecordable:")]
+        if unrecordable:
+            log.error("dossiers without a portal record", extra={"dossiers": unrecordable})
 
     async def _ratio(self, every_s: float = 10.0) -> None:
         """Refresh the sync state's series (`portal/state.py`) at most every `every_s` seconds."""

@@ -1,0 +1,201 @@
+"""The push worker against the fake portal adapter (`tests/fake_portal.py`, real HTTP), with the real
+Kafka and PostgreSQL: login sessions that expire, per-record error codes (transient and permanent),
+calls slower than the worker's timeout, 503s and a closed port. Each version of each dossier reaches
+the portal once and in order, with the right `isUpdating`; its progress steps follow, each once; every
+body is schema-valid; a permanently rejected dossier is parked with its reason until an operator
+re-queues it (`dossier-processing portal requeue`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from processing_factory import interleave, stream
+from processing_harness import db, events_stored, produce, running_app, scalar, wait_until
+from pydantic import SecretStr
+
+from dossier_processing.settings import ProcessingSettings
+from tests.fake_portal import PASSWORD, USERNAME, FakePortal
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _portal_settings(s: ProcessingSettings, portal: FakePortal, **extra: Any) -> ProcessingSettings:
+    return s.model_copy(
+        update={
+            "portal_url": portal.url + "/api",
+            "portal_login_url": portal.url + "/login",
+            "portal_username": USERNAME,
+            "portal_password": SecretStr(PASSWORD),
+            "portal_timeout_s": 0.5,
+            "portal_batch_size": 25,
+            **extra,
+        }
+    )
+
+
+async def _settled(s: ProcessingSettings, parked: set[str]) -> bool:
+    """Whether every dossier but `parked` is fully synced (record and progress at its latest version)
+    and every one of `parked` is parked."""
+    rows = await _states(s)
+    return bool(rows) and all(
+        (r["parked_at"] is not None)
+        if r["dossier_code"] in parked
+        else (r["synced_version"] == r["progress_version"] == r["version"] and r["parked_at"] is None)
+        for r in rows
+    )
+
+
+async def _states(s: ProcessingSettings) -> list[Any]:
+    async with db(s) as conn:
+        return list(
+            await conn.fetch(
+                "select d.dossier_code, d.version, s.* from dossiers d"
+                " left join sync_state s using (dossier_code) order by d.dossier_code"
+            )
+        )
+
+
+async def test_each_version_once_in_order_through_sessions_errors_slowness_and_downtime(
+    processing_settings: ProcessingSettings,
+) -> None:
+    histories = list(stream(120, seed=31))
+    refused = {h[0].dossier_code for h in histories[::15]}  # the portal does not know their procedure
+    portal = FakePortal(
+        seed=31,
+        session_calls=4,
+        transient_rate=0.1,
+        slow_every=9,
+        down_every=7,
+        reject=lambda service, item: (
+            "11" if item["MaHoSo"] in refused and service == "DongBoHoSoMC" else None
+        ),
+    )
+    events = interleave(histories, random.Random(31))
+    third = len(events) // 3 + 1
+    waves = [events[i : i + third] for i in range(0, len(events), third)]  # several versions each
+    async with portal:
+        s = _portal_settings(processing_settings, portal)
+        async with running_app(s):
+            await produce(s, waves[0])
+            await wait_until(lambda: _some_synced(s), what="a first batch accepted")
+            await portal.go_down()
+            await produce(s, waves[1])
+            await wait_until(
+                lambda: _failed_with(s, "ConnectError"), timeout_s=30, what="a refused connection recorded"
+            )
+            await portal.come_back()
+            await produce(s, waves[2])
+            await wait_until(lambda: events_stored(s, len(events)), what="all events applied")
+            await wait_until(
+                lambda: _settled(s, refused), timeout_s=90, what="every dossier synced or parked"
+            )
+        states = {r["dossier_code"]: r for r in await _states(s)}
+
+    # what a correct sender never does
+    assert portal.violations == [], portal.violations[:5]
+    assert portal.wrong_updating == []
+    assert portal.regressions == []
+    assert portal.repeated_steps == []
+    # the faults did happen
+    assert portal.logins > 1 and portal.expired_answers > 0
+    assert portal.calls["slow"] > 0 and portal.calls["down"] > 0 and portal.transient_answers > 0
+    assert portal.updating[False] > 0 and portal.updating[True] > 0
+    # each latest version arrived, after the earlier ones, each once; the progress steps too
+    assert len(states) == 120
+    for h in histories:
+        code = h[0].dossier_code
+        st = states[code]
+        if code in refused:
+            assert portal.accepted[code] == [] and portal.progress[code] == []
+            assert st["park_reason"].startswith("DongBoHoSoMC: error_code 11") and st["error_code"] == "11"
+            assert st["parked_version"] == st["version"] and st["synced_version"] == 0
+            posted = [(service, which) for service, _, which in portal.rejected[code]]
+            assert len(posted) == len(set(posted)), f"{code}: a parked version was posted again {posted}"
+            continue
+        assert portal.accepted[code][-1] == st["version"], code
+        steps = portal.progress[code]
+        assert len(steps) == len(h) == st["progress_steps"], code  # one step per event, each once
+        assert [x["ThoiDiemXuLy"] for x in steps] == sorted(x["ThoiDiemXuLy"] for x in steps)
+        assert steps[0]["NoiDungXuLy"] == "Tiếp nhận hồ sơ"
+    assert max(len(v) for v in portal.accepted.values()) > 1  # dossiers went through several versions
+
+
+async def _some_synced(s: ProcessingSettings) -> bool:
+    return bool(await scalar(s, "select count(*) > 0 from sync_state where synced_version > 0"))
+
+
+async def _failed_with(s: ProcessingSettings, error: str) -> bool:
+    return bool(await scalar(s, "select count(*) > 0 from sync_state where last_error like $1", f"%{error}%"))
+
+
+async def cli(s: ProcessingSettings, *args: str) -> tuple[int, str, str]:
+    env = dict(
+        os.environ,
+        DATABASE_URL=s.database_url,
+        PROCESSING_DB_SCHEMA=s.db_schema,
+        PROCESSING_LOG_LEVEL="WARNING",
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "dossier_processing",
+        "portal",
+        *args,
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_parked_dossiers_wait_for_an_operator_and_requeue_sends_them(
+    processing_settings: ProcessingSettings,
+) -> None:
+    histories = list(stream(12, seed=5))
+    refused = {h[0].dossier_code for h in histories[:3]}
+    fixed: set[str] = set()
+    portal = FakePortal(
+        seed=5,
+        reject=lambda service, item: (
+            "12" if item["MaHoSo"] in refused - fixed and service == "DongBoHoSoMC" else None
+        ),
+    )
+    async with portal:
+        s = _portal_settings(processing_settings, portal)
+        await produce(s, [e for h in histories for e in h])
+        async with running_app(s):
+            await wait_until(lambda: events_stored(s, sum(map(len, histories))), what="events applied")
+            await wait_until(lambda: _settled(s, refused), timeout_s=60, what="synced or parked")
+            code, listed, _ = await cli(s, "parked")
+            assert code == 0 and all(c in listed for c in refused) and "error_code 12" in listed
+            code, _, err = await cli(s, "requeue")
+            assert code == 2 and "--all-parked" in err  # neither codes nor --all-parked: a usage error
+            one = sorted(refused)[0]
+            fixed.add(one)  # the cause is fixed for one of them (its agency registered at the portal)
+            code, out, _ = await cli(s, "requeue", one)
+            assert code == 0 and out.strip() == f"re-queued 1 parked dossier: {one}"
+            await wait_until(
+                lambda: _settled(s, refused - {one}), timeout_s=30, what="the re-queued one synced"
+            )
+            fixed.update(refused)
+            code, out, _ = await cli(s, "requeue", "--all-parked")
+            assert code == 0 and out.startswith("re-queued 2 parked dossiers")
+            await wait_until(lambda: _settled(s, set()), timeout_s=30, what="all synced")
+            code, out, _ = await cli(s, "requeue", "--all-parked")
+            assert code == 0 and out.strip() == "re-queued 0 parked dossiers"
+    assert portal.violations == []
+    assert set(portal.rejected) == refused
+    for code in refused:  # never posted again while parked at a version; taken once re-queued
+        posted = Counter(which for _, _, which in portal.rejected[code])
+        assert max(posted.values()) == 1, f"{code}: {posted}"
+        assert len(portal.accepted[code]) == 1
