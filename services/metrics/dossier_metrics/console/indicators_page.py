@@ -62,6 +62,31 @@ def rate(value: float | None) -> str:
 templates.filters["rate"] = rate
 
 
+#: The report parameters as the page's form names them.
+FIELD_NAMES = {"period": "Kỳ báo cáo", "from": "Từ ngày", "to": "Đến ngày", "agency": "Đơn vị"}
+#: Why the report API answered 503, in Vietnamese (by the problem's title).
+UNAVAILABLE = {
+    "Too many reports at once": "Đang có quá nhiều báo cáo chạy cùng lúc.",
+    "Report timed out": "Báo cáo chạy quá thời gian cho phép; hãy chọn kỳ ngắn hơn hoặc một đơn vị.",
+    "Reports busy": "Cơ sở dữ liệu đang bận.",
+    "Database unavailable": "Cơ sở dữ liệu chưa sẵn sàng.",
+}
+
+
+def problem_text(problem: Problem) -> str:
+    """What the staff read for a problem of the report API."""
+    if problem.status == 422:
+        fields = sorted({FIELD_NAMES.get(e.get("field", ""), e.get("field", "")) for e in problem.errors})
+        return "Tham số không hợp lệ, hãy kiểm tra lại: " + ", ".join(fields) + "."
+    if problem.status in (403, 404):
+        return "Đơn vị không có hoặc không thuộc phạm vi của khóa."
+    if problem.status == 503:
+        wait = (problem.headers or {}).get("Retry-After")
+        again = f" Hãy thử lại sau {wait} giây." if wait else " Hãy thử lại sau."
+        return UNAVAILABLE.get(problem.title, "Hệ thống đang bận.") + again
+    return "Đã có lỗi khi lập số liệu."
+
+
 def new_dossiers(row: dict[str, Any]) -> int:
     """Received within the period: online + direct + postal (what "4 tại chỗ" is a share of)."""
     received = row["received"]
@@ -120,13 +145,13 @@ async def indicators(
         sections = await read_sections(request, view, **params)
     except Problem as exc:
         error = exc
-    return page(
+    answer = page(
         "indicators.html",
         200 if error is None else error.status,
         viewer=view,
         active=PATH,
         sections=sections,
-        error=error,
+        error=problem_text(error) if error is not None else None,
         params=params,
         choices=choices,
         options=view.tree.options(),
@@ -146,3 +171,6 @@ async def indicators(
         levels=CATALOGUE_LEVELS,
         online_names=ONLINE_NAMES,
     )
+    if error is not None:
+        answer.headers.update(error.headers or {})  # a 503's Retry-After, as the API sends it
+    return answer
