@@ -186,10 +186,7 @@ async def test_a_section_beyond_the_limit_is_refused_at_once(
         gate = STATE.of_app(app).report_gate
         async with _table_locked(database_url, settings.db_schema) as conn:
             slow = asyncio.create_task(client.get(REPORT))
-            for _ in range(400):
-                if await waiting_on_snapshot_table(conn, settings.db_schema) >= 1:
-                    break
-                await asyncio.sleep(0.05)
+            await _until_waiting(conn, settings.db_schema, 1)
             assert gate.running == 1
             refused = await client.get(path)
             assert refused.status_code == 503, refused.text
@@ -211,11 +208,7 @@ async def test_reports_beyond_the_limit_are_refused_at_once(
         gate = STATE.of_app(app).report_gate
         async with _table_locked(database_url, settings.db_schema) as conn:
             slow = [asyncio.create_task(client.get(REPORT)) for _ in range(2)]
-            # both reports are in the database, waiting for the table
-            for _ in range(400):
-                if await waiting_on_snapshot_table(conn, settings.db_schema) >= 2:
-                    break
-                await asyncio.sleep(0.05)
+            await _until_waiting(conn, settings.db_schema, 2)  # both reports wait for the table
             assert gate.running == 2
             refused = await client.get(REPORT)
             assert refused.status_code == 503
@@ -261,6 +254,14 @@ async def test_busy_report_connections_leave_the_consumer_alone(
 
 async def _at_least(app: FastAPI, settings: MetricsSettings, n: int) -> bool:
     return await applied(app, settings) >= n
+
+
+async def _until_waiting(conn: AsyncConnection, schema: str, sessions: int) -> None:
+    """Until `sessions` reports are in the database, waiting for the locked table (or 20 s)."""
+    for _ in range(400):
+        if await waiting_on_snapshot_table(conn, schema) >= sessions:
+            return
+        await asyncio.sleep(0.05)
 
 
 @asynccontextmanager
