@@ -51,7 +51,13 @@ assert ProcessingSettings.model_fields["feedback_status_topic"].default == FEEDB
 @pytest.fixture(scope="module", params=[*VALUES_FILES, "portal"])
 def manifests(request: pytest.FixtureRequest) -> list[Manifest]:
     if request.param == "portal":
-        return render("values.yaml", "processing.portal.url=https://portal.invalid/sync")
+        return render(
+            "values.yaml",
+            "processing.portal.url=https://portal.invalid/sync",
+            "processing.portal.loginUrl=https://portal.invalid/login",
+            "processing.portal.accountSecret=dvcqg-account",
+            "processing.portal.unitCode=000.00.00.H49",
+        )
     return render(request.param)
 
 

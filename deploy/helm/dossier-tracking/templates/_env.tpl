@@ -64,6 +64,26 @@
       name: {{ . }}
       key: token
 {{- end }}
+{{- with $v.processing.portal.loginUrl }}
+- name: PROCESSING_PORTAL_LOGIN_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with $v.processing.portal.accountSecret }}
+- name: PROCESSING_PORTAL_USERNAME
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: username
+- name: PROCESSING_PORTAL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: password
+{{- end }}
+{{- with $v.processing.portal.unitCode }}
+- name: PROCESSING_PORTAL_UNIT_CODE
+  value: {{ . | quote }}
+{{- end }}
 {{- end }}
 {{- end -}}
 
