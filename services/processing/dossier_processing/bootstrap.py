@@ -29,6 +29,7 @@ from dossier_processing.observability import Metrics
 from dossier_processing.operations import operations_router
 from dossier_processing.portal import feed, state_route
 from dossier_processing.portal.pusher import PortalPusher
+from dossier_processing.portal.state_publisher import SyncStatePublisher
 from dossier_processing.relay.relay import OutboxRelay
 from dossier_processing.settings import ProcessingSettings
 from dossier_processing.state import AppState
@@ -86,6 +87,8 @@ async def running(settings: ProcessingSettings, metrics: Metrics) -> AsyncIterat
         )
         if settings.uses_kafka:
             await _ensure_topics(settings)
+        if settings.portal_runs:
+            await _ensure_sync_topic(settings)
         producer = None
         if settings.run_consumer:
             producer = _dead_letter_producer(settings)
@@ -130,6 +133,21 @@ async def _ensure_topics(settings: ProcessingSettings) -> None:
     )
 
 
+async def _ensure_sync_topic(settings: ProcessingSettings) -> None:
+    """`portal.sync.v1`, compacted: the latest record of each agency is its state."""
+    await until_done(
+        "create the portal sync topic",
+        lambda: ensure_topics(
+            settings.kafka,
+            {settings.portal_sync_topic: settings.topic_partitions},
+            configs={settings.portal_sync_topic: {"cleanup.policy": "compact"}},
+            policy=settings.topic_policy,
+        ),
+        STARTING,
+        explain=describe,
+    )
+
+
 def _dead_letter_producer(settings: ProcessingSettings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         **client_options(settings.kafka), enable_idempotence=True, acks="all", linger_ms=5
@@ -155,6 +173,8 @@ def _start_workers(state: AppState, producer: AIOKafkaProducer | None) -> None:
     if settings.portal_runs:
         pusher = PortalPusher(settings, state.engine, state.catalog, state.metrics)
         workers.start("portal-push", pusher.stop, pusher.run())
+        publisher = SyncStatePublisher(settings, state.engine)
+        workers.start("portal-sync-state", publisher.stop, publisher.run())
     if settings.feedback_runs:
         feedback = FeedbackWorker(settings, state.engine, state.calendar)
         workers.start("feedback", feedback.stop, feedback.run())

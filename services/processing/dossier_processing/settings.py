@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from dossier_contracts import EVENTS_DLQ_TOPIC, EVENTS_TOPIC, STATUS_TOPIC
+from dossier_contracts.portal_sync import PORTAL_SYNC_TOPIC
 from dossier_core.feedback import DEFAULT_DEADLINE_DAYS
 from dossier_runtime.db import SCHEMA_PATTERN
 from dossier_runtime.kafka import DLQ_RETENTION_DAYS
@@ -95,6 +96,9 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
     portal_backoff_max_s: float = 600.0
     portal_idle_s: float = 1.0
     portal_name: str = "dvcqg"
+    #: each agency's sync state, published where the push worker runs (`portal/state_publisher.py`)
+    portal_sync_topic: str = PORTAL_SYNC_TOPIC
+    portal_sync_publish_s: float = Field(default=5.0, gt=0)
 
     run_consumer: bool = True
     run_relay: bool = True
@@ -135,6 +139,7 @@ class ProcessingSettings(ServiceSettings):  # type: ignore[misc,unused-ignore]
             "consumer": self.run_consumer,
             "outbox-relay": self.run_relay,
             "portal-push": self.portal_runs,
+            "portal-sync-state": self.portal_runs,
             "feedback": self.feedback_runs,
         }
         return [name for name, runs in chosen.items() if runs]

@@ -42,6 +42,7 @@ def processing_settings(
         events_topic="dossier.events.v1" + topic_suffix,
         status_topic="dossier.status.v1" + topic_suffix,
         dlq_topic="dossier.events.dlq.v1" + topic_suffix,
+        portal_sync_topic="portal.sync.v1" + topic_suffix,
         consumer_group="processing" + topic_suffix,
         topic_partitions=3,
         poll_timeout_ms=100,

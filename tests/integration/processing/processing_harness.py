@@ -101,6 +101,7 @@ def process_env(settings: ProcessingSettings, **extra: str) -> dict[str, str]:
         "PROCESSING_EVENTS_TOPIC": s.events_topic,
         "PROCESSING_STATUS_TOPIC": s.status_topic,
         "PROCESSING_DLQ_TOPIC": s.dlq_topic,
+        "PROCESSING_PORTAL_SYNC_TOPIC": s.portal_sync_topic,
         "PROCESSING_CONSUMER_GROUP": s.consumer_group,
         "PROCESSING_TOPIC_PARTITIONS": str(s.topic_partitions),
         **extra,

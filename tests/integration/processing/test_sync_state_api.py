@@ -13,14 +13,19 @@ from typing import Any
 
 import pytest
 import uvicorn
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from processing_factory import START, event
-from processing_harness import db, events_stored, produce, running_app, wait_until
+from processing_harness import db, events_stored, produce, read_topic, running_app, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
+from dossier_contracts.portal_sync import decode_sync_record
+from dossier_processing.bootstrap import create_engine
+from dossier_processing.portal.state_publisher import SyncStatePublisher
 from dossier_processing.settings import ProcessingSettings
 from dossier_runtime.api_keys import create_key
+from dossier_runtime.kafka import ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -237,3 +242,49 @@ async def test_push_worker_exposes_failures_by_reason_and_the_oldest_unsynced(
     assert _samples(text, "processing_portal_parked") == {}
     oldest = _samples(text, "processing_portal_oldest_unsynced_seconds")
     assert list(oldest) == [(("agency_code", A),)] and oldest[(("agency_code", A),)] > 0
+
+
+async def test_the_sync_state_is_published_per_agency_when_it_changes(
+    processing_settings: ProcessingSettings, processing_key: str
+) -> None:
+    """`portal.sync.v1` (compacted, keyed by agency) carries the figures `GET /v1/sync/state` gives;
+    a round sends only the agencies whose figures changed."""
+    s = processing_settings.model_copy(update={"run_relay": False})
+    async with running_app(s) as client:
+        await _given_states(s)
+        view = (
+            await client.get("/v1/sync/state", headers={"Authorization": f"Bearer {processing_key}"})
+        ).json()
+    engine = create_engine(s, pool_size=2)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=s.kafka_bootstrap_servers, enable_idempotence=True, acks="all"
+    )
+    await ensure_topics(s.kafka_bootstrap_servers, {s.portal_sync_topic: 1})
+    await producer.start()
+    try:
+        publisher = SyncStatePublisher(s, engine)
+        assert await publisher.publish_once(producer) == 2  # both agencies, first time
+        assert await publisher.publish_once(producer) == 0  # nothing changed
+        async with db(s) as conn:  # the portal takes one of B's dossiers
+            await conn.execute(
+                "update sync_state set synced_version = wanted_version, last_error = null"
+                " where dossier_code = $1",
+                _code(B, 1),
+            )
+        assert await publisher.publish_once(producer) == 1
+    finally:
+        await producer.stop()
+        await engine.dispose()
+    records = [
+        (r.key.decode(), decode_sync_record(r.value))
+        for r in await read_topic(s.kafka_bootstrap_servers, s.portal_sync_topic)
+    ]
+    assert [key for key, _ in records] == [A, B, B]
+    assert all(key == record.agency_code for key, record in records)
+    counts = ("received", "synced", "pending", "failed", "parked")
+    for (_, record), row in zip(records[:2], view["agencies"], strict=True):
+        assert [getattr(record, c) for c in counts] == [row[c] for c in counts]
+        assert record.oldest_unsynced_at == datetime.fromisoformat(row["oldest_unsynced_at"])
+    first_b, later_b = records[1][1], records[2][1]
+    assert (later_b.synced, later_b.failed) == (first_b.synced + 1, first_b.failed - 1)
+    assert later_b.as_of >= first_b.as_of

@@ -28,7 +28,13 @@ def test_by_default_the_consumer_and_the_relay_run_and_the_push_worker_follows_t
 ) -> None:
     assert ProcessingSettings().workers() == ["consumer", "outbox-relay", "feedback"]
     monkeypatch.setenv("PROCESSING_PORTAL_URL", PORTAL)
-    assert ProcessingSettings().workers() == ["consumer", "outbox-relay", "portal-push", "feedback"]
+    assert ProcessingSettings().workers() == [
+        "consumer",
+        "outbox-relay",
+        "portal-push",
+        "portal-sync-state",
+        "feedback",
+    ]
     monkeypatch.setenv("PROCESSING_RUN_PORTAL", "false")
     assert ProcessingSettings().workers() == ["consumer", "outbox-relay", "feedback"]
 
@@ -49,7 +55,7 @@ NO_KAFKA = {"RUN_CONSUMER": "false", "RUN_RELAY": "false"}
         ),
         ({**NO_KAFKA, "RUN_PORTAL": "false", "RUN_FEEDBACK": "true"}, ["feedback"], True, WITH_KAFKA),
         ({"RUN_CONSUMER": "false", "RUN_PORTAL": "false"}, ["outbox-relay"], True, WITH_KAFKA),
-        ({**NO_KAFKA, "RUN_PORTAL": "true"}, ["portal-push"], False, ALONE),
+        ({**NO_KAFKA, "RUN_PORTAL": "true"}, ["portal-push", "portal-sync-state"], False, ALONE),
         ({**NO_KAFKA, "RUN_PORTAL": "false"}, [], False, ALONE),
     ],
 )
