@@ -45,7 +45,7 @@ async def test_instances_starting_together_migrate_a_fresh_schema_once(
         assert [r for r in results if isinstance(r, BaseException)] == []
         async with engines[0].connect() as conn:
             versions = (await conn.execute(text("select version_num from alembic_version"))).all()
-        assert [v[0] for v in versions] == ["0006"]
+        assert [v[0] for v in versions] == ["0007"]
     finally:
         for engine in engines:
             await engine.dispose()
@@ -61,6 +61,7 @@ async def test_instances_starting_together_migrate_a_fresh_schema_once(
         "report_filing_row",
         "on_site_backfill",
         "feedback",
+        "console_agency_day",
     }
 
 

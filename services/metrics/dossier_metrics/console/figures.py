@@ -1,9 +1,10 @@
 """The overview's figures per agency, read from the projection's tables in PostgreSQL (so every
 instance of the service shows the same numbers, whatever partitions it owns):
 
-- received today and in the current period, by channel (`report_fact` by agency and receipt);
-- resolved in the current period, early / on time / late, and the on-time rate of each of the last
-  months (`report_fact` by agency and end, migration 0003);
+- received today and in the current period, by channel, and resolved in the current period, early /
+  on time / late, with the on-time rate of each of the last months: `console_agency_day` (migration
+  0007), the facts' counts per agency and day of receipt or end, kept by triggers on `report_fact`
+  in the transaction that writes the facts, so a page reads O(agencies x days), not the dossiers;
 - pending now, in time / overdue / paused, and due soon (the open dossiers, migration 0003).
 
 Each figure follows the rules of the report and live APIs: a day or a period counts as the report of
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dossier_core.calendar import VN_TZ, WorkingCalendar
 from dossier_core.periods import CUTOFF_DAY, Period, parse_period
-from dossier_metrics.console.open_dossiers import OpenDossiers, read_open
+from dossier_metrics.console.open_dossiers import OpenDossiers, prepared_cache, read_open
 from dossier_metrics.counters import CHANNELS
 
 #: How many statutory months the on-time trend shows (the current one last).
@@ -113,22 +114,22 @@ class Figures:
         )
 
 
-# $1 period start, $2 period end, $3 today's start, $4 agencies (NULL: all).
-_RECEIVED = """SELECT agency_code, channel, count(*) AS period,
-    count(*) FILTER (WHERE received_at >= $3) AS today
-FROM report_fact
-WHERE received_at IS NOT NULL AND received_at >= $1 AND received_at < $2
-  AND ($4::text[] IS NULL OR agency_code = ANY($4::text[]))
+# $1 the period's first day, $2 its last, $3 today, $4 agencies (NULL: all). `console_agency_day`
+# (migration 0007) holds per agency and day (Vietnam time) what `report_fact` counts by receipt.
+_RECEIVED = f"""SELECT agency_code,
+    {", ".join(f"sum(received_{c})::bigint" for c in CHANNELS)},
+    {", ".join(f"(sum(received_{c}) FILTER (WHERE day >= $3))::bigint" for c in CHANNELS)}
+FROM console_agency_day
+WHERE day >= $1 AND day <= $2 AND ($4::text[] IS NULL OR agency_code = ANY($4::text[]))
+GROUP BY 1"""
+# $1 the trend's first day, $2 the period's last day, $3 the months' first days and the day after the
+# last, $4 agencies. The report counts an ended dossier in the period it ended in when it was received
+# before the period's end; the table holds those by the day they ended.
+_RESOLVED = """SELECT agency_code, width_bucket(day, $3::date[]) AS month,
+    sum(resolved_early)::bigint, sum(resolved_on_time)::bigint, sum(resolved_late)::bigint
+FROM console_agency_day
+WHERE day >= $1 AND day <= $2 AND ($4::text[] IS NULL OR agency_code = ANY($4::text[]))
 GROUP BY 1, 2"""
-# $1 the trend's first instant, $2 the period end, $3 month bounds, $4 agencies. The report counts an
-# ended dossier in the period it ended in when it was received before the period's end.
-_RESOLVED = """SELECT agency_code, width_bucket(ended_at, $3::timestamptz[]) AS month,
-    coalesce(outcome, 'on_time') AS outcome, count(*) AS n
-FROM report_fact
-WHERE received_at IS NOT NULL AND ended_at IS NOT NULL AND ended_at >= $1 AND ended_at < $2
-  AND coalesce(outcome, 'on_time') IN ('early', 'on_time', 'late')
-  AND ($4::text[] IS NULL OR agency_code = ANY($4::text[]))
-GROUP BY 1, 2, 3"""
 
 
 async def overview_figures(
@@ -141,7 +142,6 @@ async def overview_figures(
     local = now.astimezone(VN_TZ)
     period = current_quarter(local.date())
     months = trend_months(local.date())
-    today = datetime.combine(local.date(), datetime.min.time(), tzinfo=VN_TZ)
     listed = sorted(agencies) if agencies is not None else None
     figures: dict[str, Figures] = {}
 
@@ -154,33 +154,36 @@ async def overview_figures(
     async with engine.connect() as conn:
         driver: Any = (await conn.get_raw_connection()).driver_connection
         async with driver.transaction(isolation="repeatable_read", readonly=True):
-            for agency, channel, in_period, in_today in await driver.fetch(
-                _RECEIVED, period.start_instant, period.end_instant, today, listed
+            for agency, *received in await driver.fetch(
+                _RECEIVED, period.start, period.end, local.date(), listed
             ):
-                k = CHANNELS.index(channel)
-                of(agency).period[k] += in_period
-                of(agency).today[k] += in_today
+                target = of(agency)
+                for k in range(len(CHANNELS)):
+                    target.period[k] += received[k] or 0
+                    target.today[k] += received[len(CHANNELS) + k] or 0
             # the trend's months, then the period's months after the current one (ends a clock
             # behind the data may see)
             buckets = list(months)
             while buckets[-1].end < period.end:
                 buckets.append(statutory_month(buckets[-1].end + timedelta(days=1)))
-            bounds = [m.start_instant for m in buckets] + [buckets[-1].end_instant]
+            bounds = [m.start for m in buckets] + [buckets[-1].end + timedelta(days=1)]
             first_of_period = next(i for i, m in enumerate(buckets) if m.start == period.start)
-            for agency, bucket, outcome, n in await driver.fetch(
-                _RESOLVED, buckets[0].start_instant, period.end_instant, bounds, listed
+            for agency, bucket, *resolved in await driver.fetch(
+                _RESOLVED, buckets[0].start, period.end, bounds, listed
             ):
                 month = bucket - 1
                 if not 0 <= month < len(buckets):
                     continue
                 target = of(agency)
+                early, on_time, late = (int(n or 0) for n in resolved)
                 if month < len(months):
-                    target.trend[month][1] += n
-                    if outcome != "late":
-                        target.trend[month][0] += n
+                    target.trend[month][1] += early + on_time + late
+                    target.trend[month][0] += early + on_time
                 if month >= first_of_period:
-                    target.resolved[RESOLVED.index(outcome)] += n
-            opened = await read_open(driver, calendar, listed, now)
+                    target.resolved[0] += early
+                    target.resolved[1] += on_time
+                    target.resolved[2] += late
+            opened = await read_open(driver, calendar, listed, now, prepared_cache(engine))
     _add_open(opened, of)
     return figures, period, months
 

@@ -6,11 +6,22 @@ deadline is the legal one, with every pause over by now it is the settled one (`
 dossier within its pauses now is judged by the domain from its stored snapshot
 (`Dossier.pending_state`, `is_paused_at`, `effective_due`), as the live index does.
 
+Decoding a snapshot and running its pauses through the working calendar costs tens of microseconds,
+and a province quarter holds thousands of paused dossiers, so each snapshot version is prepared once
+per process (`PreparedCache`, keyed by engine, dossier and version): its decoded dossier, and for each
+pause whether the dossier stays in time all through it. That holds for an extending pause (SPEC §4)
+begun when every earlier pause was over and the deadline as it stood then was not passed: while it
+lasts, the deadline is the working time left granted again from "now" (`pauses.effective_due`), so
+never before now; the dossier is in time, paused, and not due soon, whatever the instant. Any other
+dossier within its pauses (a restarting pause, one begun overdue, an instant between two pauses) is
+judged by the domain at every read.
+
 Reads use the partial index of the open dossiers (migration 0003).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +30,7 @@ from typing import Any
 from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossier
 from dossier_core.calendar import WorkingCalendar
 from dossier_core.dossier import Dossier
+from dossier_core.pauses import SupplementPolicy
 from dossier_core.timeliness import PendingState
 from dossier_metrics.index import due_soon_horizon
 
@@ -40,9 +52,12 @@ SELECT agency_code,
     count(*) FILTER (WHERE due < $1) AS overdue,
     count(*) FILTER (WHERE due >= $1 AND due <= $3) AS due_soon
 FROM judged GROUP BY 1"""
-WITHIN_PAUSES = f"""WITH open AS ({_OPEN})
-SELECT o.agency_code, o.dossier_code, o.procedure_code, o.received_at, o.legal_due_at, s.payload
-FROM open AS o JOIN dossier_snapshot AS s USING (dossier_code) WHERE NOT {_JUDGED}"""
+# The open dossiers within their pauses now, with the version of their facts ($1 now, $2 agencies).
+WITHIN_PAUSES = f"""SELECT agency_code, dossier_code, version, procedure_code, received_at, legal_due_at
+    FROM report_fact
+    WHERE received_at IS NOT NULL AND ended_at IS NULL AND received_at <= $1
+      AND ($2::text[] IS NULL OR agency_code = ANY($2::text[])) AND NOT {_JUDGED}"""
+PAYLOADS = "SELECT dossier_code, version, payload FROM dossier_snapshot WHERE dossier_code = ANY($1::text[])"
 # $3 the due-soon horizon, $4 whether to list the overdue, $5 whether to list the due soon.
 LISTED = f"""WITH open AS ({_OPEN}), judged AS (
     SELECT agency_code, dossier_code, procedure_code, received_at, legal_due_at, {_DUE} AS due
@@ -80,14 +95,116 @@ class Judgement:
     due: datetime | None
 
 
-def judge(payload: bytes, now: datetime, calendar: WorkingCalendar) -> Judgement:
+@dataclass(frozen=True)
+class Prepared:
+    """A stored snapshot version of a dossier with pauses, decoded once."""
+
+    dossier: Dossier
+    #: its pauses in order of start: (start, end or None while it lasts, whether the dossier is in
+    #: time all through it)
+    windows: tuple[tuple[datetime, datetime | None, bool], ...]
+
+
+def prepare(payload: bytes, calendar: WorkingCalendar) -> Prepared:
     dossier = snapshot_to_dossier(decode_snapshot(payload))
+    pauses = sorted(dossier.pauses, key=lambda p: p.started_at)
+    windows = []
+    for k, pause in enumerate(pauses):
+        start = pause.started_at
+        steady = (
+            pause.policy is SupplementPolicy.EXTEND
+            and all(p.ended_at is not None and p.ended_at <= start for p in pauses[:k])
+            and _not_passed(dossier, start, calendar)
+        )
+        windows.append((start, pause.ended_at, steady))
+    return Prepared(dossier, tuple(windows))
+
+
+def _not_passed(dossier: Dossier, t: datetime, calendar: WorkingCalendar) -> bool:
+    due = dossier.effective_due(t, calendar)
+    return due is None or due >= t
+
+
+def steady_at(prepared: Prepared, now: datetime) -> bool:
+    """Whether `now` lies within a pause the dossier stays in time all through, with no later pause
+    begun by now: then it is in time, paused and not due soon (see the module's notes)."""
+    windows = prepared.windows
+    for k, (start, end, steady) in enumerate(windows):
+        if start <= now and (end is None or now < end):
+            return steady and (k + 1 == len(windows) or windows[k + 1][0] >= now)
+    return False
+
+
+class PreparedCache:
+    """Prepared snapshot versions by (dossier, version), at most `limit` (then it starts again)."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self.versions: dict[tuple[str, int], Prepared] = {}
+
+    async def fetch(self, driver: Any, keys: Sequence[tuple[str, int]], calendar: WorkingCalendar) -> None:
+        """Prepare the versions of `keys` not prepared yet, from their stored snapshots (read on
+        `driver`, in the caller's transaction). A stored snapshot of another version than its facts'
+        is prepared under its own version."""
+        missing = [code for code, version in keys if (code, version) not in self.versions]
+        if not missing:
+            return
+        if len(self.versions) + len(missing) > self.limit:
+            self.versions.clear()
+        for code, version, payload in await driver.fetch(PAYLOADS, missing):
+            self.versions[(code, version)] = prepare(payload, calendar)
+
+    def get(self, code: str, version: int) -> Prepared | None:
+        return self.versions.get((code, version))
+
+
+_CACHES: weakref.WeakKeyDictionary[Any, PreparedCache] = weakref.WeakKeyDictionary()
+
+
+def prepared_cache(engine: Any) -> PreparedCache:
+    """The prepared versions read through `engine` (one schema's: a version's snapshot never changes)."""
+    found = _CACHES.get(engine)
+    if found is None:
+        found = _CACHES[engine] = PreparedCache()
+    return found
+
+
+def judge_prepared(prepared: Prepared, now: datetime, calendar: WorkingCalendar) -> Judgement:
+    dossier = prepared.dossier
     return Judgement(
         dossier,
         dossier.pending_state(now, calendar),
         dossier.is_paused_at(now),
         dossier.effective_due(now, calendar),
     )
+
+
+def judge(payload: bytes, now: datetime, calendar: WorkingCalendar) -> Judgement:
+    return judge_prepared(prepare(payload, calendar), now, calendar)
+
+
+async def within_pauses(
+    driver: Any,
+    cache: PreparedCache,
+    calendar: WorkingCalendar,
+    agencies: Sequence[str] | None,
+    now: datetime,
+) -> list[tuple[Any, Prepared | None]]:
+    """The open dossiers within their pauses now (`WITHIN_PAUSES` records), each with its prepared
+    stored snapshot (None: no stored snapshot, which the projection never leaves)."""
+    records = await driver.fetch(WITHIN_PAUSES, now, agencies)
+    keys = [(r["dossier_code"], r["version"]) for r in records]
+    await cache.fetch(driver, keys, calendar)
+    out: list[tuple[Any, Prepared | None]] = []
+    for record, (code, version) in zip(records, keys, strict=True):
+        prepared = cache.get(code, version)
+        if prepared is None:  # the snapshot is of another version than the facts: judge it as stored
+            payload = await driver.fetchval(
+                "SELECT payload FROM dossier_snapshot WHERE dossier_code = $1", code
+            )
+            prepared = prepare(payload, calendar) if payload is not None else None
+        out.append((record, prepared))
+    return out
 
 
 def is_due_soon(judgement: Judgement, horizon: float) -> bool:
@@ -97,9 +214,14 @@ def is_due_soon(judgement: Judgement, horizon: float) -> bool:
 
 
 async def read_open(
-    driver: Any, calendar: WorkingCalendar, agencies: Sequence[str] | None, now: datetime
+    driver: Any,
+    calendar: WorkingCalendar,
+    agencies: Sequence[str] | None,
+    now: datetime,
+    cache: PreparedCache | None = None,
 ) -> OpenDossiers:
     """The open dossiers' counts per agency now (`driver`: an asyncpg connection in a transaction)."""
+    cache = cache if cache is not None else PreparedCache()
     horizon = due_soon_horizon(now, calendar)
     out = OpenDossiers()
     for agency, in_time, overdue, due_soon in await driver.fetch(
@@ -109,8 +231,15 @@ async def read_open(
         counts.in_time += in_time
         counts.overdue += overdue
         counts.due_soon += due_soon
-    for record in await driver.fetch(WITHIN_PAUSES, now, agencies):
-        judgement = judge(record["payload"], now, calendar)
+    for record, prepared in await within_pauses(driver, cache, calendar, agencies, now):
+        if prepared is None:
+            continue
+        if steady_at(prepared, now):
+            counts = out.of(record["agency_code"])
+            counts.in_time += 1
+            counts.paused += 1
+            continue
+        judgement = judge_prepared(prepared, now, calendar)
         if judgement.state is None:
             continue
         counts = out.of(record["agency_code"])

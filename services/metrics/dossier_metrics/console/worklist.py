@@ -17,7 +17,14 @@ from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossie
 from dossier_core.calendar import CalendarRangeError, WorkingCalendar
 from dossier_core.catalog import Catalog
 from dossier_core.timeliness import PendingState
-from dossier_metrics.console.open_dossiers import LISTED, WITHIN_PAUSES, is_due_soon, judge
+from dossier_metrics.console.open_dossiers import (
+    LISTED,
+    is_due_soon,
+    judge_prepared,
+    prepared_cache,
+    steady_at,
+    within_pauses,
+)
 from dossier_metrics.index import due_soon_horizon
 from dossier_metrics.report_form import local_time, text_cell
 
@@ -85,8 +92,11 @@ async def read_worklist(
                         due is not None and due < now,
                     )
                 )
-            for r in await driver.fetch(WITHIN_PAUSES, now, listed):
-                judgement = judge(r["payload"], now, calendar)
+            cache = prepared_cache(engine)
+            for r, prepared in await within_pauses(driver, cache, calendar, listed, now):
+                if prepared is None or steady_at(prepared, now):  # in time and paused: not listed
+                    continue
+                judgement = judge_prepared(prepared, now, calendar)
                 late = judgement.state is PendingState.OVERDUE
                 if not ((overdue and late) or (soon and is_due_soon(judgement, horizon))):
                     continue
