@@ -11,10 +11,12 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from nacl.public import PublicKey, SealedBox
 from processing_factory import START, Sent, event
 from processing_harness import db, process_env, produce, read_topic, running_app, scalar, wait_until
+from pydantic import SecretStr
 
 from dossier_contracts.applicant_wire import applicant_to_json
 from dossier_processing.applicant import applicant_fields, load_applicants
@@ -78,7 +80,7 @@ async def stored_bytes(s: ProcessingSettings) -> bytes:
 async def test_latest_received_is_kept_sealed_and_erased_for_good(
     processing_settings: ProcessingSettings, processing_key: str
 ) -> None:
-    s = processing_settings
+    s = processing_settings.model_copy(update={"applicant_private_key": SecretStr(PAIR.private)})
     first, latest, other = received(CODE, 0, FIRST), received(CODE, 2, LATEST), received(OTHER, 0, FIRST)
     await produce(s, [latest, first, other])  # the later receipt arrives first: latest by occurred_at wins
     async with running_app(s) as client:
@@ -94,7 +96,9 @@ async def test_latest_received_is_kept_sealed_and_erased_for_good(
         }
         with pytest.raises(ValueError, match="cannot be opened"):  # another key opens nothing
             Opener.of(generate_key_pair().private).open(base64.b64decode(sealed(FIRST)))
-        view = await client.get(f"/v1/dossiers/{CODE}", headers={"Authorization": f"Bearer {processing_key}"})
+        auth = {"Authorization": f"Bearer {processing_key}"}
+        assert await feed_applicants(client, auth) == {CODE: LATEST["name"], OTHER: FIRST["name"]}
+        view = await client.get(f"/v1/dossiers/{CODE}", headers=auth)
         assert view.status_code == 200
         assert all("applicant_sealed" not in e["data"] for e in view.json()["events"])
         at_rest = await stored_bytes(s)
@@ -109,6 +113,7 @@ async def test_latest_received_is_kept_sealed_and_erased_for_good(
         for value in (*FIRST.values(), *LATEST.values()):
             assert value not in out
         assert set(await opened(s, [CODE, OTHER])) == {OTHER}
+        assert await feed_applicants(client, auth) == {CODE: "", OTHER: FIRST["name"]}
         async with db(s) as conn:
             audit = await conn.fetch("select * from applicant_erasures")
             payloads = await conn.fetch("select dossier_code, payload from events")
@@ -124,6 +129,13 @@ async def test_latest_received_is_kept_sealed_and_erased_for_good(
         assert set(await opened(s, [CODE, OTHER])) == {OTHER}
         dead = await read_topic(s.kafka_bootstrap_servers, s.dlq_topic)
         assert dead == []  # resent originals are duplicates of the erased events, not conflicts
+
+
+async def feed_applicants(client: httpx.AsyncClient, auth: dict[str, str]) -> dict[str, str]:
+    """`ChuHoSo` of each dossier in the sync feed (the one read API that carries applicant data)."""
+    page = await client.get("/v1/sync/changes", headers=auth)
+    assert page.status_code == 200, page.text
+    return {r["MaHoSo"]: r["ChuHoSo"] for r in page.json()["data"]}
 
 
 async def _count(s: ProcessingSettings, table: str, n: int) -> bool:

@@ -9,6 +9,8 @@ from datetime import timedelta
 import pytest
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from processing_factory import START, Record, Sent, event
+from test_portal_history import history as portal_history
+from test_portal_history import row as portal_row
 
 from dossier_contracts.applicant_wire import applicant_to_json
 from dossier_contracts.event_codec import decode_event, encode_event
@@ -18,6 +20,7 @@ from dossier_processing.applicant.keys import Opener, generate_key_pair
 from dossier_processing.applicant.store import sealed_of, without_applicant
 from dossier_processing.ingest.decode import Incoming, decode_messages
 from dossier_processing.ingest.plan import StoredDossier, process_batch
+from dossier_processing.portal.record import portal_record
 
 CATALOG = load_catalog(default_catalog_dir())
 NOW = START + timedelta(days=400)
@@ -124,3 +127,24 @@ def test_the_generated_key_pair_fits_together() -> None:
     pair = generate_key_pair()
     private = PrivateKey(base64.b64decode(pair.private))
     assert base64.b64encode(bytes(private.public_key)).decode() == pair.public
+
+
+def test_the_portal_record_carries_the_opened_applicant_and_nothing_without_one() -> None:
+    h = portal_history((2, "processing", {"step": "Thẩm định"}))
+    record = portal_record(portal_row(h), CATALOG, h, Applicant(**CLEAR))
+    assert (record["ChuHoSo"], record["MaDoiTuong"], record["SoDienThoai"], record["Email"]) == (
+        CLEAR["name"],
+        CLEAR["id_number"],
+        CLEAR["phone"],
+        CLEAR["email"],
+    )
+    bare = portal_record(portal_row(h), CATALOG, h)
+    assert {k: v for k, v in bare.items() if k in ("ChuHoSo", "MaDoiTuong", "SoDienThoai", "Email")} == {
+        "ChuHoSo": "",
+        "MaDoiTuong": "",
+        "SoDienThoai": "",
+        "Email": "",
+    }
+    assert {k: v for k, v in record.items() if k not in applicant_fields(None)} == {
+        k: v for k, v in bare.items() if k not in applicant_fields(None)
+    }

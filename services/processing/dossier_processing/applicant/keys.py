@@ -13,7 +13,7 @@ from nacl.public import PrivateKey, SealedBox
 
 from dossier_processing.settings import ProcessingSettings
 
-__all__ = ["KeyPair", "Opener", "generate_key_pair", "opener_from_env"]
+__all__ = ["KeyPair", "Opener", "generate_key_pair", "opener_from_env", "opener_of"]
 
 
 class Opener:
@@ -40,13 +40,23 @@ class Opener:
             raise ValueError("the applicant data cannot be opened with this key") from None
 
 
-@functools.cache
-def opener_from_env() -> Opener | None:
-    """The opener of `PROCESSING_APPLICANT_PRIVATE_KEY`, or `None` when it is unset."""
-    secret = ProcessingSettings().applicant_private_key
+@functools.lru_cache(maxsize=4)
+def _opener(encoded: str) -> Opener:
+    return Opener.of(encoded)
+
+
+def opener_of(settings: ProcessingSettings) -> Opener | None:
+    """The opener of the settings' `PROCESSING_APPLICANT_PRIVATE_KEY`, or `None` when it is unset;
+    `ValueError` (naming the variable, never the value) for a malformed key."""
+    secret = settings.applicant_private_key
     if secret is None or not secret.get_secret_value():
         return None
-    return Opener.of(secret.get_secret_value())
+    return _opener(secret.get_secret_value())
+
+
+def opener_from_env() -> Opener | None:
+    """`opener_of` the settings the environment gives."""
+    return opener_of(ProcessingSettings())
 
 
 class KeyPair:

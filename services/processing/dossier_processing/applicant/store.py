@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dossier_contracts.event_codec import decode_event
 from dossier_core.codes import EventType
-from dossier_processing.applicant.keys import Opener, opener_from_env
+from dossier_processing.applicant.keys import Opener, opener_from_env, opener_of
 from dossier_processing.applicant.model import Applicant
 from dossier_processing.models import EventRow
+from dossier_processing.settings import ProcessingSettings
 
 __all__ = [
     "Erasure",
@@ -122,17 +123,22 @@ async def load_sealed(conn: AsyncConnection, codes: Sequence[str]) -> dict[str, 
 
 
 async def load_applicants(
-    conn: AsyncConnection, codes: Sequence[str], opener: Opener | None = None
+    conn: AsyncConnection,
+    codes: Sequence[str],
+    opener: Opener | None = None,
+    *,
+    settings: ProcessingSettings | None = None,
 ) -> Mapping[str, Applicant]:
     """The opened applicant of each of `codes` that has one (the sync feed and the push are its only
-    readers). `opener` defaults to `PROCESSING_APPLICANT_PRIVATE_KEY`; without a key, or for a blob
-    the key cannot open, the dossier has no applicant here and a warning names the dossier (only)."""
+    readers). `opener` defaults to the `PROCESSING_APPLICANT_PRIVATE_KEY` of `settings` (else of the
+    environment); without a key, or for a blob the key cannot open, the dossier has no applicant here
+    and a warning names the dossier (only)."""
     sealed = await load_sealed(conn, codes)
     if not sealed:
         return {}
     if opener is None:
         try:
-            opener = opener_from_env()
+            opener = opener_of(settings) if settings is not None else opener_from_env()
         except ValueError as exc:  # a malformed key: the message names the variable, never the value
             log.error("applicant data cannot be opened", extra={"error": str(exc)})
             return {}

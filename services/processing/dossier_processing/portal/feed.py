@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query
 from pydantic import ConfigDict, Field
 
 from dossier_processing.access import Reader, State, reading, sql_scope
+from dossier_processing.applicant import load_applicants
 from dossier_processing.cursors import (
     MAX_CURSOR,
     SYNC_CURSOR_PATTERN,
@@ -162,8 +163,15 @@ async def sync_changes(
             more = full or len(rows) == limit
             if full or len(rows) < limit:
                 break
-        histories = await load_histories(conn, [row.dossier_code for row in served])
-    records = [portal_record(row._mapping, state.catalog, histories.get(row.dossier_code)) for row in served]
+        codes = [row.dossier_code for row in served]
+        histories = await load_histories(conn, codes)
+        applicants = await load_applicants(conn, codes, settings=state.settings)
+    records = [
+        portal_record(
+            row._mapping, state.catalog, histories.get(row.dossier_code), applicants.get(row.dossier_code)
+        )
+        for row in served
+    ]
     return {
         "service": SERVICE,
         "data": records,

@@ -48,6 +48,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dossier_core.catalog import Catalog
+from dossier_processing.applicant import load_applicants
 from dossier_processing.observability import Metrics
 from dossier_processing.portal import sql
 from dossier_processing.portal import state as sync_state
@@ -158,11 +159,15 @@ class PortalPusher:
             histories = await load_histories(conn, [r.dossier_code for r in claimed])
             out = _Outcomes()
             fresh = [r for r in claimed if r.version > r.synced_version]
+            applicants = await load_applicants(conn, [r.dossier_code for r in fresh], settings=self.settings)
             records: dict[str, dict[str, Any]] = {}
             for row in fresh:
                 try:
                     records[row.dossier_code] = portal_record(
-                        row._mapping, self.catalog, histories.get(row.dossier_code)
+                        row._mapping,
+                        self.catalog,
+                        histories.get(row.dossier_code),
+                        applicants.get(row.dossier_code),
                     )
                 except Exception as exc:  # one odd row waits with its error; it never blocks the batch
                     out.failed[row.dossier_code] = (row, f"unrecordable: {type(exc).__name__}: {exc}", None)

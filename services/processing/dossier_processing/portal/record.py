@@ -22,6 +22,7 @@ from dossier_core.calendar import VN_TZ
 from dossier_core.catalog import Catalog, Procedure
 from dossier_core.codes import PAYMENT_CHANNELS, Channel, EventType, StatusCode
 from dossier_core.event_data import EVENT_STATUS
+from dossier_processing.applicant import Applicant, applicant_fields
 from dossier_processing.portal.history import (
     DossierHistory,
     Fee,
@@ -53,9 +54,13 @@ def portal_date(t: datetime | None) -> str:
 
 
 def portal_record(
-    row: Mapping[Any, Any], catalog: Catalog, history: DossierHistory | None = None
+    row: Mapping[Any, Any],
+    catalog: Catalog,
+    history: DossierHistory | None = None,
+    applicant: Applicant | None = None,
 ) -> dict[str, Any]:
-    """The `DongBoHoSoMC` record of a `dossiers` row; complete when its `history` is given."""
+    """The `DongBoHoSoMC` record of a `dossiers` row; complete when its `history` is given, with the
+    opened `applicant` (`applicant.load_applicants`; none: the four applicant fields are empty)."""
     procedure = catalog.procedures.get(row["procedure_code"] or "")
     agency = catalog.agencies.get(row["agency_code"])
     channel = Channel(row["channel"]) if row["channel"] else None
@@ -86,11 +91,9 @@ def portal_record(
             "TrichYeuHoSo": summary(row["dossier_code"], procedure),
             "ThongTinTra": RETURN_BY_POST if channel is Channel.POSTAL else RETURN_AT_COUNTER,
             "GhiChu": note(steps),
-            # applicant data: left empty here; added where the sealed applicant data is opened
-            "ChuHoSo": "",
-            "MaDoiTuong": "",
-            "Email": "",
-            "SoDienThoai": "",
+            # applicant data (ChuHoSo, MaDoiTuong, SoDienThoai, Email): personal data, opened for the
+            # sync feed and the push alone (docs/security.md); empty when absent or erased
+            **applicant_fields(applicant),
             "TaiLieuNop": [],
             "DanhSachLePhi": [fee_entry(fee) for fee in fees(steps)],
             "DanhSachHoSoBoSung": [supplement_entry(s) for s in supplements(steps, catalog)],
