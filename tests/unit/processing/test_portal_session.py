@@ -11,6 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import SecretStr
 
+from dossier_processing.__main__ import main
 from dossier_processing.portal.session import (
     CallFailed,
     Outcome,
@@ -198,3 +199,9 @@ def test_the_schema_is_a_2020_12_schema_of_both_calls() -> None:
 )
 def test_the_schema_refuses_what_the_portal_would(body: dict[str, Any]) -> None:
     assert not validator().is_valid(body)
+
+
+@pytest.mark.parametrize("args", [["requeue"], ["requeue", "--all-parked", A]])
+def test_requeue_needs_codes_or_all_parked(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["portal", *args]) == 2  # refused before any database access
+    assert "needs dossier codes or --all-parked" in capsys.readouterr().err

@@ -248,7 +248,8 @@ class PortalPusher:
         for row in sending:
             code = row.dossier_code
             if isinstance(answers, CallFailed):
-                out.failed[code] = (row, f"{PROGRESS_SERVICE}: {answers}", answers.error_code)
+                # as the record call's failures, so that the sync state classes them alike
+                out.failed[code] = (row, str(answers), answers.error_code)
             elif answers[code].verdict is Verdict.ACCEPTED:
                 out.progressed[code] = (row.version, counts[code])
             else:
