@@ -41,6 +41,7 @@ from dossier_metrics.migrations import upgrade
 from dossier_metrics.on_site_backfill import backfill_on_site
 from dossier_metrics.openapi import install_openapi
 from dossier_metrics.operations import OperationsCollector, operations_text
+from dossier_metrics.portal_sync import PortalSyncConsumer
 from dossier_metrics.projector import Projector
 from dossier_metrics.report_gate import ReportGate
 from dossier_metrics.report_store import ReportStore
@@ -159,6 +160,8 @@ async def running(
         if consume is None:  # the real service: its feedback consumer too
             feedback = FeedbackConsumer(settings, state.projection.engine).run_forever()
             state.feedback_task = asyncio.create_task(feedback, name="feedback-consumer")
+            portal_sync = PortalSyncConsumer(settings, state.projection.engine).run_forever()
+            state.portal_sync_task = asyncio.create_task(portal_sync, name="portal-sync-consumer")
         if settings.filing_auto:
             filing = state.freezer.run_forever(settings.filing_check_s)
             state.freezer_task = asyncio.create_task(filing, name="freezer")
@@ -173,6 +176,8 @@ async def running(
                 state.freezer_task.cancel()
             if state.feedback_task is not None:
                 state.feedback_task.cancel()
+            if state.portal_sync_task is not None:
+                state.portal_sync_task.cancel()
             if state.exporter_task is not None:
                 state.exporter_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

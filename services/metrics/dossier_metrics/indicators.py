@@ -6,9 +6,12 @@ the sources).
 Each row holds the counts and the rates made of them: on-time rate (resolved early or on time ÷
 resolved), online share (received online ÷ received), online payment (dossiers with a fee paid online
 ÷ those whose payment named a channel), digitisation (received with the `digitised` flag ÷ received).
-The sync rate with the national portal is the push worker's state, which processing publishes as
-`processing_portal_dossiers{agency_code,state}`: it is named under `elsewhere`, with the Prometheus
-records that carry it. The indicators this data cannot give are listed under `not_computed`."""
+The sync rate with the national portal is the push worker's state, not a period's figure: processing
+publishes it per agency on `portal.sync.v1` (`dossier_metrics.portal_sync` keeps the latest record in
+`portal_sync`), and each row and the total carry it as of that record (`portal_received`,
+`portal_synced`, `sync_rate`, `sync_as_of`; null for an agency without a record). It is named under
+`elsewhere` too, with its Prometheus series and records. The indicators this data cannot give are
+listed under `not_computed`."""
 
 from __future__ import annotations
 
@@ -19,8 +22,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from dossier_contracts.portal_sync import AgencySyncRecord
 from dossier_core.calendar import VN_TZ
-from dossier_core.indicators import IndicatorCounts
+from dossier_core.indicators import IndicatorCounts, rate
 from dossier_core.periods import Period
 from dossier_metrics.auth import Reader, forbidden
 from dossier_metrics.openapi import problems
@@ -78,8 +82,9 @@ ELSEWHERE: tuple[dict[str, str], ...] = (
         "key": "sync_rate",
         "group": "Công khai, minh bạch",
         "name": "Tỷ lệ hồ sơ đồng bộ lên Cổng Dịch vụ công quốc gia",
-        "formula": "synced ÷ (synced + failed + pending) × 100, received dossiers",
-        "where": "processing /metrics: processing_portal_dossiers{agency_code,state}; Prometheus records:"
+        "formula": "synced ÷ (synced + pending + failed + parked) × 100, received dossiers",
+        "where": "this report's rows as of processing's latest record (portal_synced ÷ portal_received);"
+        " processing /metrics: processing_portal_dossiers{agency_code,state}; Prometheus records:"
         " agency:dossier_portal_synced:ratio and province:dossier_portal_synced:ratio",
     },
 )
@@ -125,13 +130,22 @@ async def indicator_section(
     scope = await builder.scope(agency, key)
     found = await builder.store.indicator_rows(period, sorted(scope) if scope is not None else None)
     codes = set(found) | set(builder.zero_rows(period, scope, "agency"))
+    synced = await builder.store.sync_records(sorted(codes))
     rows, total = [], IndicatorCounts()
     for code in sorted(codes):
         counts = found.get(code, IndicatorCounts())
         total = total + counts
         known = builder.catalog.agencies.get(code)
         level = str(known.level) if known is not None else ""
-        rows.append({"agency": code, "name": known.name if known else "", "level": level, **row_of(counts)})
+        rows.append(
+            {
+                "agency": code,
+                "name": known.name if known else "",
+                "level": level,
+                **row_of(counts),
+                **sync_of([synced[code]] if code in synced else []),
+            }
+        )
     return {
         "period": {"label": period.label, "from": period.start.isoformat(), "to": period.end.isoformat()},
         "agency": agency,
@@ -141,7 +155,21 @@ async def indicator_section(
         "elsewhere": list(ELSEWHERE),
         "not_computed": list(NOT_COMPUTED),
         "rows": rows,
-        "total": row_of(total),
+        "total": {**row_of(total), **sync_of(list(synced.values()))},
+    }
+
+
+def sync_of(records: list[AgencySyncRecord]) -> dict[str, Any]:
+    """The sync rate of these agencies' latest records together (all null without a record)."""
+    if not records:
+        return {"portal_received": None, "portal_synced": None, "sync_rate": None, "sync_as_of": None}
+    received = sum(r.received for r in records)
+    synced = sum(r.synced for r in records)
+    return {
+        "portal_received": received,
+        "portal_synced": synced,
+        "sync_rate": rate(synced, received),
+        "sync_as_of": min(r.as_of for r in records).astimezone(VN_TZ).isoformat(),
     }
 
 
@@ -159,6 +187,16 @@ class IndicatorRow(BaseModel):
     online_rate: float | None
     online_payment_rate: float | None
     digitisation_rate: float | None
+    portal_received: int | None = Field(
+        default=None, ge=0, description="received dossiers, as of processing's latest sync record"
+    )
+    portal_synced: int | None = Field(
+        default=None, ge=0, description="of them, synced with the national portal"
+    )
+    sync_rate: float | None = Field(default=None, description="portal_synced ÷ portal_received × 100")
+    sync_as_of: str | None = Field(
+        default=None, description="when processing read them (the oldest record's)"
+    )
 
 
 class IndicatorReport(BaseModel):

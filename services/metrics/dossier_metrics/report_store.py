@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dossier_contracts.portal_sync import AgencySyncRecord
 from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossier
 from dossier_core.calendar import WorkingCalendar
 from dossier_core.codes import Channel
@@ -21,7 +22,7 @@ from dossier_core.indicators import IndicatorCounts
 from dossier_core.periods import Period
 from dossier_core.report import ReportRow, contribution
 from dossier_core.report_facts import ReportFacts
-from dossier_metrics import report_sql
+from dossier_metrics import portal_sync, report_sql
 from dossier_metrics.store import ProjectionStore
 
 #: (agency, procedure, field): the finest rows a report is added up in; every grouping is a sum of them.
@@ -83,6 +84,11 @@ class ReportStore(ProjectionStore):
         super().__init__(engine)
         self.calendar = calendar
         self.writer = writer
+
+    async def sync_records(self, agencies: Sequence[str] | None) -> dict[str, AgencySyncRecord]:
+        """Each agency's latest national-portal sync record (`portal_sync`), by agency code."""
+        async with self.engine.connect() as conn:
+            return await portal_sync.sync_records(conn, agencies)
 
     async def indicator_rows(
         self, period: Period, agencies: Sequence[str] | None

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Protocol
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from dossier_contracts.portal_sync import AgencySyncRecord
 from dossier_contracts.snapshot_codec import decode_snapshot, snapshot_to_dossier
 from dossier_core.calendar import VN_TZ
 from dossier_core.catalog import Catalog
@@ -113,6 +114,8 @@ class ReportSource(Protocol):
     async def indicator_rows(
         self, period: Period, agencies: Sequence[str] | None
     ) -> dict[str, IndicatorCounts]: ...
+
+    async def sync_records(self, agencies: Sequence[str] | None) -> dict[str, AgencySyncRecord]: ...
 
     def snapshots_for_period(
         self, start: datetime, end: datetime, agencies: Sequence[str] | None

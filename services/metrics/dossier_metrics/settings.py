@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from dossier_contracts import STATUS_TOPIC
+from dossier_contracts.portal_sync import PORTAL_SYNC_TOPIC
 from dossier_runtime.db import schema_name
 from dossier_runtime.settings import DEFAULT_DATABASE_URL, ServiceSettings, shared_field
 
@@ -25,6 +26,9 @@ class MetricsSettings(ServiceSettings):  # type: ignore[misc, unused-ignore]
     #: citizen feedback states (`dossier_metrics.feedback`) and the group every instance reads them in
     feedback_status_topic: str = "feedback.status.v1"
     feedback_consumer_group: str = "dossier-metrics-feedback"
+    #: each agency's sync state with the national portal, from processing (`dossier_metrics.portal_sync`)
+    portal_sync_topic: str = PORTAL_SYNC_TOPIC
+    portal_sync_consumer_group: str = "dossier-metrics-portal-sync"
     # One batch of records is applied in one transaction together with its offsets.
     max_batch_records: int = Field(default=500, ge=1)
     poll_timeout_ms: int = Field(default=500, ge=1)

@@ -61,6 +61,7 @@ class MetricsState:
     freezer_task: asyncio.Task[None] | None = None
     exporter_task: asyncio.Task[None] | None = None
     feedback_task: asyncio.Task[None] | None = None
+    portal_sync_task: asyncio.Task[None] | None = None
 
 
 STATE = StateSlot("metrics", MetricsState)

@@ -164,6 +164,7 @@ def settings(
     database_url: str,
     db_schema: str,
     status_topic: str,
+    topic_suffix: str,
     keys_file: Path,
     metrics_key: str,
 ) -> MetricsSettings:
@@ -175,6 +176,8 @@ def settings(
         status_topic=status_topic,
         status_topic_partitions=PARTITIONS,
         consumer_group="metrics-test-" + uuid.uuid4().hex[:8],
+        portal_sync_topic="portal.sync.v1" + topic_suffix,
+        portal_sync_consumer_group="metrics-portal-sync-" + uuid.uuid4().hex[:8],
         max_batch_records=25,
         poll_timeout_ms=100,
         # These snapshots were committed "in 2021" (no intake instant, so known from `changed_at`):

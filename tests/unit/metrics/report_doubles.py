@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from dossier_contracts.portal_sync import AgencySyncRecord
 from dossier_contracts.snapshot_codec import decode_snapshot, dossier_to_snapshot, snapshot_to_dossier
 from dossier_core.catalog import Catalog
 from dossier_core.dossier import Dossier
@@ -62,6 +63,10 @@ class SnapshotList:
 
     async def counted_agencies(self) -> set[str]:
         return {dossier.agency_code for dossier, _ in self.rows}
+
+    async def sync_records(self, agencies: Sequence[str] | None) -> dict[str, AgencySyncRecord]:
+        """No national-portal sync record (no push worker publishes here)."""
+        return {}
 
     async def grain_rows(
         self,
