@@ -43,10 +43,10 @@ def _portal_settings(s: ProcessingSettings, portal: FakePortal, **extra: Any) ->
 
 async def _settled(s: ProcessingSettings, parked: set[str]) -> bool:
     """Whether every dossier but `parked` is fully synced (record and progress at its latest version)
-    and every one of `parked` is parked."""
+    and every one of `parked` is parked at its latest version."""
     rows = await _states(s)
     return bool(rows) and all(
-        (r["parked_at"] is not None)
+        (r["parked_at"] is not None and r["parked_version"] == r["version"])
         if r["dossier_code"] in parked
         else (r["synced_version"] == r["progress_version"] == r["version"] and r["parked_at"] is None)
         for r in rows
