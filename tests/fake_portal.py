@@ -101,6 +101,7 @@ class FakePortal:
         self.repeated_steps: list[tuple[str, str]] = []
         self._bodies = validator()
         self._login = validator("login")
+        self._services = {name: validator(name) for name in ("DongBoHoSoMC", "CapNhatTienDoHoSoMC")}
         self.app = FastAPI()
         self.app.post("/login")(self.login)
         self.app.post("/api")(self.call)
@@ -212,15 +213,17 @@ class FakePortal:
         return JSONResponse({"error_code": 0, "message": "Thành công", "result": results})
 
     def _schema_errors(self, body: Any) -> dict[int | None, list[str]]:
-        """Schema errors by the index of the record they are in (None: the envelope's own)."""
+        """Schema errors by the index of the record they are in (None: the envelope's own). A body is
+        checked against the schema's definition of its service, so each error points at its field."""
+        service = body.get("service") if isinstance(body, dict) else None
+        checker = self._services.get(service, self._bodies) if isinstance(service, str) else self._bodies
         found: dict[int | None, list[str]] = defaultdict(list)
-        for error in self._bodies.iter_errors(body):
-            best = min(error.context or [error], key=lambda e: len(e.absolute_path))
-            where = list(best.absolute_path) or list(error.absolute_path)
+        for error in checker.iter_errors(body):
+            where = list(error.absolute_path)
             index = where[1] if len(where) > 1 and where[0] == "data" and isinstance(where[1], int) else None
-            message = f"{'/'.join(map(str, where))}: {best.message}"
+            message = f"{'/'.join(map(str, where))}: {error.message}"
             found[index].append(message)
-            self.violations.append(f"{body.get('service') if isinstance(body, dict) else '?'}: {message}")
+            self.violations.append(f"{service}: {message}")
         return found
 
     def _judge(
