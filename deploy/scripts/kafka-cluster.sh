@@ -23,7 +23,9 @@ PARTITIONS="${KAFKA_CLUSTER_PARTITIONS:-12}"
 HEAP="${KAFKA_CLUSTER_HEAP:-384m}"
 NODES=(1 2 3)
 USERS=(admin intake processing metrics operator)
-TOPICS=(dossier.events.v1 dossier.status.v1 dossier.events.dlq.v1 feedback.events.v1 feedback.status.v1)
+TOPICS=(dossier.events.v1 dossier.status.v1 dossier.events.dlq.v1 feedback.events.v1 feedback.status.v1 portal.sync.v1)
+#: topics kept by key (the latest record of each), not by time
+COMPACTED=(portal.sync.v1)
 
 client_port() { echo $((BASE_PORT + $1 - 1)); }
 internal_port() { echo $((BASE_PORT + 100 + $1 - 1)); }
@@ -126,10 +128,13 @@ wait_ready() {
 # The topics and the ACLs of deploy/kafka/cluster/acls for names with SUFFIX appended. The Kafka tools
 # run in parallel (each is a JVM start); adding what exists already is a no-op.
 provision() {
-  local suffix=${1:-} topic jobs=() pid failed=0
+  local suffix=${1:-} topic jobs=() pid failed=0 policy
   for topic in "${TOPICS[@]}"; do
+    policy=delete
+    if [[ " ${COMPACTED[*]} " == *" $topic "* ]]; then policy=compact; fi
     admin_tool org.apache.kafka.tools.TopicCommand --create --if-not-exists --topic "$topic$suffix" \
-      --partitions "$PARTITIONS" --replication-factor 3 --config min.insync.replicas=2 >/dev/null &
+      --partitions "$PARTITIONS" --replication-factor 3 --config min.insync.replicas=2 \
+      --config cleanup.policy=$policy >/dev/null &
     jobs+=($!)
   done
   while read -r user operations kind names; do

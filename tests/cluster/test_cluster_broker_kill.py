@@ -109,6 +109,9 @@ def system_on_cluster(tmp_path: Path, kafka_cluster: KafkaCluster, database_url:
         METRICS_FEEDBACK_STATUS_TOPIC=f"feedback.status.v1{c.suffix}",
         PROCESSING_FEEDBACK_CONSUMER_GROUP=f"dossier-processing-feedback{c.suffix}",
         METRICS_FEEDBACK_CONSUMER_GROUP=f"dossier-metrics-feedback{c.suffix}",
+        PROCESSING_PORTAL_SYNC_TOPIC=f"portal.sync.v1{c.suffix}",
+        METRICS_PORTAL_SYNC_TOPIC=f"portal.sync.v1{c.suffix}",
+        METRICS_PORTAL_SYNC_CONSUMER_GROUP=f"dossier-metrics-portal-sync{c.suffix}",
         # Retry soon after a refusal, so the refusal window is measured to about a second.
         INTAKE_RETRY_AFTER_S="1",
     ) as started:

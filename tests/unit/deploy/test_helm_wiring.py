@@ -16,6 +16,7 @@ from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 from dossier_contracts import EVENTS_DLQ_TOPIC, EVENTS_TOPIC, STATUS_TOPIC
+from dossier_contracts.portal_sync import PORTAL_SYNC_TOPIC
 from dossier_intake.settings import IntakeSettings
 from dossier_metrics.settings import MetricsSettings
 from dossier_processing.settings import ProcessingSettings
@@ -151,6 +152,7 @@ def test_kafka_users_hold_exactly_the_acls_their_service_needs(manifests: list[M
     metrics_group = groups["metrics"]["METRICS_CONSUMER_GROUP"]
     processing_feedback = groups["processing"]["PROCESSING_FEEDBACK_CONSUMER_GROUP"]
     metrics_feedback = groups["metrics"]["METRICS_FEEDBACK_CONSUMER_GROUP"]
+    metrics_portal_sync = groups["metrics"]["METRICS_PORTAL_SYNC_CONSUMER_GROUP"]
     write, read = ("Write", "Describe"), ("Read", "Describe")
     needed = {
         "intake": {
@@ -160,11 +162,18 @@ def test_kafka_users_hold_exactly_the_acls_their_service_needs(manifests: list[M
         "processing": {
             ("topic", t, op) for t in (EVENTS_TOPIC, EVENTS_DLQ_TOPIC, FEEDBACK_EVENTS) for op in read
         }
-        | {("topic", t, op) for t in (STATUS_TOPIC, EVENTS_DLQ_TOPIC, FEEDBACK_STATUS) for op in write}
+        | {
+            ("topic", t, op)
+            for t in (STATUS_TOPIC, EVENTS_DLQ_TOPIC, FEEDBACK_STATUS, PORTAL_SYNC_TOPIC)
+            for op in write
+        }
         | {("topic", STATUS_TOPIC, "Read"), ("group", processing_group, "Read")}
         | {("group", processing_feedback, "Read"), ("cluster", "", "IdempotentWrite")},
-        "metrics": {("topic", t, op) for t in (STATUS_TOPIC, FEEDBACK_STATUS) for op in read}
-        | {("group", metrics_group, "Read"), ("group", metrics_feedback, "Read")},
+        "metrics": {
+            ("topic", t, op) for t in (STATUS_TOPIC, FEEDBACK_STATUS, PORTAL_SYNC_TOPIC) for op in read
+        }
+        | {("group", metrics_group, "Read"), ("group", metrics_feedback, "Read")}
+        | {("group", metrics_portal_sync, "Read")},
     }
     for deployment in deployments(manifests).values():
         user = env_of(deployment)["KAFKA_SASL_USERNAME"]["value"]
@@ -179,10 +188,15 @@ def test_topics_are_the_contracts_replicated_three_times_with_two_in_sync(manife
         EVENTS_DLQ_TOPIC,
         FEEDBACK_EVENTS,
         FEEDBACK_STATUS,
+        PORTAL_SYNC_TOPIC,
     }
     for topic in topics:
         assert topic["spec"]["replicas"] == 3
         assert topic["spec"]["config"]["min.insync.replicas"] == 2
+        compacted = topic["spec"]["topicName"] == PORTAL_SYNC_TOPIC
+        assert topic["spec"]["config"].get("cleanup.policy", "delete") == (
+            "compact" if compacted else "delete"
+        )
     (kafka,) = by_kind(manifests, "Kafka").values()
     assert kafka["metadata"]["annotations"] == {
         "strimzi.io/kraft": "enabled",

@@ -41,6 +41,8 @@
   value: {{ $v.topics.feedbackStatus.name | quote }}
 - name: PROCESSING_FEEDBACK_CONSUMER_GROUP
   value: {{ $v.processing.feedbackConsumerGroup | quote }}
+- name: PROCESSING_PORTAL_SYNC_TOPIC
+  value: {{ $v.topics.portalSync.name | quote }}
 - name: PROCESSING_RUN_CONSUMER
   value: {{ .consumer | quote }}
 - name: PROCESSING_RUN_RELAY
@@ -99,4 +101,8 @@
   value: {{ .Values.topics.feedbackStatus.name | quote }}
 - name: METRICS_FEEDBACK_CONSUMER_GROUP
   value: {{ .Values.metrics.feedbackConsumerGroup | quote }}
+- name: METRICS_PORTAL_SYNC_TOPIC
+  value: {{ .Values.topics.portalSync.name | quote }}
+- name: METRICS_PORTAL_SYNC_CONSUMER_GROUP
+  value: {{ .Values.metrics.portalSyncConsumerGroup | quote }}
 {{- end -}}
