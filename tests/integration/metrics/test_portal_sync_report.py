@@ -21,7 +21,7 @@ from tests.integration.metrics.conftest import running, wait_until
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 
 
 def _record(agency: str, synced: int, failed: int, as_of: datetime) -> AgencySyncRecord:
@@ -80,6 +80,14 @@ async def test_the_indicators_carry_each_agencys_latest_sync_record(
         await wait_until(both_stored)
         everyone = await report(metrics_key)
         mine = await report(only_a)
+        pages = {}
+        for name, key in (("only_a", only_a), ("everyone", metrics_key)):
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://m"
+            ) as browser:
+                login = await browser.post("/dang-nhap", data={"key": key, "tiep": "/van-hanh"})
+                assert login.status_code == 303, login.text
+                pages[name] = (await browser.get("/van-hanh")).text
         await _send(
             settings,
             [(a, encode_sync_record(_record(a, synced=10, failed=0, as_of=T0 + timedelta(hours=1))))],
@@ -107,3 +115,10 @@ async def test_the_indicators_carry_each_agencys_latest_sync_record(
     assert [r["agency"] for r in mine["rows"] if r["portal_received"] is not None] == [a]
     assert (mine["total"]["portal_received"], mine["total"]["sync_rate"]) == (10, 70.0)
     assert b not in str(mine["rows"])
+    # the console's operations page: the session's agencies only
+    assert "Đồng bộ Cổng DVCQG" in pages["only_a"]
+    assert f'data-agency="{a}"' in pages["only_a"] and f'data-agency="{b}"' not in pages["only_a"]
+    assert f'data-agency="{a}"' in pages["everyone"] and f'data-agency="{b}"' in pages["everyone"]
+    row_a = pages["only_a"].split(f'data-agency="{a}"', 1)[1].split("</tr>", 1)[0]
+    cells = [cell.split("</td>", 1)[0] for cell in row_a.split("<td>")[1:]]
+    assert cells[:6] == ["10", "7", "70,0 %", "0", "3", "0"] and cells[6].endswith(" giờ")

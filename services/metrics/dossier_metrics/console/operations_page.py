@@ -6,7 +6,10 @@
   instance with its batches), and the partitions this instance owns;
 - the messages metrics skipped, by reason; the report API's load;
 - dead letters are processing's (`dossier.events.dlq.v1`): metrics cannot count them, so the page
-  says where they are counted (`processing_dlq_messages_total{reason}`, `dossier-processing dlq list`).
+  says where they are counted (`processing_dlq_messages_total{reason}`, `dossier-processing dlq list`);
+- Đồng bộ Cổng DVCQG: each of the session's agencies with the national portal, as processing last
+  published it on `portal.sync.v1` (`dossier_metrics.portal_sync`): the only agency figures of the page,
+  so only the session's agencies are read and shown.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dossier_contracts.portal_sync import AgencySyncRecord
+from dossier_metrics import portal_sync
+from dossier_metrics.console.scope import AgencyTree
 from dossier_metrics.freshness import BUCKETS
 from dossier_metrics.report_gate import REFUSAL_REASONS
 from dossier_metrics.state import MetricsState
@@ -46,9 +52,26 @@ class Operations:
     offsets: list[dict[str, Any]]
     topic: str
     sessions: int
+    portal_sync: list[dict[str, Any]]
 
 
-async def read(state: MetricsState, now: datetime) -> Operations:
+def _sync_row(tree: AgencyTree, record: AgencySyncRecord, now: datetime) -> dict[str, Any]:
+    oldest = record.oldest_unsynced_at
+    return {
+        "code": record.agency_code,
+        "name": tree.name(record.agency_code) or record.agency_code,
+        "received": record.received,
+        "synced": record.synced,
+        "ratio": record.synced / record.received if record.received else None,
+        "pending": record.pending,
+        "failed": record.failed,
+        "parked": record.parked,
+        "oldest_h": max(0.0, (now - oldest).total_seconds()) / 3600 if oldest is not None else None,
+        "as_of": record.as_of,
+    }
+
+
+async def read(state: MetricsState, now: datetime, tree: AgencyTree) -> Operations:
     consumer = state.projection.consumer
     last_ts = state.projection.index.last_event_ts
     last = datetime.fromtimestamp(last_ts, now.tzinfo) if last_ts is not None else None
@@ -61,6 +84,7 @@ async def read(state: MetricsState, now: datetime) -> Operations:
             "SELECT partition, next_offset FROM consumed_offset WHERE topic = $1 ORDER BY partition",
             consumer.topic,
         )
+        synced = await portal_sync.sync_records(conn, tree.listed())
     exporter = state.collector.exporter
     gate = state.report_gate
     return Operations(
@@ -83,4 +107,9 @@ async def read(state: MetricsState, now: datetime) -> Operations:
         ],
         topic=consumer.topic,
         sessions=len(state.console.sessions),
+        portal_sync=[
+            _sync_row(tree, record, now)
+            for code, record in sorted(synced.items(), key=lambda item: tree.order(item[0]))
+            if code in tree
+        ],
     )

@@ -376,5 +376,5 @@ async def report_download(
 
 @router.get("/van-hanh")
 async def operations(view: Session) -> Response:
-    figures = await operations_page.read(view.state, view.now)
+    figures = await operations_page.read(view.state, view.now, view.tree)
     return page("operations.html", viewer=view, active="/van-hanh", ops=figures, now=view.now)
