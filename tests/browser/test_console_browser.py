@@ -18,13 +18,15 @@ import httpx
 import openpyxl
 import pytest
 from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.wait import WebDriverWait
 
 from dossier_core.calendar import VN_TZ
 from dossier_metrics.console.figures import current_quarter
 from dossier_runtime.api_keys import create_key
-from tests.browser.conftest import shoot
+from tests.browser.conftest import PHONE, SCREENSHOTS, shoot
 from tests.e2e.traffic import CATALOG, Traffic
 from tests.support import System
 
@@ -240,6 +242,89 @@ def test_a_key_for_one_agency_never_sees_another(
     assert CATALOG.agencies[other].name not in driver.page_source
     driver.get(system.metrics.url + "/tong-quan")
     logout(driver)
+
+
+def test_the_worklist_is_a_list_of_cards_at_phone_width(system: System, browser: webdriver.Chrome) -> None:
+    """At 390 px the page never scrolls sideways: each dossier is a card whose cells name their column,
+    the column headers stay for screen readers, the keyboard focus shows, and the labels keep AA
+    contrast."""
+    driver = browser
+    login(driver, system, system.metrics_key)
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True},
+    )
+    try:
+        driver.get(system.metrics.url + "/viec-can-xu-ly")
+        WebDriverWait(driver, 20).until(
+            lambda d: d.execute_script("return document.readyState") == "complete"
+        )
+        assert driver.execute_script("return window.innerWidth") == PHONE[0]
+        assert driver.execute_script("return document.scrollingElement.scrollWidth <= window.innerWidth"), (
+            driver.execute_script("return [document.scrollingElement.scrollWidth, window.innerWidth]")
+        )
+
+        rows = driver.find_elements(By.CSS_SELECTOR, "#viec-can-xu-ly tbody tr[data-dossier]")
+        assert rows, "the worklist of the traffic has overdue or due-soon dossiers"
+        headers = [
+            (h.get_attribute("textContent") or "").strip()
+            for h in driver.find_elements(By.CSS_SELECTOR, "#viec-can-xu-ly thead th")
+        ]
+        card = rows[0]
+        labels = [c.get_attribute("data-label") for c in card.find_elements(By.CSS_SELECTOR, "th, td")]
+        assert labels == headers  # every cell names its column, in the columns' order
+        assert card.value_of_css_property("display") == "block"
+        assert card.size["width"] <= PHONE[0]
+        shown = driver.execute_script(
+            "return getComputedStyle(arguments[0], '::before').content",
+            card.find_element(By.CSS_SELECTOR, "td"),
+        )
+        assert headers[1] in shown
+        # the header row is still there for screen readers, visually hidden, and the roles stay
+        head = driver.find_element(By.CSS_SELECTOR, "#viec-can-xu-ly thead")
+        assert head.size["width"] <= 1 and head.get_attribute("role") == "rowgroup"
+        assert driver.find_element(By.ID, "viec-can-xu-ly").get_attribute("role") == "table"
+        assert card.get_attribute("role") == "row"
+
+        # AA contrast of the labels and the values on the card
+        for selector, pseudo in (("td", "::before"), ("td", None)):
+            cell = card.find_element(By.CSS_SELECTOR, selector)
+            colour = driver.execute_script(
+                "return getComputedStyle(arguments[0], arguments[1]).color", cell, pseudo
+            )
+            assert contrast(colour, "rgb(255, 255, 255)") >= 4.5, (selector, pseudo, colour)
+
+        # the keyboard reaches the first dossier's link and its focus is drawn
+        link = card.find_element(By.CSS_SELECTOR, "th a")
+        for _ in range(80):
+            ActionChains(driver).send_keys(Keys.TAB).perform()
+            if driver.switch_to.active_element == link:
+                break
+        assert driver.switch_to.active_element == link, "the keyboard never reached the first dossier"
+        assert link.value_of_css_property("outline-style") == "solid"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        driver.execute_script("window.scrollTo(0, 0)")
+        full = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": PHONE[0], "height": min(int(full), 4000), "deviceScaleFactor": 1, "mobile": True},
+        )
+        driver.save_screenshot(str(SCREENSHOTS / "8-viec-can-xu-ly-the-dien-thoai.png"))
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    logout(driver)
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two CSS `rgb()`/`rgba()` colours (opaque)."""
+
+    def luminance(colour: str) -> float:
+        channels = [float(v) / 255 for v in colour[colour.index("(") + 1 : colour.index(")")].split(",")[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
 
 
 def time_now_date() -> date:
