@@ -23,12 +23,14 @@ than one it took), `repeated_steps` (a step sent twice).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import secrets
 import socket
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,6 +140,21 @@ class FakePortal:
 
     async def come_back(self) -> None:
         await self.start()
+
+    @contextlib.contextmanager
+    def in_thread(self) -> Iterator[FakePortal]:
+        """Served by an event loop of its own in a thread, for services that run as processes (read
+        its records with `list(...)` copies: the loop's thread writes them)."""
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, daemon=True)
+        thread.start()
+        asyncio.run_coroutine_threadsafe(self.start(), loop).result(30)
+        try:
+            yield self
+        finally:
+            asyncio.run_coroutine_threadsafe(self.stop(), loop).result(30)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(30)
 
     async def __aenter__(self) -> FakePortal:
         await self.start()
