@@ -10,6 +10,8 @@ as configured:
   unknown session is answered HTTP 401 or `error_code` 2 (in turn);
 - `reject(service, item)` names the permanent code of a record or step it rejects (e.g. "11", unknown
   procedure), `transient_rate` of the other records get a transient code (3 busy, 4 internal error);
+- `forget` names dossiers it loses once, right after taking their record (it then answers their
+  progress 6, "not held");
 - every `slow_every`-th call waits `slow_s` (longer than the worker's timeout) and takes nothing, every
   `down_every`-th is answered 503, and `go_down()`/`come_back()` close and reopen the port (connection
   refused meanwhile).
@@ -75,6 +77,7 @@ class FakePortal:
         slow_every: int | None = None,
         slow_s: float = 1.0,
         down_every: int | None = None,
+        forget: set[str] | None = None,
     ) -> None:
         self.rng = random.Random(seed)
         self.session_calls = session_calls
@@ -85,6 +88,8 @@ class FakePortal:
         self.slow_s = slow_s
         self.down_every = down_every
         self.numbered = 0
+        #: dossiers it loses once, right after taking their record (a portal that lost data)
+        self.forget = set(forget or ())
         self.sessions: dict[str, Session] = {}
         self.logins = 0
         self.expired_answers = 0
@@ -275,6 +280,9 @@ class FakePortal:
             self.accepted[code].append(version)
             self.records[code, version] = item
             self.holds.add(code)
+            if code in self.forget:
+                self.forget.discard(code)
+                self.holds.discard(code)
             return
         key = f"{item['ThoiDiemXuLy']} {item['NoiDungXuLy']}"
         if any(f"{s['ThoiDiemXuLy']} {s['NoiDungXuLy']}" == key for s in self.progress[code]):

@@ -195,3 +195,24 @@ async def test_parked_dossiers_wait_for_an_operator_and_requeue_sends_them(
         posted = Counter(which for _, _, which in portal.rejected[code])
         assert max(posted.values()) == 1, f"{code}: {posted}"
         assert len(portal.accepted[code]) == 1
+
+
+async def test_a_dossier_the_portal_lost_is_sent_again_whole(processing_settings: ProcessingSettings) -> None:
+    histories = list(stream(10, seed=8))
+    lost = {h[0].dossier_code for h in histories[:3]}
+    portal = FakePortal(seed=8, forget=lost)
+    async with portal:
+        s = _portal_settings(processing_settings, portal)
+        await produce(s, [e for h in histories for e in h])
+        async with running_app(s):
+            await wait_until(lambda: events_stored(s, sum(map(len, histories))), what="events applied")
+            await wait_until(lambda: _settled(s, set()), timeout_s=60, what="all synced")
+        states = {r["dossier_code"]: r for r in await _states(s)}
+    assert portal.violations == [] and portal.forget == set()
+    # each lost dossier's progress was answered "not held"; its record then went again as new
+    assert sorted(portal.wrong_updating) == sorted((code, True) for code in lost)
+    assert {code for code, _ in portal.regressions} <= lost
+    for h in histories:
+        code = h[0].dossier_code
+        assert portal.accepted[code][-1] == states[code]["version"] and code in portal.holds
+        assert len(portal.progress[code]) == len(h) and portal.repeated_steps == []

@@ -84,6 +84,7 @@ class _Outcomes:
     failed: dict[str, tuple[Row[Any], str, str | None]] = field(default_factory=dict)
     parked: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     held: dict[str, bool] = field(default_factory=dict)
+    lost: set[str] = field(default_factory=set)
 
 
 class PortalPusher:
@@ -253,6 +254,8 @@ class PortalPusher:
             elif answers[code].verdict is Verdict.ACCEPTED:
                 out.progressed[code] = (row.version, counts[code])
             else:
+                if answers[code].error_code == NOT_HELD:  # the portal lost the dossier: send it again
+                    out.lost.add(code)
                 self._refusal(row, row.version, PROGRESS_SERVICE, answers[code], out)
 
     @staticmethod
@@ -272,6 +275,7 @@ class PortalPusher:
         await sql.mark_synced(conn, out.synced)
         await sql.mark_progress_synced(conn, out.progressed)
         await sql.mark_portal_has(conn, out.held)
+        await sql.mark_lost(conn, out.lost)
         failures = {
             code: (error[:500], backoff_s(row.attempts, s.portal_backoff_base_s, s.portal_backoff_max_s))
             for code, (row, error, _) in out.failed.items()

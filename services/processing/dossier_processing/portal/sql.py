@@ -4,7 +4,7 @@ Functions take an `AsyncConnection`; writes and locks belong to the caller's tra
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Row, Text, and_, cast, func, literal, or_, select, text, tuple_
@@ -168,6 +168,22 @@ async def mark_portal_has(conn: AsyncConnection, has: dict[str, bool]) -> None:
                 """
             ),
             {"c": list(has), "h": list(has.values())},
+        )
+
+
+async def mark_lost(conn: AsyncConnection, codes: Collection[str]) -> None:
+    """The portal says it does not hold these dossiers (answering their progress): it holds none of
+    their versions or steps, so the record is due again (with `isUpdating` false), then every step."""
+    if codes:
+        await conn.execute(
+            text(
+                """
+                update sync_state set synced_version = 0, progress_version = 0, progress_steps = 0,
+                       portal_has = false
+                where dossier_code = any(cast(:c as text[]))
+                """
+            ),
+            {"c": list(codes)},
         )
 
 
