@@ -61,13 +61,18 @@ STATES: dict[str, dict[str, Any] | None] = {
 async def _given_states(s: ProcessingSettings) -> dict[str, datetime]:
     """Dossiers received (one with a second version) and their sync state as `STATES` says; returns
     each dossier's `updated_at`."""
-    events = [event("received", code, START, procedure_code="1.004194", channel="direct") for code in STATES]
-    events.append(event("processing", _code(A, 3), START + timedelta(hours=1)))
-    events.append(event("processing", _code(A, 9), START + timedelta(hours=1)))
-    await produce(s, events)
-    await wait_until(lambda: events_stored(s, len(events)), what="events applied")
+    received = [
+        event("received", code, START, procedure_code="1.004194", channel="direct") for code in STATES
+    ]
+    await produce(s, received)
+    await wait_until(lambda: events_stored(s, len(received)), what="receipts applied")
+    # a second version of two dossiers, applied in a batch of its own
+    later = [event("processing", _code(A, n), START + timedelta(hours=1)) for n in (3, 9)]
+    await produce(s, later)
+    await wait_until(lambda: events_stored(s, len(received) + len(later)), what="changes applied")
     async with db(s) as conn:
         versions = {r[0]: r[1] for r in await conn.fetch("select dossier_code, version from dossiers")}
+        assert versions[_code(A, 3)] == versions[_code(A, 9)] == 2
         for code, st in STATES.items():
             if st is None:
                 continue
@@ -288,3 +293,56 @@ async def test_the_sync_state_is_published_per_agency_when_it_changes(
     first_b, later_b = records[1][1], records[2][1]
     assert (later_b.synced, later_b.failed) == (first_b.synced + 1, first_b.failed - 1)
     assert later_b.as_of >= first_b.as_of
+
+
+async def test_the_unsynced_dossiers_to_act_on_scoped_to_the_key(
+    processing_settings: ProcessingSettings, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys.csv"
+    only_a = create_key(keys, "a", A)
+    everyone = create_key(keys, "all", "*.H49")
+    s = processing_settings.model_copy(update={"api_keys_file": keys, "run_relay": False})
+    async with running_app(s) as client:
+        await _given_states(s)
+
+        async def get(key: str, **params: Any) -> Any:
+            return await client.get(
+                "/v1/sync/dossiers", params=params, headers={"Authorization": f"Bearer {key}"}
+            )
+
+        mine = (await get(only_a)).json()
+        parked = (await get(everyone, state="parked")).json()
+        http = (await get(everyone, reason="http_error")).json()
+        paged, cursor = [], None
+        for _ in range(10):
+            page = (await get(only_a, limit=2, **({"cursor": cursor} if cursor else {}))).json()
+            paged += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        forbidden = await get(only_a, agency=B)
+        bad = await get(only_a, state="synced")
+
+    by_code = {d["dossier_code"]: d for d in mine["items"]}
+    assert list(by_code) == [_code(A, n) for n in range(3, 10)] and mine["next_cursor"] is None
+    assert {c: (d["state"], d["reason"]) for c, d in by_code.items()} == {
+        _code(A, 3): ("failed", "timeout"),
+        _code(A, 4): ("failed", "http_error"),
+        _code(A, 5): ("failed", "rejected"),
+        _code(A, 6): ("pending", None),
+        _code(A, 7): ("pending", None),
+        _code(A, 8): ("parked", "12"),
+        _code(A, 9): ("failed", "rejected"),
+    }
+    assert by_code[_code(A, 8)]["parked_at"] and by_code[_code(A, 8)]["next_attempt_at"] is None
+    assert by_code[_code(A, 3)]["version"] == 2 and by_code[_code(A, 6)]["synced_version"] == 0
+    assert "bận" not in str(mine) and "MaTTHC" not in str(mine)  # the portal's messages are not shown
+    assert [d["dossier_code"] for d in paged] == list(by_code)
+    assert [(d["dossier_code"], d["reason"]) for d in parked["items"]] == [
+        (_code(A, 8), "12"),
+        (_code(B, 3), "11"),
+        (_code(B, 4), "other"),
+    ]
+    assert [d["dossier_code"] for d in http["items"]] == [_code(A, 4)]
+    assert forbidden.status_code == 403 and B not in forbidden.text
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.state"

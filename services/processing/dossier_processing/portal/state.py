@@ -26,8 +26,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -139,21 +140,32 @@ class AgencySync:
         }[state]
 
 
-_BY_AGENCY = f"""
-    with states as (
-        select d.agency_code, d.updated_at, s.last_error, s.error_code,
+#: each received dossier with its state (`SYNC_STATES`) and the class of its failure (`reason`: a
+#: `FailureReason` for a failed one, the `error_code` for a parked one, else null)
+_STATES = f"""
+    with dossier_states as (
+        select d.dossier_code, d.agency_code, d.version, d.updated_at, s.synced_version, s.attempts,
+               s.last_error, s.error_code, s.last_attempt_at, s.next_attempt_at, s.parked_at,
                case when s.parked_at is not null and s.parked_version >= d.version then 'parked'
                     when s.synced_version >= d.version then 'synced'
                     when s.last_error is not null then 'failed'
                     else 'pending' end as state
         from dossiers d left join sync_state s using (dossier_code)
         where d.received_at is not null /* scope */
+    ),
+    states as (
+        select *,
+               case when state = 'failed' then {_reason_sql("last_error")}
+                    when state = 'parked' then
+                        case when error_code ~ '{_PARKED_CODE}' then error_code else 'other' end
+               end as reason
+        from dossier_states
     )
-    select agency_code, state,
-           case when state = 'failed' then {_reason_sql("last_error")}
-                when state = 'parked' then
-                    case when error_code ~ '{_PARKED_CODE}' then error_code else 'other' end
-           end as reason,
+"""
+
+_BY_AGENCY = f"""
+    {_STATES}
+    select agency_code, state, reason,
            count(*) as dossiers,
            min(updated_at) filter (where state <> 'synced') as oldest
     from states
@@ -198,6 +210,44 @@ async def sync_by_agency(
         )
         for agency, per_state in sorted(counts.items())
     }
+
+
+async def unsynced_dossiers(
+    conn: AsyncConnection,
+    agencies_like: Sequence[str] | None,
+    *,
+    state: str | None,
+    reason: str | None,
+    after: str | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """Received dossiers the portal lacks (failed, pending or parked; one `state` and `reason` if given),
+    by code after `after`, of the agencies matching `agencies_like` (SQL `LIKE` patterns; None: all)."""
+    query = _STATES.replace(
+        "/* scope */",
+        "" if agencies_like is None else "and d.agency_code like any(cast(:patterns as text[]))",
+    )
+    query += """
+        select dossier_code, agency_code, state, reason, version, synced_version, attempts, error_code,
+               updated_at, last_attempt_at, next_attempt_at, parked_at
+        from states
+        where state <> 'synced'
+          and (cast(:state as text) is null or state = :state)
+          and (cast(:reason as text) is null or reason = :reason)
+          and (cast(:after as text) is null or dossier_code > :after)
+        order by dossier_code
+        limit :limit
+    """
+    params: dict[str, object] = {
+        **_REASON_PARAMS,
+        "state": state,
+        "reason": reason,
+        "after": after,
+        "limit": limit,
+    }
+    if agencies_like is not None:
+        params["patterns"] = list(agencies_like)
+    return list(await conn.execute(text(query), params))
 
 
 async def sync_pending(conn: AsyncConnection) -> int:

@@ -11,7 +11,8 @@ names an agency outside the key.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import Field
@@ -19,6 +20,7 @@ from pydantic import Field
 from dossier_core.calendar import VN_TZ
 from dossier_core.catalog import Catalog
 from dossier_processing.access import Reader, State, reading, sql_scope
+from dossier_processing.cursors import CURSOR_PATTERN, MAX_CURSOR, decode_list_cursor, encode_list_cursor
 from dossier_processing.openapi import INVALID, UNAUTHORIZED, UNAVAILABLE, ResponseModel
 from dossier_processing.portal import state as sync_state
 from dossier_processing.portal.state import AgencySync, FailureReason
@@ -27,6 +29,9 @@ from dossier_runtime.openapi import problem
 from dossier_runtime.problems import Problem
 
 router = APIRouter()
+MAX_LIST = 500
+#: rows a list request looks at before it answers with what it found and a cursor to go on
+MAX_EXAMINED = 5000
 
 
 class SyncCounts(ResponseModel):
@@ -71,6 +76,131 @@ STATE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+class UnsyncedState(StrEnum):
+    FAILED = "failed"
+    PENDING = "pending"
+    PARKED = "parked"
+
+
+class UnsyncedDossier(ResponseModel):
+    """A received dossier whose latest version the portal lacks. The portal's own message is not
+    shown (it may repeat what the record carried); `reason` and `error_code` say what happened."""
+
+    dossier_code: str
+    agency_code: str
+    state: Literal["failed", "pending", "parked"]
+    reason: str | None = Field(
+        description="failed: the class of the last error (as in `failed_by_reason`); parked: the portal's"
+        " `error_code` (or `other`); pending: null"
+    )
+    error_code: str | None = Field(
+        description="the portal's `error_code` of the last refusal, if it gave one"
+    )
+    version: int = Field(ge=1, description="the dossier's latest version, which the portal lacks")
+    synced_version: int = Field(ge=0, description="the latest version the portal accepted (0: none)")
+    attempts: int = Field(ge=0, description="attempts since the last acceptance")
+    changed_at: datetime = Field(description="the dossier's latest change, from which it waits")
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None = Field(description="not before then (backoff); null for a parked one")
+    parked_at: datetime | None
+
+
+class UnsyncedPage(ResponseModel):
+    items: list[UnsyncedDossier]
+    next_cursor: str | None = Field(description="pass it as `cursor` for the next page; null on the last")
+
+
+def _agency_scope(key_scope: list[str] | None, agency: str | None) -> list[str] | None:
+    if agency is None:
+        return key_scope
+    return [agency.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")]
+
+
+@router.get(
+    "/v1/sync/dossiers",
+    tags=["national portal sync"],
+    response_model=UnsyncedPage,
+    responses=STATE_RESPONSES,
+)
+async def get_unsynced_dossiers(
+    state: State,
+    key: Reader,
+    agency: Annotated[
+        str | None,
+        Query(min_length=1, max_length=MAX_CODE, pattern=CODE_PATTERN, description="an exact agency code"),
+    ] = None,
+    sync_state_: Annotated[UnsyncedState | None, Query(alias="state", description="one state only")] = None,
+    reason: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=MAX_CODE,
+            pattern=CODE_PATTERN,
+            description="one reason only: a failure class (`timeout`, `http_error`, …) or a parked dossier's"
+            " `error_code`",
+        ),
+    ] = None,
+    cursor: Annotated[
+        str | None,
+        Query(min_length=1, max_length=MAX_CURSOR, pattern=CURSOR_PATTERN, description="a `next_cursor`"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 50,
+) -> dict[str, Any]:
+    """The key's received dossiers the national portal lacks, by code: failed (with the class of the
+    error), pending, or parked (with the portal's `error_code`), for an operator to act on. A page may
+    hold fewer than `limit` items while `next_cursor` is set: keep following it."""
+    if agency is not None and not key.allows(agency):
+        raise Problem(403, "Forbidden", "This key may not read the agency asked for.")
+    after = decode_list_cursor(cursor) if cursor else None
+    items: list[dict[str, Any]] = []
+    more = False
+    examined = 0
+    async with reading(state) as conn:
+        while True:
+            rows = await sync_state.unsynced_dossiers(
+                conn,
+                _agency_scope(sql_scope(key), agency),
+                state=sync_state_.value if sync_state_ else None,
+                reason=reason,
+                after=after,
+                limit=limit + 1,
+            )
+            for row in rows:
+                if len(items) == limit:
+                    more = True
+                    break
+                after = row.dossier_code
+                examined += 1
+                if key.allows(row.agency_code):
+                    items.append(_unsynced(row))
+            if more or len(rows) <= limit:
+                break
+            if examined >= MAX_EXAMINED:  # bounded work; the cursor goes on from here
+                more = True
+                break
+    return {"items": items, "next_cursor": encode_list_cursor(after) if more and after else None}
+
+
+def _unsynced(row: Any) -> dict[str, Any]:
+    def vn(t: datetime | None) -> datetime | None:
+        return t.astimezone(VN_TZ) if t is not None else None
+
+    return {
+        "dossier_code": row.dossier_code,
+        "agency_code": row.agency_code,
+        "state": row.state,
+        "reason": row.reason,
+        "error_code": row.error_code,
+        "version": row.version,
+        "synced_version": row.synced_version or 0,
+        "attempts": row.attempts or 0,
+        "changed_at": vn(row.updated_at),
+        "last_attempt_at": vn(row.last_attempt_at),
+        "next_attempt_at": vn(row.next_attempt_at) if row.state != "parked" else None,
+        "parked_at": vn(row.parked_at),
+    }
+
+
 @router.get(
     "/v1/sync/state", tags=["national portal sync"], response_model=SyncState, responses=STATE_RESPONSES
 )
@@ -86,9 +216,7 @@ async def get_sync_state(
     pending, failed by reason, parked by the portal's `error_code`, and the oldest unsynced change."""
     if agency is not None and not key.allows(agency):
         raise Problem(403, "Forbidden", "This key may not read the agency asked for.")
-    scope = (
-        [agency.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")] if agency else sql_scope(key)
-    )
+    scope = _agency_scope(sql_scope(key), agency)
     async with reading(state) as conn:
         by_agency = await sync_state.sync_by_agency(conn, scope)
     now = datetime.now(UTC)
