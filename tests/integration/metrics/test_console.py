@@ -25,7 +25,16 @@ from dossier_core.events import DossierEvent, EventType
 from dossier_core.lifecycle import fold
 from dossier_metrics.console.figures import RESOLVED, Figures, current_quarter, overview_figures
 from dossier_metrics.console.sessions import COOKIE
-from dossier_metrics.console.worklist import read_worklist
+from dossier_metrics.console.worklist import (
+    KINDS,
+    PAUSE_FILTERS,
+    SORTS,
+    Kind,
+    filtered,
+    ordered,
+    read_worklist,
+    read_worklist_page,
+)
 from dossier_metrics.counters import CHANNELS
 from dossier_metrics.settings import MetricsSettings
 from dossier_metrics.state import STATE
@@ -226,6 +235,51 @@ async def test_pages_show_the_apis_figures(console: FastAPI, metrics_key: str) -
 
     page = await browser.get("/van-hanh")
     assert page.status_code == 200 and "Phiên bản này giữ các phân vùng: 0, 1, 2" in page.text
+
+
+async def test_a_worklist_page_is_that_page_of_the_whole_list(console: FastAPI) -> None:
+    """A page of the worklist (PostgreSQL counts and returns only the first rows, the domain's few
+    merged in) against the whole list filtered and sorted in Python: every kind, pause filter, sort
+    and order, with and without a procedure, the first, second and last pages."""
+    state = STATE.of_app(console)
+    engine, calendar = state.report_engine, state.catalog.calendar()
+    everything = await read_worklist(engine, calendar, None, NOW)
+    assert any(i.pause for i in everything) and any(not i.pause for i in everything)
+    assert any(i.overdue for i in everything) and any(not i.overdue for i in everything)
+    procedure = max(
+        {i.procedure_code for i in everything}, key=lambda c: sum(i.procedure_code == c for i in everything)
+    )
+    size = 7
+    kinds: list[Kind] = ["all", "overdue", "due_soon"]
+    assert set(kinds) == set(KINDS)
+    for kind in kinds:
+        whole = await read_worklist(engine, calendar, None, NOW, kind)
+        for pause in PAUSE_FILTERS:
+            for chosen in (None, procedure):
+                kept = filtered(whole, chosen, pause)
+                for sort in SORTS:
+                    for desc in (False, True):
+                        expected = ordered(kept, sort, desc)
+                        for offset in sorted({0, size, len(expected) - len(expected) % size}):
+                            page = await read_worklist_page(
+                                engine,
+                                calendar,
+                                None,
+                                NOW,
+                                kind,
+                                chosen,
+                                pause,
+                                sort,
+                                desc,
+                                offset,
+                                size,
+                            )
+                            where = (kind, pause, chosen, sort, desc, offset)
+                            assert page.rows == expected[offset : offset + size], where
+                            assert page.count == len(kept), where
+                            assert page.overdue == sum(1 for i in whole if i.overdue), where
+                            assert page.due_soon == sum(1 for i in whole if not i.overdue), where
+                            assert page.procedures == sorted({i.procedure_code for i in whole}), where
 
 
 def _cells(xlsx: bytes) -> list[list[Any]]:

@@ -31,9 +31,11 @@ from dossier_metrics.console.worklist import (
     PAUSE_NAMES,
     SORTS,
     Kind,
+    WorklistPage,
     filtered,
     ordered,
     read_worklist,
+    read_worklist_page,
     to_csv,
     with_details,
 )
@@ -208,16 +210,37 @@ async def worklist(
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
     agency = agency or None
-    items, procedures, summary = await _worklist(view, agency, scope, kind, procedure or None, pause)
+    tree = view.tree
+    if agency is not None and agency not in tree:
+        raise not_found_agency()
+    codes = tree.listed() if agency is None else tree.subtree(agency) if scope == "tree" else [agency]
+    chosen: Kind = _choose(kind, KINDS, "all")  # type: ignore[assignment]
     sort = _choose(sort, SORTS, "due")
-    rows_per_page = view.state.settings.console_page_rows
-    items = ordered(items, sort, desc)
-    pages = max(1, -(-len(items) // rows_per_page))
+    state = view.state
+    rows_per_page = state.settings.console_page_rows
+
+    async def read(number: int) -> WorklistPage:
+        return await read_worklist_page(
+            state.report_engine,
+            state.catalog.calendar(),
+            codes,
+            view.now,
+            chosen,
+            procedure or None,
+            _choose(pause, PAUSE_FILTERS, "all"),
+            sort,
+            desc,
+            (number - 1) * rows_per_page,
+            rows_per_page,
+        )
+
+    found = await read(page_number)
+    pages = max(1, -(-found.count // rows_per_page))
     number = min(page_number, pages)
-    shown = await with_details(
-        view.state.report_engine, items[(number - 1) * rows_per_page : number * rows_per_page]
-    )
-    catalog = view.state.catalog
+    if number != page_number:
+        found = await read(number)
+    shown = await with_details(state.report_engine, found.rows)
+    catalog = state.catalog
     params = {
         "agency": agency,
         "scope": scope if scope != "tree" else None,
@@ -231,21 +254,21 @@ async def worklist(
         active="/viec-can-xu-ly",
         agency=agency,
         scope=scope,
-        kind=_choose(kind, KINDS, "all"),
+        kind=chosen,
         procedure=procedure,
         pause=_choose(pause, PAUSE_FILTERS, "all"),
         sort=sort,
         desc=desc,
         params=params,
         rows=shown,
-        count=len(items),
-        summary=summary,
+        count=found.count,
+        summary={"overdue": found.overdue, "due_soon": found.due_soon},
         page_number=number,
         pages=pages,
         now=view.now,
         calendar=catalog.calendar(),
         catalog=catalog,
-        procedures=[(code, _procedure_name(catalog, code)) for code in procedures],
+        procedures=[(code, _procedure_name(catalog, code)) for code in found.procedures],
         options=view.tree.options(),
         KINDS=KINDS,
         SORTS=SORTS,

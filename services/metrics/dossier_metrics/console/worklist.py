@@ -63,6 +63,50 @@ class WorkItem:
             return None
 
 
+def _item(r: Any, due: datetime | None, now: datetime) -> WorkItem:
+    return WorkItem(
+        r["dossier_code"],
+        r["agency_code"],
+        r["procedure_code"],
+        r["received_at"],
+        r["legal_due_at"],
+        due,
+        due is not None and due < now,
+    )
+
+
+async def _judged_by_the_domain(
+    driver: Any,
+    engine: AsyncEngine,
+    calendar: WorkingCalendar,
+    listed: list[str] | None,
+    now: datetime,
+    horizon: float,
+    overdue: bool,
+    soon: bool,
+) -> list[WorkItem]:
+    """The listed dossiers among those within their pauses now (the domain judges them)."""
+    items = []
+    cache = prepared_cache(engine)
+    for r, prepared in await within_pauses(driver, cache, calendar, listed, now):
+        if prepared is None or steady_at(prepared, now):  # in time and paused: not listed
+            continue
+        judgement = judge_prepared(prepared, now, calendar)
+        late = judgement.state is PendingState.OVERDUE
+        if not ((overdue and late) or (soon and is_due_soon(judgement, horizon))):
+            continue
+        open_pause = next((p for p in judgement.dossier.pauses if p.is_active_at(now)), None)
+        items.append(
+            replace(
+                _item(r, judgement.due, now),
+                overdue=late,
+                pause=str(open_pause.kind) if open_pause else None,
+                appointment_at=judgement.dossier.appointment_at,
+            )
+        )
+    return items
+
+
 async def read_worklist(
     engine: AsyncEngine,
     calendar: WorkingCalendar,
@@ -74,47 +118,96 @@ async def read_worklist(
     horizon = due_soon_horizon(now, calendar)
     overdue, soon = kind in ("overdue", "all"), kind in ("due_soon", "all")
     listed = sorted(agencies) if agencies is not None else None
-    items: list[WorkItem] = []
     async with engine.connect() as conn:
         driver: Any = (await conn.get_raw_connection()).driver_connection
         async with driver.transaction(isolation="repeatable_read", readonly=True):
             horizon_at = datetime.fromtimestamp(horizon, now.tzinfo)
-            for r in await driver.fetch(LISTED, now, listed, horizon_at, overdue, soon):
-                due = r["due"]
-                items.append(
-                    WorkItem(
-                        r["dossier_code"],
-                        r["agency_code"],
-                        r["procedure_code"],
-                        r["received_at"],
-                        r["legal_due_at"],
-                        due,
-                        due is not None and due < now,
-                    )
-                )
-            cache = prepared_cache(engine)
-            for r, prepared in await within_pauses(driver, cache, calendar, listed, now):
-                if prepared is None or steady_at(prepared, now):  # in time and paused: not listed
-                    continue
-                judgement = judge_prepared(prepared, now, calendar)
-                late = judgement.state is PendingState.OVERDUE
-                if not ((overdue and late) or (soon and is_due_soon(judgement, horizon))):
-                    continue
-                open_pause = next((p for p in judgement.dossier.pauses if p.is_active_at(now)), None)
-                items.append(
-                    WorkItem(
-                        r["dossier_code"],
-                        r["agency_code"],
-                        r["procedure_code"],
-                        r["received_at"],
-                        r["legal_due_at"],
-                        judgement.due,
-                        late,
-                        str(open_pause.kind) if open_pause else None,
-                        judgement.dossier.appointment_at,
-                    )
-                )
+            items = [
+                _item(r, r["due"], now)
+                for r in await driver.fetch(LISTED, now, listed, horizon_at, overdue, soon)
+            ]
+            items += await _judged_by_the_domain(
+                driver, engine, calendar, listed, now, horizon, overdue, soon
+            )
     return items
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    """One page of a worklist: its rows, how many rows the filters keep, the overdue and due-soon
+    dossiers of the chosen kind before the filters, and the procedures among them."""
+
+    rows: list[WorkItem]
+    count: int
+    overdue: int
+    due_soon: int
+    procedures: list[str]
+
+
+#: `ordered`'s order in SQL over `LISTED`'s rows (text in code-point order, as Python compares it).
+_ORDER = {
+    "due": ["(due IS NULL)", "due", 'dossier_code COLLATE "C"'],
+    "received": ["received_at", 'dossier_code COLLATE "C"'],
+    "code": ['dossier_code COLLATE "C"'],
+    "procedure": ['procedure_code COLLATE "C"', 'dossier_code COLLATE "C"'],
+    "agency": ['agency_code COLLATE "C"', 'dossier_code COLLATE "C"'],
+}
+# $1 now, $2 agencies, $3 the due-soon horizon, $4 list the overdue, $5 list the due soon,
+# $6 the procedure (NULL: every one).
+_SUMMARY = f"""WITH listed AS ({LISTED})
+SELECT count(*) FILTER (WHERE due < $1) AS overdue, count(*) FILTER (WHERE NOT due < $1) AS due_soon,
+    count(*) FILTER (WHERE $6::text IS NULL OR procedure_code = $6::text) AS kept,
+    array_agg(DISTINCT procedure_code) AS procedures
+FROM listed"""
+
+
+def _first_rows(sort: str, descending: bool) -> str:
+    """`LISTED`'s rows of the procedure $6 (or every one) in `ordered`'s order, the first $7."""
+    order = ", ".join(f"{key} DESC" if descending else key for key in _ORDER[sort])
+    return f"""WITH listed AS ({LISTED})
+SELECT * FROM listed WHERE $6::text IS NULL OR procedure_code = $6::text ORDER BY {order} LIMIT $7"""
+
+
+async def read_worklist_page(
+    engine: AsyncEngine,
+    calendar: WorkingCalendar,
+    agencies: Sequence[str] | None,
+    now: datetime,
+    kind: Kind,
+    procedure: str | None,
+    pause: str,
+    sort: str,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> WorklistPage:
+    """`ordered(filtered(read_worklist(…)))[offset:offset + limit]` with its counts, without reading
+    every listed dossier: PostgreSQL counts the dossiers its facts judge and returns only the first
+    `offset + limit` of them in the page's order; the few the domain judges are merged in."""
+    horizon = due_soon_horizon(now, calendar)
+    overdue, soon = kind in ("overdue", "all"), kind in ("due_soon", "all")
+    listed = sorted(agencies) if agencies is not None else None
+    async with engine.connect() as conn:
+        driver: Any = (await conn.get_raw_connection()).driver_connection
+        async with driver.transaction(isolation="repeatable_read", readonly=True):
+            args = [now, listed, datetime.fromtimestamp(horizon, now.tzinfo), overdue, soon, procedure]
+            summary = await driver.fetchrow(_SUMMARY, *args)
+            first: list[WorkItem] = []
+            if pause != "paused":  # the facts judge only dossiers outside their pauses
+                records = await driver.fetch(_first_rows(sort, descending), *args, offset + limit)
+                first = [_item(r, r["due"], now) for r in records]
+            judged = await _judged_by_the_domain(
+                driver, engine, calendar, listed, now, horizon, overdue, soon
+            )
+    kept = filtered(judged, procedure, pause)
+    merged = ordered(first + kept, sort, descending)[offset : offset + limit]
+    return WorklistPage(
+        rows=merged,
+        count=(summary["kept"] if pause != "paused" else 0) + len(kept),
+        overdue=summary["overdue"] + sum(1 for i in judged if i.overdue),
+        due_soon=summary["due_soon"] + sum(1 for i in judged if not i.overdue),
+        procedures=sorted(set(summary["procedures"] or ()) | {i.procedure_code for i in judged}),
+    )
 
 
 def filtered(items: list[WorkItem], procedure: str | None, pause: str) -> list[WorkItem]:
@@ -129,9 +222,8 @@ def filtered(items: list[WorkItem], procedure: str | None, pause: str) -> list[W
 
 def ordered(items: list[WorkItem], sort: str, descending: bool) -> list[WorkItem]:
     """Sorted by `sort` (`SORTS`), ties by dossier code; by deadline the most overdue come first."""
-    far = datetime.max.replace(tzinfo=None)
 
-    def key(item: WorkItem) -> tuple[Any, str]:
+    def key(item: WorkItem) -> tuple[Any, ...]:
         if sort == "received":
             return (item.received_at, item.dossier_code)
         if sort == "code":
@@ -140,7 +232,8 @@ def ordered(items: list[WorkItem], sort: str, descending: bool) -> list[WorkItem
             return (item.procedure_code, item.dossier_code)
         if sort == "agency":
             return (item.agency_code, item.dossier_code)
-        return (item.due.replace(tzinfo=None) if item.due else far, item.dossier_code)
+        # by the instant (the facts' deadlines come in UTC, the domain's in Vietnam time); none last
+        return (0, item.due, item.dossier_code) if item.due is not None else (1, item.dossier_code)
 
     return sorted(items, key=key, reverse=descending)
 
