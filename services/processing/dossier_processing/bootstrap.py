@@ -173,7 +173,7 @@ def _start_workers(state: AppState, producer: AIOKafkaProducer | None) -> None:
     if settings.portal_runs:
         pusher = PortalPusher(settings, state.engine, state.catalog, state.metrics)
         workers.start("portal-push", pusher.stop, pusher.run())
-        publisher = SyncStatePublisher(settings, state.engine)
+        publisher = SyncStatePublisher(settings, state.engine, state.metrics.portal_sync)
         workers.start("portal-sync-state", publisher.stop, publisher.run())
     if settings.feedback_runs:
         feedback = FeedbackWorker(settings, state.engine, state.calendar)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -54,9 +54,12 @@ class PortalSync(Collector):
 
     def __init__(self) -> None:
         self.agencies: dict[str, AgencySync] = {}
+        #: when `agencies` was read (None: never); the portal sync publisher sends it as `as_of`
+        self.read_at: datetime | None = None
 
-    def observe(self, agencies: dict[str, AgencySync]) -> None:
+    def observe(self, agencies: dict[str, AgencySync], read_at: datetime | None = None) -> None:
         self.agencies = dict(agencies)
+        self.read_at = read_at or datetime.now(UTC)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         dossiers = GaugeMetricFamily(

@@ -22,6 +22,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dossier_contracts.portal_sync import decode_sync_record
 from dossier_processing.bootstrap import create_engine
+from dossier_processing.observability import PortalSync
+from dossier_processing.portal.state import sync_by_agency
 from dossier_processing.portal.state_publisher import SyncStatePublisher
 from dossier_processing.settings import ProcessingSettings
 from dossier_runtime.api_keys import create_key
@@ -252,8 +254,8 @@ async def test_push_worker_exposes_failures_by_reason_and_the_oldest_unsynced(
 async def test_the_sync_state_is_published_per_agency_when_it_changes(
     processing_settings: ProcessingSettings, processing_key: str
 ) -> None:
-    """`portal.sync.v1` (compacted, keyed by agency) carries the figures `GET /v1/sync/state` gives;
-    a round sends only the agencies whose figures changed."""
+    """`portal.sync.v1` (compacted, keyed by agency) carries the figures `GET /v1/sync/state` gives, as
+    the push worker last read them; a round sends only the agencies whose figures changed."""
     s = processing_settings.model_copy(update={"run_relay": False})
     async with running_app(s) as client:
         await _given_states(s)
@@ -267,8 +269,17 @@ async def test_the_sync_state_is_published_per_agency_when_it_changes(
     await ensure_topics(s.kafka_bootstrap_servers, {s.portal_sync_topic: 1})
     await producer.start()
     try:
-        publisher = SyncStatePublisher(s, engine)
+        source = PortalSync()  # what the push worker read last, as its `_ratio` refreshes it
+        publisher = SyncStatePublisher(s, engine, source)
+        assert await publisher.publish_once(producer) == 0  # nothing read yet
+
+        async def read() -> None:
+            async with engine.connect() as conn:
+                source.observe(await sync_by_agency(conn))
+
+        await read()
         assert await publisher.publish_once(producer) == 2  # both agencies, first time
+        await read()
         assert await publisher.publish_once(producer) == 0  # nothing changed
         async with db(s) as conn:  # the portal takes one of B's dossiers
             await conn.execute(
@@ -276,6 +287,7 @@ async def test_the_sync_state_is_published_per_agency_when_it_changes(
                 " where dossier_code = $1",
                 _code(B, 1),
             )
+        await read()
         assert await publisher.publish_once(producer) == 1
     finally:
         await producer.stop()

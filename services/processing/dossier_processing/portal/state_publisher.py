@@ -1,13 +1,14 @@
 """Publishes each agency's sync state (`state.py`) to `portal.sync.v1` (`dossier_contracts.portal_sync`),
 so that the metrics service reports the Decision 766/QĐ-TTg sync rate without calling processing.
 
-Runs beside the push worker (wherever `PROCESSING_PORTAL_URL` makes it run). One instance at a time
-publishes: the one holding the schema's `portal-sync-publisher` advisory lock (a session lock on a
-connection of its own, as the outbox relay's). Every `PROCESSING_PORTAL_SYNC_PUBLISH_S` seconds it reads
-the state and sends the agencies whose figures changed since it last sent them (all of them when it
-takes the lead), keyed by agency code on a compacted topic; a record that fails to send is sent at the
-next round. Readers keep the record with the latest `as_of`, so a record sent twice, or by a former
-leader, changes nothing.
+Runs beside the push worker (wherever `PROCESSING_PORTAL_URL` makes it run) and sends what that push
+worker last read for its `/metrics` series (`observability.PortalSync`, refreshed every 10 s), so the
+aggregate over `dossiers` and `sync_state` is not run twice. One instance at a time publishes: the one
+holding the schema's `portal-sync-publisher` advisory lock (a session lock on a connection of its own,
+as the outbox relay's). Every `PROCESSING_PORTAL_SYNC_PUBLISH_S` seconds it sends the agencies whose
+figures changed since it last sent them (all of them when it takes the lead), keyed by agency code on a
+compacted topic; a record that fails to send is sent at the next round. Readers keep the record with
+the latest `as_of`, so a record sent twice, or by a former leader, changes nothing.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dossier_contracts.portal_sync import AgencySyncRecord, encode_sync_record
+from dossier_processing.observability import PortalSync
 from dossier_processing.portal import state as sync_state
 from dossier_processing.settings import ProcessingSettings
 from dossier_runtime.db import try_session_lock
@@ -47,8 +49,8 @@ def sync_records(by_agency: dict[str, sync_state.AgencySync], as_of: datetime) -
 
 
 class SyncStatePublisher:
-    def __init__(self, settings: ProcessingSettings, engine: AsyncEngine) -> None:
-        self.settings, self.engine = settings, engine
+    def __init__(self, settings: ProcessingSettings, engine: AsyncEngine, source: PortalSync) -> None:
+        self.settings, self.engine, self.source = settings, engine, source
         self.topic = settings.portal_sync_topic
         self._stopping = asyncio.Event()
         #: agency → the figures last sent while leading
@@ -94,11 +96,11 @@ class SyncStatePublisher:
 
     async def publish_once(self, producer: AIOKafkaProducer) -> int:
         """Send the agencies whose figures changed since they were last sent; returns how many."""
-        async with self.engine.connect() as conn:
-            by_agency = await sync_state.sync_by_agency(conn)
-        changed = [
-            r for r in sync_records(by_agency, datetime.now(UTC)) if self.sent.get(r.agency_code) != r.figures
-        ]
+        read_at = self.source.read_at
+        if read_at is None:  # the push worker has not read the state yet
+            return 0
+        records = sync_records(self.source.agencies, read_at)
+        changed = [r for r in records if self.sent.get(r.agency_code) != r.figures]
         if not changed:
             return 0
         sends = [
