@@ -15,9 +15,11 @@ from test_portal_history import row as portal_row
 from dossier_contracts.applicant_wire import applicant_to_json
 from dossier_contracts.event_codec import decode_event, encode_event
 from dossier_core.catalog import default_catalog_dir, load_catalog
+from dossier_intake.applicant import MAX_NAME, ApplicantIn, sealer_from_key
 from dossier_processing.applicant import Applicant, applicant_fields
 from dossier_processing.applicant.keys import Opener, generate_key_pair
 from dossier_processing.applicant.store import sealed_of, without_applicant
+from dossier_processing.ingest.bounds import MAX_SEALED_BYTES, out_of_bounds
 from dossier_processing.ingest.decode import Incoming, decode_messages
 from dossier_processing.ingest.plan import StoredDossier, process_batch
 from dossier_processing.portal.record import portal_record
@@ -148,3 +150,21 @@ def test_the_portal_record_carries_the_opened_applicant_and_nothing_without_one(
     assert {k: v for k, v in record.items() if k not in applicant_fields(None)} == {
         k: v for k, v in bare.items() if k not in applicant_fields(None)
     }
+
+
+def test_the_largest_applicant_intake_takes_is_within_the_consumers_bound_and_a_huge_blob_is_not() -> None:
+    largest = ApplicantIn(
+        name="Ữ" * MAX_NAME,  # 3 bytes in UTF-8
+        id_number="0" * 20,
+        phone="+" + "9" * 15,
+        email="a" * 64 + "@" + "b" * 185 + ".vn",
+    )
+    blob = sealer_from_key(PAIR.public).seal(largest)  # type: ignore[union-attr]
+    assert len(blob) < MAX_SEALED_BYTES
+    (ok,) = incoming([received(blob)])
+    assert out_of_bounds(ok.event) is None
+    items, rejected = decode_messages([Record(received(b"\x01" * (MAX_SEALED_BYTES + 1)).raw)])
+    assert not items
+    assert [(r.reason.value, r.error) for r in rejected] == [
+        ("out_of_bounds", f"data.applicant_sealed is longer than {MAX_SEALED_BYTES} bytes")
+    ]

@@ -21,6 +21,9 @@ END = contract_bounds.END.astimezone(UTC)
 MAX_CODE_LENGTH = 128
 MAX_TEXT_LENGTH = contract_bounds.MAX_TEXT
 _CODE_FIELDS = frozenset({"procedure_code"})
+#: `dossier.received`'s sealed applicant data: the largest applicant intake takes (a 200-character
+#: name, 20-character id, phone, 254-character email) seals to under 1.5 KB.
+MAX_SEALED_BYTES = 4096
 #: The bounds on the clocks events come on (Vietnam's, and each sender's fixed offset seen so far, at
 #: most 2,879): two instants on the same clock compare by their fields, far cheaper than across clocks.
 #: Exact because these clocks keep one offset over the years the bounds stand in.
@@ -56,6 +59,8 @@ def _data_ok(data: Mapping[str, object]) -> bool:
                     return False
             elif len(value) > MAX_TEXT_LENGTH or "\x00" in value:
                 return False
+        elif isinstance(value, bytes) and len(value) > MAX_SEALED_BYTES:
+            return False
     return True
 
 
@@ -93,6 +98,8 @@ def _problems(event: DossierEvent) -> list[str]:
                 problems.append(f"data.{name} is longer than {MAX_TEXT_LENGTH} characters")
             elif "\x00" in value:
                 problems.append(f"data.{name} contains a NUL character")
+        elif isinstance(value, bytes) and len(value) > MAX_SEALED_BYTES:
+            problems.append(f"data.{name} is longer than {MAX_SEALED_BYTES} bytes")
     return [p for p in problems if p is not None]
 
 
