@@ -19,6 +19,8 @@ from dossier_processing.portal.session import (
     Protocol,
     Verdict,
     normal_code,
+    personal_values,
+    redact,
     schema,
 )
 from dossier_processing.settings import ProcessingSettings
@@ -205,3 +207,20 @@ def test_the_schema_refuses_what_the_portal_would(body: dict[str, Any]) -> None:
 def test_requeue_needs_codes_or_all_parked(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["portal", *args]) == 2  # refused before any database access
     assert "needs dossier codes or --all-parked" in capsys.readouterr().err
+
+
+def test_what_the_portal_says_back_is_kept_without_the_applicant_data() -> None:
+    data = [
+        {
+            **RECORD,
+            "ChuHoSo": "Nguyễn Văn An",
+            "Email": "an@example.vn",
+            "SoDienThoai": "",
+            "MaDoiTuong": "0221",
+        },
+        {**RECORD, "MaHoSo": B, "ChuHoSo": "Nguyễn Văn An Bình"},
+    ]
+    values = personal_values(data)
+    assert values == {"Nguyễn Văn An", "an@example.vn", "0221", "Nguyễn Văn An Bình"}
+    said = "Email an@example.vn của Nguyễn Văn An Bình không hợp lệ; Nguyễn Văn An: mã 0221"
+    assert redact(said, values) == "Email *** của *** không hợp lệ; ***: mã ***"

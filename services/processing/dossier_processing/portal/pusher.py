@@ -40,7 +40,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -63,6 +63,8 @@ from dossier_processing.portal.session import (
     Outcome,
     PortalSession,
     Verdict,
+    personal_values,
+    redact,
 )
 from dossier_processing.settings import ProcessingSettings
 from dossier_runtime.retry import Backoff
@@ -191,18 +193,21 @@ class PortalPusher:
     async def _call(
         self, body: dict[str, Any], data: list[dict[str, Any]], rows: Sequence[Row[Any]]
     ) -> dict[str, Outcome] | CallFailed:
-        """One call's outcome per dossier, or the failure of the whole call."""
+        """One call's outcome per dossier, or the failure of the whole call; what the portal said back
+        is kept without the applicant data the call carried (it may quote it)."""
+        personal = personal_values(data)
         try:
             answers = await self.session.call({**body, "data": data}, [r.dossier_code for r in rows])
         except CallFailed as exc:
+            failed = CallFailed(redact(str(exc), personal), exc.error_code)
             self.metrics.portal_requests.labels("failed").inc()
             log.warning(
                 "portal call failed",
-                extra={"service": body["service"], "error": str(exc), "dossiers": len(rows)},
+                extra={"service": body["service"], "error": str(failed), "dossiers": len(rows)},
             )
-            return exc
+            return failed
         self.metrics.portal_requests.labels("accepted").inc()
-        return answers
+        return {code: replace(a, message=redact(a.message, personal)) for code, a in answers.items()}
 
     def _sync_outcomes(
         self, rows: Sequence[Row[Any]], answers: dict[str, Outcome] | CallFailed, out: _Outcomes

@@ -53,6 +53,24 @@ def normal_code(value: Any) -> str:
     return f"{sign}{int(digits)}" if digits.isdigit() else text
 
 
+#: record fields that hold the applicant's personal data (Decree 13/2023/NĐ-CP): what the portal says back
+#: is stored (`last_error`, `park_reason`) and logged only without them (`redact`)
+PERSONAL_FIELDS = ("ChuHoSo", "MaDoiTuong", "Email", "SoDienThoai")
+
+
+def personal_values(data: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The applicant data in these records (non-empty values of `PERSONAL_FIELDS`)."""
+    return {str(v) for item in data for f in PERSONAL_FIELDS if (v := item.get(f))}
+
+
+def redact(text: str, values: Iterable[str]) -> str:
+    """`text` with every one of `values` replaced by `***` (longest first, so a value containing another
+    one goes whole)."""
+    for value in sorted(values, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text
+
+
 class CallFailed(Exception):
     """The call as a whole failed: every record of it stays unsynced and is retried."""
 
