@@ -201,15 +201,29 @@ INDICATOR_COLUMNS = (
     ("Số hồ sơ được số hóa", "digitised"),
     ("Tỷ lệ hồ sơ được số hóa (%)", "digitisation_rate"),
 )
-INDICATOR_HEADINGS = ("Mã đơn vị", "Tên đơn vị", "Cấp", *(heading for heading, _ in INDICATOR_COLUMNS))
+#: the sync rate with the national portal, as of processing's latest record per agency (a state, not the
+#: period's; empty without a record)
+SYNC_COLUMNS = (
+    ("Số hồ sơ đã tiếp nhận (đối chiếu Cổng DVCQG)", "portal_received"),
+    ("Số hồ sơ đã đồng bộ lên Cổng DVCQG", "portal_synced"),
+    ("Tỷ lệ hồ sơ đồng bộ lên Cổng DVCQG (%)", "sync_rate"),
+)
+INDICATOR_HEADINGS = (
+    "Mã đơn vị",
+    "Tên đơn vị",
+    "Cấp",
+    *(heading for heading, _ in INDICATOR_COLUMNS),
+    *(heading for heading, _ in SYNC_COLUMNS),
+)
 ELSEWHERE_HEADING = "Chỉ số tính ở nơi khác"
 NOT_COMPUTED_HEADING = "Chỉ số chưa tính được từ dữ liệu hồ sơ"
 FEEDBACK_SHEET = "Phản ánh, kiến nghị"
 
 
 def indicators_sheet(sheet: Any, section: dict[str, Any], period_line: str) -> None:
-    """The indicator section (`/v1/reports/indicators`): a row per agency and the total, then where the
-    sync rate is and the indicators this data cannot give."""
+    """The indicator section (`/v1/reports/indicators`): a row per agency and the total (the sync rate
+    with the national portal last, as of processing's latest record), then where the sync rate comes
+    from and the indicators this data cannot give."""
     sheet.title = INDICATOR_SHEET
     _bold(sheet, [INDICATOR_TITLE])
     _append(sheet, [period_line])
@@ -225,11 +239,11 @@ def indicators_sheet(sheet: Any, section: dict[str, Any], period_line: str) -> N
     _bold(sheet, [NOT_COMPUTED_HEADING])
     for item in section["not_computed"]:
         _append(sheet, [item["name"], item["reason"]])
-    _widths(sheet, [18, 40, 12, *([16] * len(INDICATOR_COLUMNS))])
+    _widths(sheet, [18, 40, 12, *([16] * (len(INDICATOR_COLUMNS) + len(SYNC_COLUMNS)))])
 
 
 def _figures(row: dict[str, Any]) -> list[Any]:
-    return [row[key] for _, key in INDICATOR_COLUMNS]
+    return [row[key] for _, key in INDICATOR_COLUMNS] + [row.get(key) for _, key in SYNC_COLUMNS]
 
 
 FEEDBACK_TITLE = "TÌNH HÌNH TIẾP NHẬN, XỬ LÝ PHẢN ÁNH, KIẾN NGHỊ"

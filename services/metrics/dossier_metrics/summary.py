@@ -106,7 +106,8 @@ def summary_markdown(
         f"- Bộ chỉ số theo Quyết định 766/QĐ-TTg: tỷ lệ hồ sơ giải quyết trước hạn, đúng hạn "
         f"{percent(kpi['on_time_rate'])}; tỷ lệ hồ sơ tiếp nhận trực tuyến {percent(kpi['online_rate'])}; "
         f"tỷ lệ thanh toán trực tuyến {percent(kpi['online_payment_rate'])}; tỷ lệ hồ sơ được số hóa "
-        f"{percent(kpi['digitisation_rate'])}.",
+        f"{percent(kpi['digitisation_rate'])}; tỷ lệ hồ sơ đồng bộ lên Cổng Dịch vụ công quốc gia "
+        f"{percent(kpi.get('sync_rate'))}.",
         _feedback_line(feedback),
     ]
     return "\n".join(lines) + "\n"

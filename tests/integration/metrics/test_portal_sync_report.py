@@ -4,6 +4,7 @@ key; an older record or a value that is not a record changes nothing."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,11 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from openpyxl import load_workbook
 
 from dossier_contracts.portal_sync import AgencySyncRecord, encode_sync_record
 from dossier_core.catalog import Catalog
+from dossier_metrics.quarter_sheets import INDICATOR_HEADINGS, INDICATOR_SHEET
 from dossier_metrics.settings import MetricsSettings
 from dossier_runtime.api_keys import create_key
 from dossier_runtime.kafka import ensure_topics
@@ -80,6 +83,16 @@ async def test_the_indicators_carry_each_agencys_latest_sync_record(
         await wait_until(both_stored)
         everyone = await report(metrics_key)
         mine = await report(only_a)
+        workbook = await client.get(
+            "/v1/reports/dossiers?period=2026-Q4&format=xlsx",
+            headers={"Authorization": f"Bearer {metrics_key}"},
+        )
+        assert workbook.status_code == 200, workbook.text
+        summary = await client.get(
+            "/v1/reports/summary",
+            params={"period": "2026-Q4"},
+            headers={"Authorization": f"Bearer {metrics_key}"},
+        )
         pages = {}
         for name, key in (("only_a", only_a), ("everyone", metrics_key)):
             async with httpx.AsyncClient(
@@ -122,3 +135,12 @@ async def test_the_indicators_carry_each_agencys_latest_sync_record(
     row_a = pages["only_a"].split(f'data-agency="{a}"', 1)[1].split("</tr>", 1)[0]
     cells = [cell.split("</td>", 1)[0] for cell in row_a.split("<td>")[1:]]
     assert cells[:6] == ["10", "7", "70,0 %", "0", "3", "0"] and cells[6].endswith(" giờ")
+    # the quarter's workbook: the sync columns close the 'Chỉ số 766' sheet's rows and total
+    sheet = load_workbook(io.BytesIO(workbook.content))[INDICATOR_SHEET]
+    sheet_rows: list[tuple[Any, ...]] = list(sheet.iter_rows(values_only=True))
+    heading = sheet_rows.index(INDICATOR_HEADINGS)
+    by_code = {r[0]: r for r in sheet_rows[heading + 1 :] if r[0] in (a, b, "Tổng cộng")}
+    assert by_code[a][-3:] == (10, 7, 70.0) and by_code[b][-3:] == (4, 4, 100.0)
+    assert by_code["Tổng cộng"][-3:] == (14, 11, round(1100 / 14, 2))
+    # and the quarter's summary states the province's rate
+    assert "tỷ lệ hồ sơ đồng bộ lên Cổng Dịch vụ công quốc gia 78,57%." in summary.text
