@@ -1,7 +1,7 @@
 """Applicant data (Decree 13/2023/NĐ-CP) through the real services and a fake national portal: a planted
 applicant is found where it must be (the sync feed, the push to the portal, opened by processing) and
 nowhere else: not in any Kafka topic the system wrote, not in any table (the metrics service's, and
-processing's in clear), not in any service log, nor in the other read APIs and /metrics. After
+processing's in clear), not in any service log, nor in the other read APIs, the console and /metrics. After
 `dossier-processing erase-applicant` it is gone from the feed too.
 
 The simulator sends a quarter with made-up applicants on every receipt first (its `--expect` holds the
@@ -39,6 +39,7 @@ pytestmark = pytest.mark.e2e
 AGENCY = "000.00.10.H49"
 PROCEDURE = "1.004194"
 SIM_DOSSIERS, SIM_SEED = 120, 23
+CONSOLE_PAGES = ("/tong-quan", "/viec-can-xu-ly", "/ho-so", "/bao-cao", "/chi-so", "/van-hanh")
 
 
 @contextlib.contextmanager
@@ -301,6 +302,14 @@ def test_a_planted_applicant_is_only_in_the_sync_feed_and_the_push(
             )
         }
         apis["intake /metrics"] = httpx.get(f"{system.intake.url}/metrics").text
+        with httpx.Client(base_url=system.metrics.url, timeout=60) as console:  # the Vietnamese console
+            login = console.post("/dang-nhap", data={"key": system.metrics_key, "tiep": "/tong-quan"})
+            assert login.status_code == 303, login.text
+            for path in (*CONSOLE_PAGES, f"/ho-so/{a}", f"/ho-so/{b}"):
+                page = console.get(path)
+                assert page.status_code == 200, (path, page.status_code)
+                apis[f"console {path}"] = page.text
+            assert a in apis[f"console /ho-so/{a}"]  # the console does show the dossier itself
         suffix = system.env["INTAKE_EVENTS_TOPIC"].rsplit(".", 1)[-1]
         topics = {t for t in topic_names(kafka_bootstrap) if t.endswith(suffix)}
         assert system.env["INTAKE_EVENTS_TOPIC"] in topics and system.env["PROCESSING_STATUS_TOPIC"] in topics
