@@ -12,7 +12,8 @@
   portal accepted, and how many processing steps it holds (later steps are sent, earlier ones never
   again). A dossier is fully synced at version v when `synced_version = progress_version = v`.
 
-The due index covers dossiers whose progress lags their record as well.
+The due index covers dossiers whose progress lags their record as well, and leaves out those parked at
+their wanted version (so many parked dossiers never slow a claim down).
 
 Revision ID: 0005
 Revises: 0004
@@ -47,7 +48,8 @@ def upgrade() -> None:
     op.execute(
         """
         create index sync_state_due on sync_state (next_attempt_at)
-        where wanted_version > synced_version or progress_version < synced_version
+        where (wanted_version > synced_version or progress_version < synced_version)
+          and (parked_version is null or wanted_version > parked_version)
         """
     )
     op.execute("create index sync_state_parked on sync_state (parked_at) where parked_at is not null")
