@@ -224,3 +224,14 @@ def test_what_the_portal_says_back_is_kept_without_the_applicant_data() -> None:
     assert values == {"Nguyễn Văn An", "an@example.vn", "0221", "Nguyễn Văn An Bình"}
     said = "Email an@example.vn của Nguyễn Văn An Bình không hợp lệ; Nguyễn Văn An: mã 0221"
     assert redact(said, values) == "Email *** của *** không hợp lệ; ***: mã ***"
+
+
+def test_the_code_settings_are_json_lists_of_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROCESSING_PORTAL_PERMANENT_CODES", '["10", "99"]')
+    monkeypatch.setenv("PROCESSING_PORTAL_SESSION_CODES", '["-2"]')
+    monkeypatch.setenv("PROCESSING_PORTAL_PASSWORD", "bí mật")
+    s = ProcessingSettings()
+    assert s.portal_permanent_codes == {"10", "99"} and s.portal_session_codes == {"-2"}
+    assert "bí mật" not in repr(s)  # the password never shows in a dump of the settings
+    p = Protocol(s)
+    assert p.verdict("99") is Verdict.PERMANENT and p.verdict("11") is Verdict.TRANSIENT
