@@ -74,7 +74,7 @@ def example_event(event_type: str, n: int = 0) -> dict[str, Any]:
         "dossier_code": _DOSSIER,
         "agency_code": _AGENCY,
         "occurred_at": "2025-04-05T09:15:00+07:00",
-        "data": EXAMPLE_DATA[EventType(event_type)],
+        "data": dict(EXAMPLE_DATA[EventType(event_type)]),  # a copy: a test may change it
     }
 
 
