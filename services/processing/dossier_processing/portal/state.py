@@ -1,6 +1,6 @@
 """Where each agency stands with the national portal, from the push worker's `sync_state`: the figures
-`/metrics` exposes (`observability.PortalSync`), `GET /v1/sync/state` answers (`state_routes.py`) and
-an operator acts on.
+`/metrics` exposes (`observability.PortalSync`), `GET /v1/sync/state` and `GET /v1/sync/dossiers`
+answer (`state_route.py`), `portal.sync.v1` carries (`state_publisher.py`), and an operator acts on.
 
 A received dossier is in exactly one state:
 
