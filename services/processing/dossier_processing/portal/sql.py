@@ -264,34 +264,3 @@ async def parked(conn: AsyncConnection) -> list[Row[Any]]:
             )
         )
     )
-
-
-#: A received dossier's state towards the national portal: its latest version synced; not synced and
-#: the last attempt failed; not synced and not yet attempted since its latest change.
-SYNC_STATES = ("synced", "failed", "pending")
-
-
-async def sync_by_agency(conn: AsyncConnection) -> dict[str, tuple[int, int, int]]:
-    """Per agency, its received dossiers in each of `SYNC_STATES` (synced, failed, pending)."""
-    rows = await conn.execute(
-        text(
-            """
-            select d.agency_code,
-                   count(*) filter (where s.synced_version >= d.version),
-                   count(*) filter (where coalesce(s.synced_version, 0) < d.version
-                                    and s.last_error is not null),
-                   count(*) filter (where coalesce(s.synced_version, 0) < d.version
-                                    and s.last_error is null)
-            from dossiers d left join sync_state s using (dossier_code)
-            where d.received_at is not null
-            group by d.agency_code
-            """
-        )
-    )
-    return {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in rows}
-
-
-async def sync_pending(conn: AsyncConnection) -> int:
-    return int(
-        await conn.scalar(text("select count(*) from sync_state where wanted_version > synced_version")) or 0
-    )
