@@ -1,5 +1,6 @@
-"""The console's per-agency, per-day figures (`console_agency_day`, migration 0007) against a recompute
-from the dossiers, through every path that writes report facts:
+"""The console's per-agency figures per day (`console_agency_day`, migration 0007) and per statutory
+month (`console_agency_month`, 0009) against a recompute from the dossiers, through every path that
+writes report facts:
 
 - the consumer's batches, on random histories arriving shuffled, some events twice and late (so a
   dossier is folded again and its facts replaced, its agency, channel, end or outcome changing), with
@@ -14,7 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from dossier_core.calendar import VN_TZ
 from dossier_core.events import DossierEvent
 from dossier_core.lifecycle import fold
 from dossier_core.report_facts import facts_of
+from dossier_metrics.console.figures import statutory_month
 from dossier_metrics.db import create_engine
 from dossier_metrics.facts_backfill import backfill_facts
 from dossier_metrics.index import LiveIndex
@@ -112,12 +114,21 @@ def expected(final: dict[str, Any]) -> Rollup:
     return {key: tuple(counts) for key, counts in rollup.items()}
 
 
-async def stored(engine: AsyncEngine) -> Rollup:
+def by_month(days: Rollup) -> Rollup:
+    """The day figures added up per agency and statutory month (keyed by its first day)."""
+    months: dict[tuple[str, str], list[int]] = {}
+    for (agency, day), counts in days.items():
+        key = (agency, statutory_month(date.fromisoformat(day)).start.isoformat())
+        total = months.setdefault(key, [0] * 6)
+        for k, n in enumerate(counts):
+            total[k] += n
+    return {key: tuple(counts) for key, counts in months.items() if any(counts)}
+
+
+async def stored(engine: AsyncEngine, table: str = "console_agency_day", key: str = "day") -> Rollup:
     columns = [f"received_{c}" for c in CHANNELS] + [f"resolved_{o}" for o in OUTCOMES]
     async with engine.connect() as conn:
-        rows = await conn.exec_driver_sql(
-            f"SELECT agency_code, day, {', '.join(columns)} FROM console_agency_day"
-        )
+        rows = await conn.exec_driver_sql(f"SELECT agency_code, {key}, {', '.join(columns)} FROM {table}")
         out: Rollup = {}
         row: Any
         for row in rows:
@@ -125,6 +136,11 @@ async def stored(engine: AsyncEngine) -> Rollup:
             if any(counts):
                 out[(row[0], row[1].isoformat())] = counts
         return out
+
+
+async def check(engine: AsyncEngine, want: Rollup) -> None:
+    assert await stored(engine) == want
+    assert await stored(engine, "console_agency_month", "month") == by_month(want)
 
 
 async def apply_all(engine: AsyncEngine, messages: list[bytes], batch: int, again: int | None = None) -> None:
@@ -148,23 +164,25 @@ async def test_the_rollup_follows_the_facts_through_batches_and_the_backfill(
     engine: AsyncEngine, drawn: list[list[DossierEvent]], rng: random.Random, batch: int
 ) -> None:
     async with engine.begin() as conn:
-        await conn.exec_driver_sql(f"TRUNCATE {TABLES}, report_fact_backfill, console_agency_day")
+        await conn.exec_driver_sql(
+            f"TRUNCATE {TABLES}, report_fact_backfill, console_agency_day, console_agency_month"
+        )
     messages, final = _messages(rng, drawn)
     again, chunk = rng.randrange(max(1, len(messages) // batch)), rng.randint(1, 5)
     await apply_all(engine, messages, batch, again)
     want = expected(final)
-    assert await stored(engine) == want
+    await check(engine, want)
 
     # every fact deleted (the rollup empties), then derived again from the stored snapshots
     async with engine.begin() as conn:
         await conn.exec_driver_sql("DELETE FROM report_fact")
-    assert await stored(engine) == {}
+    await check(engine, {})
     async with engine.begin() as conn:
         await conn.exec_driver_sql(
             "INSERT INTO report_fact_backfill SELECT dossier_code FROM dossier_snapshot"
         )
     await backfill_facts(engine, CATALOG.calendar(), chunk=chunk)
-    assert await stored(engine) == want
+    await check(engine, want)
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
@@ -181,9 +199,9 @@ async def test_the_migration_fills_the_rollup_from_stored_facts_and_a_rebuild_eq
         await upgrade(engine, db_schema, "0006")
         await apply_all(engine, messages, 7)
         await upgrade(engine, db_schema)
-        assert await stored(engine) == want
+        await check(engine, want)
         await apply_all(engine, messages, 5)  # the same stream again: every version already stored
-        assert await stored(engine) == want
+        await check(engine, want)
     finally:
         await engine.dispose()
 
@@ -192,7 +210,7 @@ async def test_the_migration_fills_the_rollup_from_stored_facts_and_a_rebuild_eq
     try:
         await upgrade(engine, rebuilt)
         await apply_all(engine, messages, 11)
-        assert await stored(engine) == want
+        await check(engine, want)
     finally:
         async with engine.begin() as conn:
             await conn.exec_driver_sql(f"DROP SCHEMA {rebuilt} CASCADE")

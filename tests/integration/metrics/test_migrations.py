@@ -45,7 +45,7 @@ async def test_instances_starting_together_migrate_a_fresh_schema_once(
         assert [r for r in results if isinstance(r, BaseException)] == []
         async with engines[0].connect() as conn:
             versions = (await conn.execute(text("select version_num from alembic_version"))).all()
-        assert [v[0] for v in versions] == ["0008"]
+        assert [v[0] for v in versions] == ["0009"]
     finally:
         for engine in engines:
             await engine.dispose()
@@ -62,6 +62,7 @@ async def test_instances_starting_together_migrate_a_fresh_schema_once(
         "on_site_backfill",
         "feedback",
         "console_agency_day",
+        "console_agency_month",
         "portal_sync",
     }
 

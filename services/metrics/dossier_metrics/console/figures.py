@@ -2,9 +2,10 @@
 instance of the service shows the same numbers, whatever partitions it owns):
 
 - received today and in the current period, by channel, and resolved in the current period, early /
-  on time / late, with the on-time rate of each of the last months: `console_agency_day` (migration
-  0007), the facts' counts per agency and day of receipt or end, kept by triggers on `report_fact`
-  in the transaction that writes the facts, so a page reads O(agencies x days), not the dossiers;
+  on time / late, with the on-time rate of each of the last months: the facts' counts per agency and
+  statutory month (`console_agency_month`, migration 0009) and per agency and day for today
+  (`console_agency_day`, 0007), of receipt or end, kept by triggers on `report_fact` in the
+  transaction that writes the facts, so a page reads O(agencies x months), not the dossiers;
 - pending now, in time / overdue / paused, and due soon (the open dossiers, migration 0003).
 
 Each figure follows the rules of the report and live APIs: a day or a period counts as the report of
@@ -114,21 +115,25 @@ class Figures:
         )
 
 
-# $1 the period's first day, $2 its last, $3 today, $4 agencies (NULL: all). `console_agency_day`
-# (migration 0007) holds per agency and day (Vietnam time) what `report_fact` counts by receipt.
-_RECEIVED = f"""SELECT agency_code,
-    {", ".join(f"sum(received_{c})::bigint" for c in CHANNELS)},
-    {", ".join(f"(sum(received_{c}) FILTER (WHERE day >= $3))::bigint" for c in CHANNELS)}
+# $1 the period's first day, $2 its last, $3 today, $4 agencies (NULL: all). The console's tables
+# (migrations 0007, 0009) hold per agency and statutory month, and per agency and day (Vietnam time),
+# what `report_fact` counts by receipt; a period is whole statutory months.
+_RECEIVED = f"""SELECT agency_code, {", ".join(f"sum(received_{c})::bigint" for c in CHANNELS)}, 0
+FROM console_agency_month
+WHERE month >= $1 AND month <= $2 AND ($4::text[] IS NULL OR agency_code = ANY($4::text[]))
+GROUP BY 1
+UNION ALL
+SELECT agency_code, {", ".join(f"sum(received_{c})::bigint" for c in CHANNELS)}, 1
 FROM console_agency_day
-WHERE day >= $1 AND day <= $2 AND ($4::text[] IS NULL OR agency_code = ANY($4::text[]))
+WHERE day >= $3 AND day <= $2 AND ($4::text[] IS NULL OR agency_code = ANY($4::text[]))
 GROUP BY 1"""
 # $1 the trend's first day, $2 the period's last day, $3 the months' first days and the day after the
 # last, $4 agencies. The report counts an ended dossier in the period it ended in when it was received
-# before the period's end; the table holds those by the day they ended.
-_RESOLVED = """SELECT agency_code, width_bucket(day, $3::date[]) AS month,
+# before the period's end; the table holds those by the statutory month they ended in.
+_RESOLVED = """SELECT agency_code, width_bucket(month, $3::date[]) AS bucket,
     sum(resolved_early)::bigint, sum(resolved_on_time)::bigint, sum(resolved_late)::bigint
-FROM console_agency_day
-WHERE day >= $1 AND day <= $2 AND ($4::text[] IS NULL OR agency_code = ANY($4::text[]))
+FROM console_agency_month
+WHERE month >= $1 AND month <= $2 AND ($4::text[] IS NULL OR agency_code = ANY($4::text[]))
 GROUP BY 1, 2"""
 
 
@@ -154,13 +159,12 @@ async def overview_figures(
     async with engine.connect() as conn:
         driver: Any = (await conn.get_raw_connection()).driver_connection
         async with driver.transaction(isolation="repeatable_read", readonly=True):
-            for agency, *received in await driver.fetch(
+            for agency, *received, today in await driver.fetch(
                 _RECEIVED, period.start, period.end, local.date(), listed
             ):
-                target = of(agency)
+                into = of(agency).today if today else of(agency).period
                 for k in range(len(CHANNELS)):
-                    target.period[k] += received[k] or 0
-                    target.today[k] += received[len(CHANNELS) + k] or 0
+                    into[k] += received[k]
             # the trend's months, then the period's months after the current one (ends a clock
             # behind the data may see)
             buckets = list(months)
