@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from intake_harness import Intake, Keys, Server, make_settings, running, serving
 
+from dossier_processing.applicant.keys import generate_key_pair
 from dossier_runtime.api_keys import create_key
 
 
@@ -26,6 +27,8 @@ async def intake(kafka_bootstrap: str, topic_suffix: str, keys: Keys) -> AsyncIt
 
 @pytest.fixture
 def server(kafka_bootstrap: str, topic_suffix: str, keys: Keys, tmp_path: Path) -> Iterator[Server]:
-    settings = make_settings(kafka_bootstrap, topic_suffix, keys)
+    """Intake as a process, with an applicant key (events may carry applicant data)."""
+    public = generate_key_pair().public
+    settings = make_settings(kafka_bootstrap, topic_suffix, keys, applicant_public_key=public)
     with serving(settings, tmp_path / "intake.log") as srv:
         yield srv
