@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from nacl.public import PrivateKey, PublicKey, SealedBox
@@ -16,6 +17,7 @@ from dossier_contracts.applicant_wire import applicant_to_json
 from dossier_contracts.event_codec import decode_event, encode_event
 from dossier_core.catalog import default_catalog_dir, load_catalog
 from dossier_intake.applicant import MAX_NAME, ApplicantIn, sealer_from_key
+from dossier_processing.__main__ import main as processing_main
 from dossier_processing.applicant import Applicant, applicant_fields
 from dossier_processing.applicant.keys import Opener, generate_key_pair
 from dossier_processing.applicant.store import sealed_of, without_applicant
@@ -168,3 +170,23 @@ def test_the_largest_applicant_intake_takes_is_within_the_consumers_bound_and_a_
     assert [(r.reason.value, r.error) for r in rejected] == [
         ("out_of_bounds", f"data.applicant_sealed is longer than {MAX_SEALED_BYTES} bytes")
     ]
+
+
+def test_applicant_keys_writes_a_pair_the_private_file_readable_by_its_owner_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    private, public = tmp_path / "applicant-private.key", tmp_path / "applicant-public.key"
+    args = ["applicant-keys", "--private-file", str(private), "--public-file", str(public)]
+    assert processing_main(args) == 0
+    assert private.stat().st_mode & 0o777 == 0o600
+    secret = private.read_text().strip()
+    assert secret not in capsys.readouterr().out  # the command names the files, never the key
+    sealed = SealedBox(PublicKey(base64.b64decode(public.read_text().strip()))).encrypt(b'{"name":"An"}')
+    assert Applicant.from_clear(Opener.of(secret).open(sealed)).name == "An"
+
+
+def test_erase_applicant_refuses_a_code_that_is_not_printable_ascii(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert processing_main(["erase-applicant", "000.00.18.H49-250303-０００１"]) == 2
+    assert "printable ASCII" in capsys.readouterr().err
