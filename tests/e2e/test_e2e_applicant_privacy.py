@@ -10,14 +10,11 @@ report exact); their identity numbers and emails are looked for in the same plac
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,22 +37,6 @@ AGENCY = "000.00.10.H49"
 PROCEDURE = "1.004194"
 SIM_DOSSIERS, SIM_SEED = 120, 23
 CONSOLE_PAGES = ("/tong-quan", "/viec-can-xu-ly", "/ho-so", "/bao-cao", "/chi-so", "/van-hanh")
-
-
-@contextlib.contextmanager
-def portal_in_thread() -> Iterator[FakePortal]:
-    """The fake portal served by its own event loop in a thread (the services are processes)."""
-    loop = asyncio.new_event_loop()
-    portal = FakePortal()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(portal.start(), loop).result(30)
-    try:
-        yield portal
-    finally:
-        asyncio.run_coroutine_threadsafe(portal.stop(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(30)
 
 
 def planted() -> dict[str, str]:
@@ -189,7 +170,7 @@ def test_a_planted_applicant_is_only_in_the_sync_feed_and_the_push(
     tmp_path: Path, kafka_bootstrap: str, database_url: str
 ) -> None:
     with (
-        portal_in_thread() as portal,
+        FakePortal().in_thread() as portal,
         running_system(
             tmp_path,
             kafka_bootstrap,
