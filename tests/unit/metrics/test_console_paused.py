@@ -19,7 +19,7 @@ from dossier_core.events import DossierEvent
 from dossier_core.lifecycle import fold
 from dossier_core.pauses import SupplementPolicy
 from dossier_core.timeliness import PendingState
-from dossier_metrics.console.open_dossiers import judge, judge_prepared, prepare, steady_at
+from dossier_metrics.console.open_dossiers import PreparedCache, judge, judge_prepared, prepare, steady_at
 from tests.histories import CATALOG, histories
 
 CALENDAR = CATALOG.calendar()
@@ -78,3 +78,37 @@ def test_the_shortcut_is_taken_for_an_extending_pause_begun_in_time() -> None:
     prepared = prepare(payload.SerializeToString(), CALENDAR)
     assert steady_at(prepared, paused + timedelta(days=3))
     assert not steady_at(prepared, paused - timedelta(minutes=1))
+
+
+class _Snapshots:
+    """The one query `PreparedCache.fetch` makes, over stored (code, version, payload) rows."""
+
+    def __init__(self, rows: list[tuple[str, int, bytes]]) -> None:
+        self.rows = rows
+        self.asked: list[list[str]] = []
+
+    async def fetch(self, _query: str, codes: list[str]) -> list[tuple[str, int, bytes]]:
+        self.asked.append(list(codes))
+        return [row for row in self.rows if row[0] in codes]
+
+
+async def test_the_cache_reads_only_new_versions_and_starts_again_past_its_limit() -> None:
+    received = datetime(2026, 3, 2, 9, tzinfo=VN_TZ)
+    rows = []
+    for n in range(3):
+        code = f"000.00.12.H49-{n:04d}"
+        data = DossierReceived(procedure_code=sorted(CATALOG.procedures)[0], channel=Channel.DIRECT)
+        event = DossierEvent(f"{code}-0", EventType.RECEIVED, code, "000.00.12.H49", received, data, seq=0)
+        snapshot = dossier_to_snapshot(
+            fold([event], CATALOG), version=1, changed_at=received, field="", calendar=CALENDAR
+        )
+        rows.append((code, 1, snapshot.SerializeToString()))
+    driver = _Snapshots(rows)
+    cache = PreparedCache(limit=2)
+    await cache.fetch(driver, [(rows[0][0], 1), (rows[1][0], 1)], CALENDAR)
+    await cache.fetch(driver, [(rows[0][0], 1)], CALENDAR)  # known: nothing read
+    assert driver.asked == [[rows[0][0], rows[1][0]]]
+    await cache.fetch(driver, [(rows[2][0], 1)], CALENDAR)  # past the limit: starts again
+    assert cache.get(rows[2][0], 1) is not None and cache.get(rows[0][0], 1) is None
+    await cache.fetch(driver, [(rows[0][0], 2)], CALENDAR)  # a newer version is read again
+    assert cache.get(rows[0][0], 2) is None  # the stored snapshot is still version 1

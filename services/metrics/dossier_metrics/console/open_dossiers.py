@@ -136,9 +136,10 @@ def steady_at(prepared: Prepared, now: datetime) -> bool:
 
 
 class PreparedCache:
-    """Prepared snapshot versions by (dossier, version), at most `limit` (then it starts again)."""
+    """Prepared snapshot versions by (dossier, version), at most `limit` (about 3 KB each; beyond it
+    the cache starts again, so the counts stay exact and only the decoding is paid again)."""
 
-    def __init__(self, limit: int = 200_000) -> None:
+    def __init__(self, limit: int = 50_000) -> None:
         self.limit = limit
         self.versions: dict[tuple[str, int], Prepared] = {}
 
