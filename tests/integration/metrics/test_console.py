@@ -166,7 +166,7 @@ async def test_pages_show_the_apis_figures(console: FastAPI, metrics_key: str) -
     today_rows = {r["agency"]: r for r in today["rows"]}
 
     state = STATE.of_app(console)
-    figures, period, _ = await overview_figures(state.report_engine, state.catalog.calendar(), None, NOW)
+    figures, period, months = await overview_figures(state.report_engine, state.catalog.calendar(), None, NOW)
     assert period.label == quarter
     checked = 0
     for code in set(live) | set(figures):
@@ -187,6 +187,20 @@ async def test_pages_show_the_apis_figures(console: FastAPI, metrics_key: str) -
         checked += 1
     assert checked and sum(f.today_total for f in figures.values()) == 3
     assert sum(f.overdue for f in figures.values()) > 0
+
+    # the on-time trend: each reporting month's resolved early or on time, and resolved, per agency
+    # as the report of that month counts them
+    resolved_somewhere = 0
+    for k, month in enumerate(months):
+        rows = (await api.get(f"/v1/reports/dossiers?period={month.label}&live=true")).json()["rows"]
+        by_agency = {r["agency"]: r["resolved"] for r in rows}
+        for code in set(by_agency) | set(figures):
+            counts = by_agency.get(code, dict.fromkeys(RESOLVED, 0))
+            good, total = counts["early"] + counts["on_time"], sum(counts[t] for t in RESOLVED)
+            trend = (figures.get(code) or Figures()).trend[k]
+            assert trend == [good, total], (month.label, code)
+            resolved_somewhere += total
+    assert resolved_somewhere > 0
 
     # the page shows those figures: the total row is their sum over the key's agencies
     browser = await logged_in(console, metrics_key)
