@@ -127,14 +127,24 @@ SELECT agency_code, {", ".join(f"sum(received_{c})::bigint" for c in CHANNELS)},
 FROM console_agency_day
 WHERE day >= $3 AND day <= $2 AND ($4::text[] IS NULL OR agency_code = ANY($4::text[]))
 GROUP BY 1"""
-# $1 the trend's first day, $2 the period's last day, $3 the months' first days and the day after the
-# last, $4 agencies. The report counts an ended dossier in the period it ended in when it was received
-# before the period's end; the table holds those by the statutory month they ended in.
-_RESOLVED = """SELECT agency_code, width_bucket(month, $3::date[]) AS bucket,
-    sum(resolved_early)::bigint, sum(resolved_on_time)::bigint, sum(resolved_late)::bigint
+# $1 the trend's first month, $2 the period's last day, $3 the period's first day, $4 agencies, $5 the
+# trend months' first days. The report counts an ended dossier in the period it ended in when it was
+# received before the period's end; the table holds those by the statutory month they ended in (the
+# period's months after the current one too: ends a clock behind the data may see). One row per
+# agency: resolved early, on time and late in the period, then per trend month (resolved early or on
+# time, resolved).
+_GOOD = "resolved_early + resolved_on_time"
+_ALL = "resolved_early + resolved_on_time + resolved_late"
+_IN_PERIOD = [f"coalesce(sum(resolved_{t}) FILTER (WHERE month >= $3), 0)::bigint" for t in RESOLVED]
+_BY_MONTH = [
+    f"coalesce(sum({what}) FILTER (WHERE month = ($5::date[])[{k + 1}]), 0)::bigint"
+    for k in range(TREND_MONTHS)
+    for what in (_GOOD, _ALL)
+]
+_RESOLVED = f"""SELECT agency_code, {", ".join(_IN_PERIOD + _BY_MONTH)}
 FROM console_agency_month
 WHERE month >= $1 AND month <= $2 AND ($4::text[] IS NULL OR agency_code = ANY($4::text[]))
-GROUP BY 1, 2"""
+GROUP BY 1"""
 
 
 async def overview_figures(
@@ -165,28 +175,13 @@ async def overview_figures(
                 into = of(agency).today if today else of(agency).period
                 for k in range(len(CHANNELS)):
                     into[k] += received[k]
-            # the trend's months, then the period's months after the current one (ends a clock
-            # behind the data may see)
-            buckets = list(months)
-            while buckets[-1].end < period.end:
-                buckets.append(statutory_month(buckets[-1].end + timedelta(days=1)))
-            bounds = [m.start for m in buckets] + [buckets[-1].end + timedelta(days=1)]
-            first_of_period = next(i for i, m in enumerate(buckets) if m.start == period.start)
-            for agency, bucket, *resolved in await driver.fetch(
-                _RESOLVED, buckets[0].start, period.end, bounds, listed
+            starts = [m.start for m in months]
+            for agency, *counts in await driver.fetch(
+                _RESOLVED, starts[0], period.end, period.start, listed, starts
             ):
-                month = bucket - 1
-                if not 0 <= month < len(buckets):
-                    continue
                 target = of(agency)
-                early, on_time, late = (int(n or 0) for n in resolved)
-                if month < len(months):
-                    target.trend[month][1] += early + on_time + late
-                    target.trend[month][0] += early + on_time
-                if month >= first_of_period:
-                    target.resolved[0] += early
-                    target.resolved[1] += on_time
-                    target.resolved[2] += late
+                target.resolved = counts[:3]
+                target.trend = [counts[3 + 2 * k : 5 + 2 * k] for k in range(TREND_MONTHS)]
             opened = await read_open(driver, calendar, listed, now, prepared_cache(engine))
     _add_open(opened, of)
     return figures, period, months
