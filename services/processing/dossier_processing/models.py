@@ -199,7 +199,7 @@ sync_state = Table(
     Column("park_reason", Text),
     Column("parked_version", BigInteger),
     Column("progress_version", BigInteger, nullable=False),
-    Column("progress_steps", Integer, nullable=False),
+    Column("progress_sent", ARRAY(Text), nullable=False),
 )
 
 sync_cursor = Table(

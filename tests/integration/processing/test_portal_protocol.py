@@ -12,11 +12,12 @@ import os
 import random
 import sys
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from processing_factory import interleave, stream
+from processing_factory import AGENCIES, PROCEDURES, START, dossier_code, event, interleave, stream
 from processing_harness import db, events_stored, produce, running_app, scalar, wait_until
 from pydantic import SecretStr
 
@@ -122,7 +123,7 @@ async def test_each_version_once_in_order_through_sessions_errors_slowness_and_d
             continue
         assert portal.accepted[code][-1] == st["version"], code
         steps = portal.progress[code]
-        assert len(steps) == len(h) == st["progress_steps"], code  # one step per event, each once
+        assert len(steps) == len(h) == len(st["progress_sent"]), code  # one step per event, each once
         assert [x["ThoiDiemXuLy"] for x in steps] == sorted(x["ThoiDiemXuLy"] for x in steps)
         assert steps[0]["NoiDungXuLy"] == "Tiếp nhận hồ sơ"
     assert max(len(v) for v in portal.accepted.values()) > 1  # dossiers went through several versions
@@ -216,3 +217,30 @@ async def test_a_dossier_the_portal_lost_is_sent_again_whole(processing_settings
         code = h[0].dossier_code
         assert portal.accepted[code][-1] == states[code]["version"] and code in portal.holds
         assert len(portal.progress[code]) == len(h) and portal.repeated_steps == []
+
+
+async def test_a_late_step_is_sent_once_and_no_held_one_again(
+    processing_settings: ProcessingSettings,
+) -> None:
+    """A step that happened before steps the portal already holds (its event came late) is sent once,
+    after them; the steps it holds are not sent again (steps are known by their event, not counted)."""
+    code = dossier_code(AGENCIES[0], 1)
+    received = event("received", code, START, procedure_code=PROCEDURES[0], channel="direct")
+    later = event("processing", code, START + timedelta(hours=3), step="thẩm định", department="Phòng A")
+    late = event("processing", code, START + timedelta(hours=1), step="phân công", department="Phòng B")
+    portal = FakePortal(seed=9)
+    async with portal:
+        s = _portal_settings(processing_settings, portal)
+        async with running_app(s):
+            await produce(s, [received, later])
+            await wait_until(lambda: events_stored(s, 2), what="the first two events applied")
+            await wait_until(lambda: _settled(s, set()), timeout_s=60, what="the first steps synced")
+            assert [x["NoiDungXuLy"] for x in portal.progress[code]][-1].endswith("thẩm định")
+            await produce(s, [late])
+            await wait_until(lambda: events_stored(s, 3), what="the late event applied")
+            await wait_until(lambda: _settled(s, set()), timeout_s=60, what="the late step synced")
+        state = {r["dossier_code"]: r for r in await _states(s)}[code]
+    assert portal.violations == [] and portal.repeated_steps == []
+    contents = [x["NoiDungXuLy"] for x in portal.progress[code]]
+    assert len(contents) == 3 and contents[-1].endswith("phân công"), contents
+    assert sorted(state["progress_sent"]) == sorted([received.event_id, later.event_id, late.event_id])

@@ -11,7 +11,7 @@ dossiers in batches through the adapter's protocol (`session.py`: login session,
    portal does not hold yet, `{"service": "CapNhatTienDoHoSoMC", "data": [...]}`.
 
 Each dossier gets its own outcome from the portal's answer: accepted (`synced_version`, or for progress
-`progress_version`/`progress_steps`, set to what the portal took); refused for now (a transient
+`progress_version`/`progress_sent`, set to what the portal took); refused for now (a transient
 `error_code`, or a call that failed as a whole: an error status, a timeout, a refused connection, a body
 that is not a JSON answer) — it waits base·2^attempts before the next attempt; or rejected for good (a
 permanent `error_code`) — it is PARKED with the code and the portal's message and not posted again until
@@ -53,7 +53,7 @@ from dossier_processing.observability import Metrics
 from dossier_processing.portal import sql
 from dossier_processing.portal import state as sync_state
 from dossier_processing.portal.history import DossierHistory, load_histories
-from dossier_processing.portal.record import portal_record, progress_records
+from dossier_processing.portal.record import portal_record, progress_steps
 from dossier_processing.portal.session import (
     ALREADY_HELD,
     NOT_HELD,
@@ -82,7 +82,7 @@ class _Outcomes:
     """What a batch's calls decided, written in one go at the end of the claim."""
 
     synced: dict[str, int] = field(default_factory=dict)
-    progressed: dict[str, tuple[int, int]] = field(default_factory=dict)
+    progressed: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
     failed: dict[str, tuple[Row[Any], str, str | None]] = field(default_factory=dict)
     parked: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     held: dict[str, bool] = field(default_factory=dict)
@@ -232,20 +232,21 @@ class PortalPusher:
         """Post the steps the portal does not hold yet of these dossiers (their record at the current
         version accepted); a dossier with none is done at once."""
         steps: dict[str, list[dict[str, Any]]] = {}
-        counts: dict[str, int] = {}
+        ids: dict[str, list[str]] = {}
         for row in rows:
             code = row.dossier_code
             try:
-                every = progress_records(row._mapping, self.catalog, histories.get(code))
+                every = progress_steps(row._mapping, self.catalog, histories.get(code))
             except Exception as exc:
                 out.failed[code] = (row, f"unrecordable: {type(exc).__name__}: {exc}", None)
                 continue
-            counts[code] = len(every)
-            new = every[row.progress_steps :]
+            ids[code] = [step_id for step_id, _ in every]
+            held = set(row.progress_sent)
+            new = [record for step_id, record in every if step_id not in held]
             if new:
                 steps[code] = new
             else:
-                out.progressed[code] = (row.version, len(every))
+                out.progressed[code] = (row.version, ids[code])
         sending = [r for r in rows if r.dossier_code in steps]
         if not sending:
             return
@@ -257,7 +258,7 @@ class PortalPusher:
                 # as the record call's failures, so that the sync state classes them alike
                 out.failed[code] = (row, str(answers), answers.error_code)
             elif answers[code].verdict is Verdict.ACCEPTED:
-                out.progressed[code] = (row.version, counts[code])
+                out.progressed[code] = (row.version, ids[code])
             else:
                 if answers[code].error_code == NOT_HELD:  # the portal lost the dossier: send it again
                     out.lost.add(code)

@@ -218,26 +218,38 @@ def progress_records(
     submitted, before receipt); `NgayKetThucTheoQuyDinh` the legal deadline as known at the step
     (pauses applied), or the new appointment for a rescheduling. `NguoiXuLy` and `ChucDanh` stay empty:
     no event names the officer."""
+    return [record for _, record in progress_steps(row, catalog, history)]
+
+
+def progress_steps(
+    row: Mapping[Any, Any], catalog: Catalog, history: DossierHistory | None
+) -> list[tuple[str, dict[str, Any]]]:
+    """`progress_records` with each step's identity: the `event_id` of the event that made it (a
+    step is one accepted event), so a sender can tell the steps the portal holds from new ones even
+    when a late event puts a step among them."""
     if history is None:
         return []
     code = row["dossier_code"]
-    records: list[dict[str, Any]] = []
+    records: list[tuple[str, dict[str, Any]]] = []
     for step in walk(history, catalog):
         after = step.after
         status = EVENT_STATUS[step.type] or after.status
         department = step.event.data.get("department") if step.type is EventType.PROCESSING else None
         end = after.appointment_at if step.type is EventType.RESCHEDULED else step.due
         records.append(
-            {
-                "MaHoSo": code,
-                "NguoiXuLy": "",
-                "ChucDanh": "",
-                "ThoiDiemXuLy": portal_date(step.at),
-                "PhongBanXuLy": department or "",
-                "NoiDungXuLy": step_content(step),
-                "TrangThai": int(StatusCode(status)),
-                "NgayBatDau": portal_date(after.received_at or after.submitted_at),
-                "NgayKetThucTheoQuyDinh": portal_date(end),
-            }
+            (
+                step.event.event_id,
+                {
+                    "MaHoSo": code,
+                    "NguoiXuLy": "",
+                    "ChucDanh": "",
+                    "ThoiDiemXuLy": portal_date(step.at),
+                    "PhongBanXuLy": department or "",
+                    "NoiDungXuLy": step_content(step),
+                    "TrangThai": int(StatusCode(status)),
+                    "NgayBatDau": portal_date(after.received_at or after.submitted_at),
+                    "NgayKetThucTheoQuyDinh": portal_date(end),
+                },
+            )
         )
     return records

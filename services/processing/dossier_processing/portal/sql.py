@@ -4,7 +4,8 @@ Functions take an `AsyncConnection`; writes and locks belong to the caller's tra
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import json
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row, Text, and_, cast, func, literal, or_, select, text, tuple_
@@ -101,7 +102,7 @@ async def claim_due_for_sync(conn: AsyncConnection, limit: int) -> list[Row[Any]
             S.c.synced_version,
             S.c.portal_has,
             S.c.progress_version,
-            S.c.progress_steps,
+            S.c.progress_sent,
         )
         .join(S, S.c.dossier_code == D.c.dossier_code)
         .where(
@@ -133,26 +134,30 @@ async def mark_synced(conn: AsyncConnection, versions: dict[str, int]) -> None:
         )
 
 
-async def mark_progress_synced(conn: AsyncConnection, progress: dict[str, tuple[int, int]]) -> None:
-    """`progress`: code → (version, steps): the portal holds these dossiers' first `steps` processing
-    steps, the progress of that version."""
+async def mark_progress_synced(
+    conn: AsyncConnection, progress: Mapping[str, tuple[int, Sequence[str]]]
+) -> None:
+    """`progress`: code → (version, step ids): the portal holds these dossiers' steps of that version's
+    progress (by the `event_id` that made each), besides those it held already."""
     if progress:
+        held = {code: {"v": version, "ids": list(ids)} for code, (version, ids) in progress.items()}
         await conn.execute(
             text(
                 """
-                update sync_state s set progress_version = greatest(s.progress_version, u.v),
-                       progress_steps = greatest(s.progress_steps, u.n), attempts = 0, last_error = null,
-                       error_code = null, last_attempt_at = now(),
+                update sync_state s
+                set progress_version = greatest(s.progress_version, (u.value->>'v')::bigint),
+                       progress_sent = array(
+                           select distinct x from unnest(
+                               s.progress_sent || array(select jsonb_array_elements_text(u.value->'ids'))
+                           ) as x order by x
+                       ),
+                       attempts = 0, last_error = null, error_code = null, last_attempt_at = now(),
                        parked_at = null, park_reason = null, parked_version = null
-                from unnest(cast(:c as text[]), cast(:v as bigint[]), cast(:n as int[])) as u(c, v, n)
-                where s.dossier_code = u.c
+                from jsonb_each(cast(:held as jsonb)) as u(key, value)
+                where s.dossier_code = u.key
                 """
             ),
-            {
-                "c": list(progress),
-                "v": [v for v, _ in progress.values()],
-                "n": [n for _, n in progress.values()],
-            },
+            {"held": json.dumps(held)},
         )
 
 
@@ -178,7 +183,7 @@ async def mark_lost(conn: AsyncConnection, codes: Collection[str]) -> None:
         await conn.execute(
             text(
                 """
-                update sync_state set synced_version = 0, progress_version = 0, progress_steps = 0,
+                update sync_state set synced_version = 0, progress_version = 0, progress_sent = '{}',
                        portal_has = false
                 where dossier_code = any(cast(:c as text[]))
                 """

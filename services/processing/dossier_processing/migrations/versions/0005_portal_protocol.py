@@ -8,9 +8,10 @@
 - `parked_at`, `park_reason`, `parked_version`: a record (or its progress) the portal rejected for good,
   at that version; it is not posted again until a newer version is wanted or an operator re-queues it
   (`dossier-processing portal requeue`);
-- `progress_version`, `progress_steps`: the dossier version whose `CapNhatTienDoHoSoMC` progress the
-  portal accepted, and how many processing steps it holds (later steps are sent, earlier ones never
-  again). A dossier is fully synced at version v when `synced_version = progress_version = v`.
+- `progress_version`, `progress_sent`: the dossier version whose `CapNhatTienDoHoSoMC` progress the
+  portal accepted, and the processing steps it holds, by the `event_id` of the event that made each
+  (a step not among them is sent, one among them never again, even when a late event puts a new step
+  before them). A dossier is fully synced at version v when `synced_version = progress_version = v`.
 
 The due index covers dossiers whose progress lags their record as well, and leaves out those parked at
 their wanted version (so many parked dossiers never slow a claim down).
@@ -40,7 +41,7 @@ def upgrade() -> None:
             add column park_reason text,
             add column parked_version bigint,
             add column progress_version bigint not null default 0,
-            add column progress_steps integer not null default 0
+            add column progress_sent text[] not null default '{}'
         """
     )
     op.execute("update sync_state set portal_has = true where synced_version > 0")
@@ -65,6 +66,6 @@ def downgrade() -> None:
         """
         alter table sync_state
             drop column portal_has, drop column error_code, drop column parked_at, drop column park_reason,
-            drop column parked_version, drop column progress_version, drop column progress_steps
+            drop column parked_version, drop column progress_version, drop column progress_sent
         """
     )
