@@ -123,8 +123,10 @@ def new(row: dict[str, Any]) -> int:
 def page_equals_api(driver: webdriver.Chrome, system: System, key: str, quarter: str) -> dict[str, Any]:
     """Every figure of the page against the four API sections read with `key`; the sections."""
     indicators = api(system, "/v1/reports/indicators", key, period=quarter)
-    columns = [k for k in indicators["total"] if k not in ("agency", "name", "level")]
+    columns = [k for k in indicators["total"] if k not in ("agency", "name", "level", "sync_as_of")]
     shown = table(driver, "bang-chi-so", "agency")
+    as_of = driver.find_element(By.ID, "dong-bo-tinh-den").get_attribute("data-value")
+    assert as_of == (indicators["total"]["sync_as_of"] or "")
     assert shown == {
         **{r["agency"]: {k: r[k] for k in columns} for r in indicators["rows"]},
         "": {k: indicators["total"][k] for k in columns},

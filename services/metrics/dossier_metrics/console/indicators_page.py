@@ -38,6 +38,7 @@ from dossier_metrics.quarter_sheets import (
     ON_SITE_HEADINGS,
     ON_SITE_TITLE,
     ONLINE_NAMES,
+    SYNC_COLUMNS,
     UNSTATED,
 )
 from dossier_metrics.report_form import LEVEL_NAMES
@@ -158,7 +159,7 @@ async def indicators(
         new_dossiers=new_dossiers,
         headings={
             "indicator_title": INDICATOR_TITLE,
-            "indicator_columns": INDICATOR_COLUMNS,
+            "indicator_columns": INDICATOR_COLUMNS + SYNC_COLUMNS,
             "elsewhere": ELSEWHERE_HEADING,
             "not_computed": NOT_COMPUTED_HEADING,
             "on_site_title": ON_SITE_TITLE,
