@@ -21,8 +21,9 @@ renewed once per call and never counts against a dossier by itself.
 
 Safe with any number of instances: a batch is claimed with `SELECT … FOR UPDATE SKIP LOCKED` on its
 `sync_state` rows and the lock is held until the portal's answers are recorded (each request is bounded by
-`PROCESSING_PORTAL_TIMEOUT_S`, and a batch makes at most two record calls and one progress call, each at
-most two requests plus a login each), so each dossier is in one instance's hands at a time; a claim only
+`PROCESSING_PORTAL_TIMEOUT_S`, and a claim makes one call — the records of one `isUpdating` value, or the
+progress of dossiers whose record is taken, as its longest-waiting dossier needs — of at most two
+requests plus a login), so each dossier is in one instance's hands at a time; a claim only
 takes a version newer than the one the portal holds. Per dossier, versions therefore reach the portal in
 increasing order, and a version (or step) the portal accepted is never posted again — except from a batch
 whose instance died (`kill -9`) after the portal took it and before the answer was recorded, or whose
@@ -174,19 +175,23 @@ class PortalPusher:
                     )
                 except Exception as exc:  # one odd row waits with its error; it never blocks the batch
                     out.failed[row.dossier_code] = (row, f"unrecordable: {type(exc).__name__}: {exc}", None)
-            for updating in (False, True):
-                group = [r for r in fresh if r.dossier_code in records and bool(r.portal_has) is updating]
+            # One call per claim, chosen by the claim's longest-waiting dossier, so that what the portal
+            # took and the worker did not record yet (a kill -9 mid-claim) is one request's dossiers.
+            # The others are released as they were and come first in the next claim.
+            first = claimed[0]
+            if first.version > first.synced_version:
+                group = [r for r in fresh if r.dossier_code in records and r.portal_has == first.portal_has]
                 if group:
-                    body = {"service": SYNC_SERVICE, "isUpdating": updating}
+                    body = {"service": SYNC_SERVICE, "isUpdating": bool(first.portal_has)}
                     answers = await self._call(body, [records[r.dossier_code] for r in group], group)
                     self._sync_outcomes(group, answers, out)
-            current = [
-                r
-                for r in claimed
-                if r.dossier_code in out.synced
-                or (r.version == r.synced_version and r.progress_version < r.synced_version)
-            ]
-            await self._progress(current, histories, out)
+            else:
+                current = [
+                    r
+                    for r in claimed
+                    if r.version == r.synced_version and r.progress_version < r.synced_version
+                ]
+                await self._progress(current, histories, out)
             await self._record(conn, out)
         return len(claimed)
 
