@@ -110,7 +110,7 @@ status: ## show what is running
 	-deploy/scripts/services.sh status
 
 test: install test-tools infra-up ## run the whole test suite against real Kafka, PostgreSQL and Prometheus
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --durations=30
 
 test-unit: install test-tools ## run the unit tests only (no services needed; buf, dclint and helm from test-tools)
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit
