@@ -9,13 +9,11 @@ over several instances takes `max by (agency)` (docs/metrics.md, "Citizen feedba
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
-from aiokafka import AIOKafkaConsumer
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -31,8 +29,8 @@ from dossier_metrics.openapi import problems
 from dossier_metrics.report_params import PERIOD_PATTERN, FromDay, ToDay, invalid, resolve_period
 from dossier_metrics.settings import MetricsSettings
 from dossier_metrics.state import metrics_state
+from dossier_metrics.topic_table import follow_topic
 from dossier_runtime.api_keys import ApiKey
-from dossier_runtime.kafka import client_options
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["reports"])
@@ -90,30 +88,11 @@ class FeedbackConsumer:
 
     async def run_forever(self) -> None:
         s = self.settings
-        while True:
-            consumer = AIOKafkaConsumer(
-                s.feedback_status_topic,
-                **client_options(s.kafka),
-                group_id=s.feedback_consumer_group,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-            )
-            try:
-                await consumer.start()
-                while True:
-                    batch = await consumer.getmany(timeout_ms=s.poll_timeout_ms)
-                    records = [r for msgs in batch.values() for r in msgs]
-                    if records:
-                        await store_snapshots(self.engine, _decoded(records))
-                        await consumer.commit()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("feedback consumer restarting", extra={"error": repr(exc)})
-                await asyncio.sleep(s.max_backoff_s)
-            finally:
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
+
+        async def store(records: Sequence[Any]) -> None:
+            await store_snapshots(self.engine, _decoded(records))
+
+        await follow_topic(s, s.feedback_status_topic, s.feedback_consumer_group, store, "feedback")
 
 
 def _decoded(records: Iterable[Any]) -> list[FeedbackSnapshot]:

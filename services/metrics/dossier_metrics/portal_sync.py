@@ -9,19 +9,16 @@ or out of order changes nothing. A value that is not a record is skipped (logged
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dossier_contracts.portal_sync import AgencySyncRecord, decode_sync_record
 from dossier_metrics.settings import MetricsSettings
-from dossier_runtime.kafka import client_options
+from dossier_metrics.topic_table import follow_topic
 
 log = logging.getLogger(__name__)
 
@@ -67,30 +64,11 @@ class PortalSyncConsumer:
 
     async def run_forever(self) -> None:
         s = self.settings
-        while True:
-            consumer = AIOKafkaConsumer(
-                s.portal_sync_topic,
-                **client_options(s.kafka),
-                group_id=s.portal_sync_consumer_group,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-            )
-            try:
-                await consumer.start()
-                while True:
-                    batch = await consumer.getmany(timeout_ms=s.poll_timeout_ms)
-                    records = [r for msgs in batch.values() for r in msgs]
-                    if records:
-                        await store_records(self.engine, _decoded(records))
-                        await consumer.commit()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("portal sync consumer restarting", extra={"error": repr(exc)})
-                await asyncio.sleep(s.max_backoff_s)
-            finally:
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
+
+        async def store(records: Sequence[Any]) -> None:
+            await store_records(self.engine, _decoded(records))
+
+        await follow_topic(s, s.portal_sync_topic, s.portal_sync_consumer_group, store, "portal sync")
 
 
 def _decoded(records: Iterable[Any]) -> list[AgencySyncRecord]:
