@@ -15,7 +15,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from dossier_metrics.report_form import LEVEL_NAMES, text_cell
+from dossier_metrics.report_form import LEVEL_NAMES, new_received, text_cell
 
 ON_SITE_SHEET = "4 tại chỗ"
 ON_SITE_TITLE = 'KẾT QUẢ GIẢI QUYẾT HỒ SƠ THEO PHƯƠNG THỨC "4 TẠI CHỖ"'
@@ -99,12 +99,10 @@ def on_site_sheet(sheet: Any, report: dict[str, Any], period_line: str) -> None:
     sheet.append([])
     _bold(sheet, ON_SITE_HEADINGS)
     for row in report["rows"]:
-        received = row["received"]
-        new = received["online"] + received["direct"] + received["postal"]
+        new = new_received(row)
         _append(sheet, [row["field"], _level(row["level"]), new, row["on_site"], row["on_site_rate"]])
     total = report["total"]
-    new = total["received"]["online"] + total["received"]["direct"] + total["received"]["postal"]
-    _bold(sheet, ["Tổng cộng", "", new, total["on_site"], total["on_site_rate"]])
+    _bold(sheet, ["Tổng cộng", "", new_received(total), total["on_site"], total["on_site_rate"]])
     _widths(sheet, (40, 14, 16, 20, 16))
 
 

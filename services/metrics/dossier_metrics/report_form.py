@@ -40,6 +40,14 @@ KEY_HEADINGS: dict[str, tuple[str, ...]] = {
 }
 LEVEL_NAMES = {"province": "Cấp tỉnh", "district": "Cấp huyện", "commune": "Cấp xã", "ministry": "Cấp bộ"}
 
+
+def new_received(row: dict[str, Any]) -> int:
+    """A report row's (or total's) dossiers received within the period: online + direct + postal, the
+    carried-over ones left out (what "4 tại chỗ" is a share of)."""
+    received = row["received"]
+    return int(received["online"] + received["direct"] + received["postal"])
+
+
 # (group heading, [(sub-heading, path in the row dict)])
 GROUPS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
     (

@@ -20,6 +20,7 @@ from dossier_metrics.auth import Reader
 from dossier_metrics.catalogue import catalogue_section
 from dossier_metrics.indicators import checked_agency, indicator_section
 from dossier_metrics.openapi import problems
+from dossier_metrics.report_form import new_received
 from dossier_metrics.report_params import PERIOD_PATTERN, FromDay, ScopedAgency, ToDay, resolve_period
 from dossier_metrics.state import metrics_state
 
@@ -75,7 +76,7 @@ def summary_markdown(
     period = report["period"]
     total = report["total"]
     received, resolved, pending = total["received"], total["resolved"], total["pending"]
-    new = received["online"] + received["direct"] + received["postal"]
+    new = new_received(total)
     levels = catalogue["by_level"]
     online = catalogue["by_online_level"]
     integrated = catalogue["portal_integrated"]

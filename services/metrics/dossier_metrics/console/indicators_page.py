@@ -22,8 +22,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from dossier_metrics.catalogue import catalogue_report
-from dossier_metrics.console.report_page import report_choices
-from dossier_metrics.console.web import Refused, Viewer, page, templates, viewer
+from dossier_metrics.console.report_page import report_choices, report_params
+from dossier_metrics.console.web import Viewer, not_found_agency, page, templates, viewer
 from dossier_metrics.feedback import feedback_report
 from dossier_metrics.indicators import indicator_report
 from dossier_metrics.quarter_sheets import (
@@ -41,7 +41,7 @@ from dossier_metrics.quarter_sheets import (
     SYNC_COLUMNS,
     UNSTATED,
 )
-from dossier_metrics.report_form import LEVEL_NAMES
+from dossier_metrics.report_form import LEVEL_NAMES, new_received
 from dossier_metrics.reports import report_response
 from dossier_runtime.problems import Problem
 
@@ -88,12 +88,6 @@ def problem_text(problem: Problem) -> str:
     return "Đã có lỗi khi lập số liệu."
 
 
-def new_dossiers(row: dict[str, Any]) -> int:
-    """Received within the period: online + direct + postal (what "4 tại chỗ" is a share of)."""
-    received = row["received"]
-    return int(received["online"] + received["direct"] + received["postal"])
-
-
 def _body(answer: Response) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(bytes(answer.body))
     return loaded
@@ -131,15 +125,9 @@ async def indicators(
     agency: str | None = None,
 ) -> Response:
     choices = report_choices(view.now)
-    ranged = bool(from_ or to)
-    params = {
-        "period": None if ranged else (period or choices.default),
-        "from_": from_ or None,
-        "to": to or None,
-        "agency": agency or None,
-    }
+    params = report_params(period, from_, to, agency, choices.default)
     if params["agency"] is not None and params["agency"] not in view.tree:
-        raise Refused(404, "Không tìm thấy đơn vị", "Đơn vị này không có hoặc không thuộc phạm vi của khóa.")
+        raise not_found_agency()
     sections: dict[str, Any] | None = None
     error: Problem | None = None
     try:
@@ -156,7 +144,7 @@ async def indicators(
         params=params,
         choices=choices,
         options=view.tree.options(),
-        new_dossiers=new_dossiers,
+        new_dossiers=new_received,
         headings={
             "indicator_title": INDICATOR_TITLE,
             "indicator_columns": INDICATOR_COLUMNS + SYNC_COLUMNS,

@@ -13,13 +13,14 @@ from dossier_core.catalog import Catalog
 from dossier_core.codes import Channel
 from dossier_metrics.console import operations_page, timeline
 from dossier_metrics.console.figures import Figures, overview_figures
-from dossier_metrics.console.report_page import report_choices
+from dossier_metrics.console.report_page import report_choices, report_params
 from dossier_metrics.console.sessions import COOKIE, same_token
 from dossier_metrics.console.web import (
     Refused,
     Viewer,
     cookie_secure,
     local_path,
+    not_found_agency,
     page,
     same_origin,
     secured,
@@ -48,11 +49,6 @@ router = APIRouter(include_in_schema=False)
 Session = Annotated[Viewer, Depends(viewer)]
 CHANNEL_NAMES = {"online": "Trực tuyến", "direct": "Trực tiếp", "postal": "Bưu chính"}
 assert set(CHANNEL_NAMES) == {c.value for c in Channel}
-
-
-def not_found_agency() -> Refused:
-    """The same answer for an agency that does not exist and one the key may not see."""
-    return Refused(404, "Không tìm thấy đơn vị", "Đơn vị này không có hoặc không thuộc phạm vi của khóa.")
 
 
 # -- login ----------------------------------------------------------------------------------------
@@ -324,19 +320,6 @@ async def dossier(view: Session, code: str) -> Response:
 # -- Báo cáo ----------------------------------------------------------------------------------------
 
 
-def _report_params(
-    period: str | None, from_: str | None, to: str | None, agency: str | None, group_by: str, default: str
-) -> dict[str, Any]:
-    ranged = bool(from_ or to)
-    return {
-        "period": None if ranged else (period or default),
-        "from_": from_ or None,
-        "to": to or None,
-        "agency": agency or None,
-        "group_by": group_by,
-    }
-
-
 @router.get("/bao-cao")
 async def report(
     request: Request,
@@ -348,7 +331,7 @@ async def report(
     group_by: str = "agency",
 ) -> Response:
     choices = report_choices(view.now)
-    params = _report_params(period, from_, to, agency, group_by, choices.default)
+    params = {**report_params(period, from_, to, agency, choices.default), "group_by": group_by}
     if params["agency"] is not None and params["agency"] not in view.tree:
         raise not_found_agency()
     report, error = None, None
@@ -385,7 +368,10 @@ async def report_download(
 ) -> Response:
     if format not in ("csv", "xlsx"):
         raise Refused(422, "Định dạng không hỗ trợ", "Chỉ tải về được CSV hoặc XLSX.")
-    params = _report_params(period, from_, to, agency, group_by, report_choices(view.now).default)
+    params = {
+        **report_params(period, from_, to, agency, report_choices(view.now).default),
+        "group_by": group_by,
+    }
     if params["agency"] is not None and params["agency"] not in view.tree:
         raise not_found_agency()
     try:

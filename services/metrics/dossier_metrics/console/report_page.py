@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from dossier_core.calendar import VN_TZ
 from dossier_core.periods import named_periods
@@ -48,3 +49,17 @@ def report_choices(now: datetime, years: int = 3) -> ReportChoices:
     ]
     found.sort(key=lambda p: (p.end, -(p.end - p.start).days), reverse=True)
     return ReportChoices(current.label, [(p.label, period_name(p.label)) for p in found], GROUP_NAMES)
+
+
+def report_params(
+    period: str | None, from_: str | None, to: str | None, agency: str | None, default: str
+) -> dict[str, Any]:
+    """A report page's query as the report routes take it: a range (`from`/`to`) or a named period
+    (`default` when none is picked), and the agency; empty form fields are absent."""
+    ranged = bool(from_ or to)
+    return {
+        "period": None if ranged else (period or default),
+        "from_": from_ or None,
+        "to": to or None,
+        "agency": agency or None,
+    }

@@ -107,6 +107,11 @@ class Refused(Exception):
         self.status, self.title, self.detail, self.headers = status, title, detail, headers or {}
 
 
+def not_found_agency() -> Refused:
+    """The same answer for an agency that does not exist and one the key may not see."""
+    return Refused(404, "Không tìm thấy đơn vị", "Đơn vị này không có hoặc không thuộc phạm vi của khóa.")
+
+
 @dataclass
 class Viewer:
     """The session of a request and the key it stands for, as the keys file says now."""
