@@ -154,46 +154,59 @@ class PortalPusher:
                 return
 
     async def push_once(self) -> int:
-        """Claim one batch of due dossiers and post their records, then their progress; returns how many
-        were claimed. The claim (row locks) lasts until the outcomes are committed."""
+        """Claim one batch of due dossiers and make one call for them; returns how many were claimed.
+        The claim (row locks) lasts until the outcomes are committed.
+
+        The call is chosen by the claim's longest-waiting dossier — the records of its `isUpdating`
+        value, or the progress of dossiers whose record is taken — so that what the portal took and the
+        worker did not record yet (a kill -9 mid-claim) is one request's dossiers. Only those dossiers'
+        histories are read and records made; the others are released as they were and come first in
+        the next claim."""
         async with self.engine.connect() as conn, conn.begin():
             claimed = await sql.claim_due_for_sync(conn, self.settings.portal_batch_size)
             if not claimed:
                 return 0
-            histories = await load_histories(conn, [r.dossier_code for r in claimed])
             out = _Outcomes()
-            fresh = [r for r in claimed if r.version > r.synced_version]
-            applicants = await load_applicants(conn, [r.dossier_code for r in fresh], settings=self.settings)
-            records: dict[str, dict[str, Any]] = {}
-            for row in fresh:
-                try:
-                    records[row.dossier_code] = portal_record(
-                        row._mapping,
-                        self.catalog,
-                        histories.get(row.dossier_code),
-                        applicants.get(row.dossier_code),
-                    )
-                except Exception as exc:  # one odd row waits with its error; it never blocks the batch
-                    out.failed[row.dossier_code] = (row, f"unrecordable: {type(exc).__name__}: {exc}", None)
-            # One call per claim, chosen by the claim's longest-waiting dossier, so that what the portal
-            # took and the worker did not record yet (a kill -9 mid-claim) is one request's dossiers.
-            # The others are released as they were and come first in the next claim.
             first = claimed[0]
             if first.version > first.synced_version:
-                group = [r for r in fresh if r.dossier_code in records and r.portal_has == first.portal_has]
-                if group:
-                    body = {"service": SYNC_SERVICE, "isUpdating": bool(first.portal_has)}
-                    answers = await self._call(body, [records[r.dossier_code] for r in group], group)
-                    self._sync_outcomes(group, answers, out)
+                rows = [
+                    r for r in claimed if r.version > r.synced_version and r.portal_has == first.portal_has
+                ]
+                await self._post_records(conn, rows, bool(first.portal_has), out)
             else:
-                current = [
+                rows = [
                     r
                     for r in claimed
                     if r.version == r.synced_version and r.progress_version < r.synced_version
                 ]
-                await self._progress(current, histories, out)
+                histories = await load_histories(conn, [r.dossier_code for r in rows])
+                await self._progress(rows, histories, out)
             await self._record(conn, out)
         return len(claimed)
+
+    async def _post_records(
+        self, conn: AsyncConnection, rows: Sequence[Row[Any]], updating: bool, out: _Outcomes
+    ) -> None:
+        """Post these dossiers' `DongBoHoSoMC` records in one call (`isUpdating` as given)."""
+        codes = [r.dossier_code for r in rows]
+        histories = await load_histories(conn, codes)
+        applicants = await load_applicants(conn, codes, settings=self.settings)
+        records: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            try:
+                records[row.dossier_code] = portal_record(
+                    row._mapping,
+                    self.catalog,
+                    histories.get(row.dossier_code),
+                    applicants.get(row.dossier_code),
+                )
+            except Exception as exc:  # one odd row waits with its error; it never blocks the batch
+                out.failed[row.dossier_code] = (row, f"unrecordable: {type(exc).__name__}: {exc}", None)
+        group = [r for r in rows if r.dossier_code in records]
+        if group:
+            body = {"service": SYNC_SERVICE, "isUpdating": updating}
+            answers = await self._call(body, [records[r.dossier_code] for r in group], group)
+            self._sync_outcomes(group, answers, out)
 
     async def _call(
         self, body: dict[str, Any], data: list[dict[str, Any]], rows: Sequence[Row[Any]]
